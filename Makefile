@@ -1,0 +1,51 @@
+# Every target bootstraps its own virtualenv, so `make run` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PROTOS := $(wildcard proto/effectd/v1/*.proto)
+
+.PHONY: install run proto proto-check fmt lint typecheck test bench check clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/effectd serve
+
+proto: $(STAMP)
+	$(BIN)/python -m grpc_tools.protoc -I proto --python_out=client --pyi_out=client --grpc_python_out=client $(PROTOS)
+
+# Regenerates into a scratch folder and fails if the committed code differs.
+proto-check: $(STAMP)
+	rm -rf .proto-check && mkdir -p .proto-check
+	$(BIN)/python -m grpc_tools.protoc -I proto --python_out=.proto-check --pyi_out=.proto-check --grpc_python_out=.proto-check $(PROTOS)
+	diff -r -x __init__.py -x __pycache__ -x py.typed .proto-check/effectd/v1 client/effectd/v1
+	rm -rf .proto-check
+
+fmt: $(STAMP)
+	$(BIN)/ruff format client server tests bench
+	$(BIN)/ruff check --fix client server tests bench
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check client server tests bench
+	$(BIN)/ruff check client server tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy client/effectd server/effectd_server
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+check: lint typecheck proto-check test
+
+clean:
+	rm -rf $(VENV) .proto-check .pytest_cache .mypy_cache .ruff_cache

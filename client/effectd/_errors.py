@@ -1,0 +1,147 @@
+"""Errors. Every failure has a stable snake_case code; on the wire it is a gRPC status plus
+``google.rpc.ErrorInfo(reason=code, domain="effectd")``. This module is the one table that maps codes
+to statuses, used by the server to answer and by the SDK to raise.
+
+The tree::
+
+    EffectdError                         .code, .message, .status
+    ├── InvalidArgumentError             INVALID_ARGUMENT: the request is wrong; nothing was stored
+    ├── NotFoundError                    NOT_FOUND
+    │   └── UnknownOrRevokedError        await_event_unknown_or_revoked
+    ├── ConflictError                    FAILED_PRECONDITION: e.g. effect_replay_hash_conflict
+    ├── LeaseLostError                   ABORTED: effect_replay_lease_lost
+    ├── ResourceExhaustedError           RESOURCE_EXHAUSTED: limits and overload
+    ├── UnavailableError                 UNAVAILABLE: server or store down; safe to retry
+    ├── DeadlineExceededError            DEADLINE_EXCEEDED: the call's deadline passed
+    ├── AuthError                        UNAUTHENTICATED / PERMISSION_DENIED
+    └── InternalError                    anything else (a bug: please report it)
+"""
+
+from __future__ import annotations
+
+import grpc
+
+__all__ = [
+    "CODE_STATUS",
+    "DOMAIN",
+    "AuthError",
+    "ConflictError",
+    "DeadlineExceededError",
+    "EffectdError",
+    "InternalError",
+    "InvalidArgumentError",
+    "LeaseLostError",
+    "NotFoundError",
+    "ResourceExhaustedError",
+    "UnavailableError",
+    "UnknownOrRevokedError",
+    "error_for",
+]
+
+DOMAIN = "effectd"
+
+
+class EffectdError(Exception):
+    """Root of every error the SDK raises; `.code` is the stable code."""
+
+    status: grpc.StatusCode = grpc.StatusCode.INTERNAL
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class InvalidArgumentError(EffectdError):
+    status = grpc.StatusCode.INVALID_ARGUMENT
+
+
+class NotFoundError(EffectdError):
+    status = grpc.StatusCode.NOT_FOUND
+
+
+class UnknownOrRevokedError(NotFoundError):
+    """The await-event key is unknown, tampered with, signed by a retired key, or revoked."""
+
+
+class ConflictError(EffectdError):
+    status = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class LeaseLostError(EffectdError):
+    status = grpc.StatusCode.ABORTED
+
+
+class ResourceExhaustedError(EffectdError):
+    status = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+class UnavailableError(EffectdError):
+    status = grpc.StatusCode.UNAVAILABLE
+
+
+class DeadlineExceededError(EffectdError):
+    status = grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+class AuthError(EffectdError):
+    status = grpc.StatusCode.PERMISSION_DENIED
+
+
+class InternalError(EffectdError):
+    status = grpc.StatusCode.INTERNAL
+
+
+# Every code the service answers with, and its status. Codes not listed map by their error class.
+CODE_STATUS: dict[str, grpc.StatusCode] = {
+    "missing_execution_scope_id": grpc.StatusCode.INVALID_ARGUMENT,
+    "invalid_await_event_wait_identity": grpc.StatusCode.INVALID_ARGUMENT,
+    "invalid_await_event_key": grpc.StatusCode.INVALID_ARGUMENT,
+    "invalid_resolution": grpc.StatusCode.INVALID_ARGUMENT,
+    "invalid_request": grpc.StatusCode.INVALID_ARGUMENT,
+    "malformed_request": grpc.StatusCode.INVALID_ARGUMENT,
+    "payload_too_large": grpc.StatusCode.INVALID_ARGUMENT,
+    "missing_session_id": grpc.StatusCode.INVALID_ARGUMENT,
+    "batch_too_large": grpc.StatusCode.INVALID_ARGUMENT,
+    "await_event_unknown_or_revoked": grpc.StatusCode.NOT_FOUND,
+    "signing_key_not_found": grpc.StatusCode.NOT_FOUND,
+    "signing_key_active": grpc.StatusCode.FAILED_PRECONDITION,
+    "too_many_watched_keys": grpc.StatusCode.RESOURCE_EXHAUSTED,
+    "store_unavailable": grpc.StatusCode.UNAVAILABLE,
+    "server_shutting_down": grpc.StatusCode.UNAVAILABLE,
+    "unavailable": grpc.StatusCode.UNAVAILABLE,
+    "deadline_exceeded": grpc.StatusCode.DEADLINE_EXCEEDED,
+    "internal": grpc.StatusCode.INTERNAL,
+}
+
+_STATUS_CLASS: dict[grpc.StatusCode, type[EffectdError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: InvalidArgumentError,
+    grpc.StatusCode.OUT_OF_RANGE: InvalidArgumentError,
+    grpc.StatusCode.NOT_FOUND: NotFoundError,
+    grpc.StatusCode.FAILED_PRECONDITION: ConflictError,
+    grpc.StatusCode.ALREADY_EXISTS: ConflictError,
+    grpc.StatusCode.ABORTED: LeaseLostError,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhaustedError,
+    grpc.StatusCode.UNAVAILABLE: UnavailableError,
+    grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceededError,
+    grpc.StatusCode.UNAUTHENTICATED: AuthError,
+    grpc.StatusCode.PERMISSION_DENIED: AuthError,
+}
+
+_CODE_CLASS: dict[str, type[EffectdError]] = {
+    "await_event_unknown_or_revoked": UnknownOrRevokedError,
+}
+
+
+def status_for(error: EffectdError) -> grpc.StatusCode:
+    """The gRPC status a server answers `error` with."""
+    return CODE_STATUS.get(error.code, error.status)
+
+
+def error_for(code: str, message: str, status: grpc.StatusCode | None = None) -> EffectdError:
+    """The typed error for a code (as the SDK raises it)."""
+    cls = _CODE_CLASS.get(code)
+    if cls is None:
+        resolved = status if status is not None else CODE_STATUS.get(code, grpc.StatusCode.INTERNAL)
+        cls = _STATUS_CLASS.get(resolved, InternalError)
+    return cls(code, message)

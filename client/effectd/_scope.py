@@ -1,0 +1,272 @@
+"""Execution scopes, await-event identities, keys and resolutions (SEED-SPEC §2), as frozen dataclasses.
+
+Field order is lash's declaration order: `_lashjson` renders these exactly as lash does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from effectd._errors import InvalidArgumentError
+from effectd._lashjson import JsonValue, dumps, sha256_hex
+
+__all__ = [
+    "Accepted",
+    "AlreadyResolved",
+    "AwaitEventKey",
+    "AwaitEventWaitIdentity",
+    "Cancelled",
+    "CustomWait",
+    "Err",
+    "ExecutionScope",
+    "ExternalCompletionError",
+    "Ok",
+    "ProcessScope",
+    "ProcessSignalWait",
+    "QueueDrainScope",
+    "Resolution",
+    "ResolveOutcome",
+    "RuntimeOperationScope",
+    "SessionDeleteScope",
+    "Timeout",
+    "ToolCompletionWait",
+    "TurnScope",
+    "UnknownOrRevoked",
+    "await_event_key_id",
+    "validate_scope",
+    "validate_wait",
+]
+
+MISSING_SCOPE_ID = "missing_execution_scope_id"
+INVALID_WAIT = "invalid_await_event_wait_identity"
+
+
+@dataclass(frozen=True, slots=True)
+class TurnScope:
+    session_id: str
+    turn_id: str
+    LASH_TAG: ClassVar = ("type", "turn")
+
+    @property
+    def id(self) -> str:
+        return self.turn_id
+
+    @property
+    def session(self) -> str | None:
+        return self.session_id
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessScope:
+    process_id: str
+    LASH_TAG: ClassVar = ("type", "process")
+
+    @property
+    def id(self) -> str:
+        return self.process_id
+
+    @property
+    def session(self) -> str | None:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueDrainScope:
+    session_id: str
+    drain_id: str
+    LASH_TAG: ClassVar = ("type", "queue_drain")
+
+    @property
+    def id(self) -> str:
+        return self.drain_id
+
+    @property
+    def session(self) -> str | None:
+        return self.session_id
+
+
+@dataclass(frozen=True, slots=True)
+class SessionDeleteScope:
+    session_id: str
+    LASH_TAG: ClassVar = ("type", "session_delete")
+
+    @property
+    def id(self) -> str:
+        return self.session_id
+
+    @property
+    def session(self) -> str | None:
+        return self.session_id
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeOperationScope:
+    operation_id: str
+    LASH_TAG: ClassVar = ("type", "runtime_operation")
+
+    @property
+    def id(self) -> str:
+        return self.operation_id
+
+    @property
+    def session(self) -> str | None:
+        return None
+
+
+ExecutionScope = TurnScope | ProcessScope | QueueDrainScope | SessionDeleteScope | RuntimeOperationScope
+"""The seed's `ExecutionScope`: `.id` is the stable id, `.session` the session id where there is one."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCompletionWait:
+    tool_call_id: str
+    LASH_TAG: ClassVar = ("type", "tool_completion")
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessSignalWait:
+    process_id: str
+    signal_name: str
+    ordinal: int
+    LASH_TAG: ClassVar = ("type", "process_signal")
+
+
+@dataclass(frozen=True, slots=True)
+class CustomWait:
+    key: str
+    LASH_TAG: ClassVar = ("type", "custom")
+
+
+AwaitEventWaitIdentity = ToolCompletionWait | ProcessSignalWait | CustomWait
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitEventKey:
+    """A signed await-event key; pass it as is to whoever will resolve it."""
+
+    scope: ExecutionScope
+    wait: AwaitEventWaitIdentity
+    key_id: str
+    signature: str
+
+    @property
+    def promise_key(self) -> str:
+        return "lash-await-event:" + self.key_id
+
+    def to_json(self) -> str:
+        """The key as lash-json text (what the CLI prints and reads)."""
+        return dumps(self)
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalCompletionError:
+    code: str
+    message: str
+    raw: JsonValue = None
+    LASH_OMIT_NONE: ClassVar = frozenset({"raw"})
+
+
+@dataclass(frozen=True, slots=True)
+class Ok:
+    """The awaited work succeeded with `payload`."""
+
+    payload: JsonValue
+    LASH_TAG: ClassVar = ("status", "ok")
+    LASH_CONTENT: ClassVar = "payload"
+
+
+@dataclass(frozen=True, slots=True)
+class Err:
+    """The awaited work failed."""
+
+    payload: ExternalCompletionError
+    LASH_TAG: ClassVar = ("status", "err")
+    LASH_CONTENT: ClassVar = "payload"
+
+
+@dataclass(frozen=True, slots=True)
+class Timeout:
+    """The key's deadline passed before anyone resolved it."""
+
+    LASH_TAG: ClassVar = ("status", "timeout")
+
+
+@dataclass(frozen=True, slots=True)
+class Cancelled:
+    """The wait was cancelled."""
+
+    LASH_TAG: ClassVar = ("status", "cancelled")
+
+
+Resolution = Ok | Err | Timeout | Cancelled
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """This resolve was the first: its resolution is the key's terminal."""
+
+    LASH_TAG: ClassVar = ("status", "accepted")
+
+
+@dataclass(frozen=True, slots=True)
+class AlreadyResolved:
+    """Another resolve won; `terminal` is the winner's resolution."""
+
+    terminal: Resolution
+    LASH_TAG: ClassVar = ("status", "already_resolved")
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownOrRevoked:
+    """The key is unknown, tampered with, signed by a retired key, or revoked."""
+
+    LASH_TAG: ClassVar = ("status", "unknown_or_revoked")
+
+
+ResolveOutcome = Accepted | AlreadyResolved | UnknownOrRevoked
+
+
+def _blank(value: str) -> bool:
+    return not value.strip()
+
+
+def validate_scope(scope: ExecutionScope) -> None:
+    """The seed's `ExecutionScope::validate`: every id non-empty after trimming."""
+    ids: tuple[str, ...]
+    match scope:
+        case TurnScope(session_id=s, turn_id=t) | QueueDrainScope(session_id=s, drain_id=t):
+            ids = (s, t)
+        case ProcessScope(process_id=p):
+            ids = (p,)
+        case SessionDeleteScope(session_id=s):
+            ids = (s,)
+        case RuntimeOperationScope(operation_id=o):
+            ids = (o,)
+        case _:
+            raise InvalidArgumentError(MISSING_SCOPE_ID, "execution scopes require non-empty stable ids")
+    if any(_blank(i) for i in ids):
+        raise InvalidArgumentError(MISSING_SCOPE_ID, "execution scopes require non-empty stable ids")
+
+
+def validate_wait(wait: AwaitEventWaitIdentity) -> None:
+    """The seed's `AwaitEventWaitIdentity::validate`: ids non-empty after trimming, ordinal not 0."""
+    ok: bool
+    match wait:
+        case ToolCompletionWait(tool_call_id=c):
+            ok = not _blank(c)
+        case ProcessSignalWait(process_id=p, signal_name=n, ordinal=o):
+            ok = not _blank(p) and not _blank(n) and o != 0
+        case CustomWait(key=k):
+            ok = not _blank(k)
+        case _:
+            ok = False
+    if not ok:
+        raise InvalidArgumentError(INVALID_WAIT, "await-event wait identity requires non-empty stable ids")
+
+
+def await_event_key_id(scope: ExecutionScope, wait: AwaitEventWaitIdentity) -> str:
+    """key_id = sha256(lash-json([scope, wait])) after validating both (SEED-SPEC §2.4)."""
+    validate_scope(scope)
+    validate_wait(wait)
+    return sha256_hex((scope, wait))
