@@ -6,7 +6,7 @@ Field order is lash's declaration order: `_lashjson` renders these exactly as la
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from effectd._errors import InvalidArgumentError
 from effectd._lashjson import JsonValue, dumps, sha256_hex
@@ -34,8 +34,12 @@ __all__ = [
     "TurnScope",
     "UnknownOrRevoked",
     "await_event_key_id",
+    "key_from_lash",
+    "resolution_from_lash",
+    "scope_from_lash",
     "validate_scope",
     "validate_wait",
+    "wait_from_lash",
 ]
 
 MISSING_SCOPE_ID = "missing_execution_scope_id"
@@ -270,3 +274,76 @@ def await_event_key_id(scope: ExecutionScope, wait: AwaitEventWaitIdentity) -> s
     validate_scope(scope)
     validate_wait(wait)
     return sha256_hex((scope, wait))
+
+
+# -- reading lash JSON back (stored terminals, keys given on the command line) -------------------
+
+_SCOPES: dict[str, type[ExecutionScope]] = {
+    "turn": TurnScope,
+    "process": ProcessScope,
+    "queue_drain": QueueDrainScope,
+    "session_delete": SessionDeleteScope,
+    "runtime_operation": RuntimeOperationScope,
+}
+_WAITS: dict[str, type[AwaitEventWaitIdentity]] = {
+    "tool_completion": ToolCompletionWait,
+    "process_signal": ProcessSignalWait,
+    "custom": CustomWait,
+}
+
+
+def _tagged(value: JsonValue, tag: str, variants: dict[str, type[Any]], what: str) -> Any:
+    if not isinstance(value, dict) or value.get(tag) not in variants:
+        raise InvalidArgumentError("invalid_request", f"{what} must be an object with a known {tag!r} tag")
+    cls = variants[value[tag]]
+    fields = {k: v for k, v in value.items() if k != tag}
+    try:
+        return cls(**fields)
+    except TypeError as exc:
+        raise InvalidArgumentError("invalid_request", f"{what} has the wrong fields: {exc}") from None
+
+
+def scope_from_lash(value: JsonValue) -> ExecutionScope:
+    scope: ExecutionScope = _tagged(value, "type", _SCOPES, "execution scope")
+    if not all(isinstance(getattr(scope, f), str) for f in scope.__dataclass_fields__):
+        raise InvalidArgumentError(MISSING_SCOPE_ID, "execution scopes require non-empty stable ids")
+    return scope
+
+
+def wait_from_lash(value: JsonValue) -> AwaitEventWaitIdentity:
+    wait: AwaitEventWaitIdentity = _tagged(value, "type", _WAITS, "await-event wait identity")
+    if isinstance(wait, ProcessSignalWait) and (not isinstance(wait.ordinal, int) or wait.ordinal < 0):
+        raise InvalidArgumentError(INVALID_WAIT, "process_signal ordinal must be a positive integer")
+    return wait
+
+
+def key_from_lash(value: JsonValue) -> AwaitEventKey:
+    """An AwaitEventKey from its lash JSON (as `AwaitEventKey.to_json` writes it)."""
+    if not isinstance(value, dict):
+        raise InvalidArgumentError("invalid_await_event_key", "an await-event key must be a JSON object")
+    key_id, signature = value.get("key_id"), value.get("signature")
+    if not isinstance(key_id, str) or not isinstance(signature, str):
+        raise InvalidArgumentError("invalid_await_event_key", "an await-event key needs key_id and signature")
+    return AwaitEventKey(
+        scope=scope_from_lash(value.get("scope")),
+        wait=wait_from_lash(value.get("wait")),
+        key_id=key_id,
+        signature=signature,
+    )
+
+
+def resolution_from_lash(value: JsonValue) -> Resolution:
+    """A Resolution from its lash JSON, e.g. {"status":"ok","payload":...}."""
+    status = value.get("status") if isinstance(value, dict) else None
+    if status == "ok":
+        return Ok(value.get("payload"))
+    if status == "err":
+        payload = value.get("payload")
+        if not isinstance(payload, dict) or not isinstance(payload.get("code"), str):
+            raise InvalidArgumentError("invalid_resolution", "an err resolution needs a code and a message")
+        return Err(ExternalCompletionError(payload["code"], str(payload.get("message", "")), payload.get("raw")))
+    if status == "timeout":
+        return Timeout()
+    if status == "cancelled":
+        return Cancelled()
+    raise InvalidArgumentError("invalid_resolution", "a resolution's status is ok, err, timeout or cancelled")

@@ -1,0 +1,58 @@
+"""The one place that builds gRPC channels and server options: message limits and keepalive.
+
+The client pings at most every `CLIENT_KEEPALIVE_MS`; the server permits pings that often, so its
+enforcement never answers a healthy client with GOAWAY (a test checks the two agree).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import grpc
+
+__all__ = [
+    "CLIENT_KEEPALIVE_MS",
+    "MAX_MESSAGE_BYTES",
+    "SERVER_MIN_PING_INTERVAL_MS",
+    "channel_options",
+    "insecure_channel",
+    "server_options",
+]
+
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+CLIENT_KEEPALIVE_MS = 30_000
+CLIENT_KEEPALIVE_TIMEOUT_MS = 10_000
+SERVER_KEEPALIVE_MS = 60_000
+SERVER_MIN_PING_INTERVAL_MS = 20_000
+
+Options = list[tuple[str, int | str]]
+
+
+def channel_options() -> Options:
+    return [
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.keepalive_time_ms", CLIENT_KEEPALIVE_MS),
+        ("grpc.keepalive_timeout_ms", CLIENT_KEEPALIVE_TIMEOUT_MS),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.max_pings_without_data", 0),
+        ("grpc.enable_retries", 1),
+    ]
+
+
+def server_options(*, reuse_port: bool = False) -> Options:
+    return [
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.keepalive_time_ms", SERVER_KEEPALIVE_MS),
+        ("grpc.keepalive_timeout_ms", 20_000),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_recv_ping_interval_without_data_ms", SERVER_MIN_PING_INTERVAL_MS),
+        ("grpc.http2.min_ping_interval_without_data_ms", SERVER_MIN_PING_INTERVAL_MS),
+        ("grpc.http2.max_ping_strikes", 2),
+        ("grpc.so_reuseport", 1 if reuse_port else 0),
+    ]
+
+
+def insecure_channel(target: str, extra: Sequence[tuple[str, int | str]] = ()) -> grpc.aio.Channel:
+    return grpc.aio.insecure_channel(target, options=[*channel_options(), *extra])

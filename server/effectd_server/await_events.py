@@ -1,0 +1,326 @@
+"""The await-event core: mint, resolve (first writer wins), wait, revoke. Knows nothing of gRPC."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from effectd._errors import EffectdError, InvalidArgumentError, UnknownOrRevokedError
+from effectd._lashjson import dumps
+from effectd._scope import (
+    Accepted,
+    AlreadyResolved,
+    AwaitEventKey,
+    AwaitEventWaitIdentity,
+    Cancelled,
+    Err,
+    ExecutionScope,
+    Resolution,
+    ResolveOutcome,
+    UnknownOrRevoked,
+    await_event_key_id,
+    resolution_from_lash,
+    validate_scope,
+    validate_wait,
+)
+from effectd_server.hub import Hub, KeyEvent, KeyRevoked, KeyTerminal
+from effectd_server.keyring import Keyring
+from effectd_server.store import KeyRow, KeyState, ResolveItem, ResolveResult, Store
+
+__all__ = ["AwaitEventCore", "KeyPendingState", "Limits", "now_ms"]
+
+log = logging.getLogger("effectd.await_events")
+
+UNKNOWN_OR_REVOKED_MESSAGE = "await-event key is invalid or revoked"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_payload_bytes: int = 1 << 20
+    """Largest resolution (as lash-json) a resolve may record."""
+    max_batch: int = 10_000
+    """Most items in one ResolveMany."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPendingState:
+    deadline_unix_ms: int | None
+
+
+def key_row(key: AwaitEventKey) -> KeyRow:
+    return KeyRow(key.key_id, dumps(key.scope), dumps(key.wait), key.scope.session)
+
+
+def _decode_terminal(terminal_json: str) -> Resolution:
+    return resolution_from_lash(json.loads(terminal_json))
+
+
+class _FutureSubscriber:
+    __slots__ = ("future",)
+
+    def __init__(self) -> None:
+        self.future: asyncio.Future[KeyEvent] = asyncio.get_running_loop().create_future()
+
+    def deliver(self, event: KeyEvent) -> None:
+        if not self.future.done():
+            self.future.set_result(event)
+
+
+class AwaitEventCore:
+    def __init__(self, store: Store, keyring: Keyring, hub: Hub, limits: Limits | None = None) -> None:
+        self.store = store
+        self.keyring = keyring
+        self.hub = hub
+        self.limits = limits or Limits()
+        self._revoked_sessions: set[str] = set()
+        self._timers = _DeadlineTimers(self)
+
+    async def start(self) -> None:
+        self._revoked_sessions = await self.store.revoked_sessions()
+        await self._timers.start()
+
+    async def stop(self) -> None:
+        await self._timers.stop()
+
+    # -- checks ------------------------------------------------------------------------------
+    async def refusal(self, key: AwaitEventKey) -> str | None:
+        """Why `key` may not be used (None when it may). Raises InvalidArgumentError on bad input."""
+        validate_scope(key.scope)
+        validate_wait(key.wait)
+        if not key.signature or not key.key_id:
+            raise InvalidArgumentError("invalid_await_event_key", "an await-event key needs key_id and signature")
+        if await_event_key_id(key.scope, key.wait) != key.key_id:
+            return "key_id does not match scope and wait"
+        if self.keyring.needs_refresh_for(key.signature):
+            await self.keyring.refresh()
+        reason = self.keyring.verify(key)
+        if reason is not None:
+            return reason
+        session = key.scope.session
+        if session is not None and session in self._revoked_sessions:
+            return f"session {session} revoked"
+        return None
+
+    async def _require_usable(self, key: AwaitEventKey, action: str) -> None:
+        reason = await self.refusal(key)
+        if reason is not None:
+            log.info("%s refused: key_id=%s reason=%s", action, key.key_id, reason)
+            raise UnknownOrRevokedError("await_event_unknown_or_revoked", UNKNOWN_OR_REVOKED_MESSAGE)
+
+    def _check_resolution(self, resolution: Resolution) -> str:
+        if isinstance(resolution, Err) and not resolution.payload.code.strip():
+            raise InvalidArgumentError("invalid_resolution", "an err resolution needs a non-empty code")
+        text = dumps(resolution)
+        if len(text.encode("utf-8")) > self.limits.max_payload_bytes:
+            raise InvalidArgumentError(
+                "payload_too_large",
+                f"the resolution is larger than the limit of {self.limits.max_payload_bytes} bytes",
+            )
+        return text
+
+    # -- operations --------------------------------------------------------------------------
+    async def mint(self, scope: ExecutionScope, wait: AwaitEventWaitIdentity) -> AwaitEventKey:
+        key_id = await_event_key_id(scope, wait)
+        key = AwaitEventKey(scope, wait, key_id, self.keyring.sign(scope, wait, key_id))
+        await self.store.record_keys([key_row(key)], now_ms())
+        return key
+
+    async def resolve(self, key: AwaitEventKey, resolution: Resolution) -> ResolveOutcome:
+        result = await self.resolve_many([(key, resolution)])
+        outcome = result[0]
+        if isinstance(outcome, EffectdError):
+            raise outcome
+        return outcome
+
+    async def resolve_many(
+        self, items: Sequence[tuple[AwaitEventKey, Resolution]]
+    ) -> list[ResolveOutcome | EffectdError]:
+        """Each item answered on its own: an outcome, or the error that made that item invalid."""
+        if len(items) > self.limits.max_batch:
+            raise InvalidArgumentError(
+                "batch_too_large", f"a batch holds at most {self.limits.max_batch} items, got {len(items)}"
+            )
+        answers: list[ResolveOutcome | EffectdError | None] = [None] * len(items)
+        to_store: list[ResolveItem] = []
+        positions: list[int] = []
+        for index, (key, resolution) in enumerate(items):
+            try:
+                text = self._check_resolution(resolution)
+                reason = await self.refusal(key)
+            except EffectdError as exc:
+                answers[index] = exc
+                continue
+            if reason is not None:
+                log.info("resolve refused: key_id=%s reason=%s", key.key_id, reason)
+                answers[index] = UnknownOrRevoked()
+                continue
+            to_store.append(ResolveItem(key_row(key), text))
+            positions.append(index)
+        if to_store:
+            results = await self.store.resolve(to_store, now_ms())
+            for index, item, result in zip(positions, to_store, results, strict=True):
+                answers[index] = self._answer(item.key.key_id, items[index][1], result)
+        return [a for a in answers if a is not None]
+
+    def _answer(self, key_id: str, resolution: Resolution, result: ResolveResult) -> ResolveOutcome:
+        if result.status == "accepted":
+            assert result.resolution_seq is not None
+            self.hub.publish(KeyTerminal(key_id, resolution, result.resolution_seq))
+            return Accepted()
+        if result.status == "already_resolved":
+            assert result.terminal_json is not None
+            return AlreadyResolved(_decode_terminal(result.terminal_json))
+        log.info("resolve refused: key_id=%s reason=revoked in store", key_id)
+        return UnknownOrRevoked()
+
+    async def cancel(self, key: AwaitEventKey) -> ResolveOutcome:
+        return await self.resolve(key, Cancelled())
+
+    async def peek(self, key: AwaitEventKey) -> Resolution | KeyPendingState:
+        await self._require_usable(key, "peek")
+        state = (await self.store.key_states([key.key_id])).get(key.key_id)
+        if state is None:
+            return KeyPendingState(None)
+        if state.revoked:
+            raise UnknownOrRevokedError("await_event_unknown_or_revoked", UNKNOWN_OR_REVOKED_MESSAGE)
+        if state.terminal_json is not None:
+            return _decode_terminal(state.terminal_json)
+        return KeyPendingState(state.deadline_ms)
+
+    async def wait(self, key: AwaitEventKey, deadline_unix_ms: int | None) -> Resolution:
+        """The key's terminal; with a deadline, `timeout` is recorded when it passes (durably)."""
+        await self._require_usable(key, "await")
+        subscriber = _FutureSubscriber()
+        # Subscribe before reading: a terminal committed after the read is delivered to us.
+        self.hub.subscribe(key.key_id, key.scope.session, subscriber)
+        try:
+            state = (await self.store.key_states([key.key_id])).get(key.key_id)
+            if state is not None and state.revoked:
+                raise UnknownOrRevokedError("await_event_unknown_or_revoked", UNKNOWN_OR_REVOKED_MESSAGE)
+            if state is not None and state.terminal_json is not None:
+                return _decode_terminal(state.terminal_json)
+            if deadline_unix_ms is not None:
+                effective = await self.store.set_deadline(key_row(key), deadline_unix_ms, now_ms())
+                if effective is not None:
+                    self._timers.schedule(effective)
+            event = await subscriber.future
+        finally:
+            self.hub.unsubscribe(key.key_id, subscriber)
+        if isinstance(event, KeyRevoked):
+            raise UnknownOrRevokedError("await_event_unknown_or_revoked", UNKNOWN_OR_REVOKED_MESSAGE)
+        return event.resolution
+
+    async def states(self, key_ids: Sequence[str]) -> dict[str, KeyState]:
+        return await self.store.key_states(key_ids)
+
+    def decode_terminal(self, terminal_json: str) -> Resolution:
+        return _decode_terminal(terminal_json)
+
+    async def revoke_key(self, key: AwaitEventKey) -> None:
+        reason = await self.refusal(key)
+        if reason is not None:
+            # Revoking what is already unusable changes nothing and tells the caller nothing.
+            log.info("revoke-key on unusable key: key_id=%s reason=%s", key.key_id, reason)
+            return
+        await self.store.revoke_key(key_row(key), now_ms())
+        log.info("key revoked: key_id=%s", key.key_id)
+        self.hub.publish(KeyRevoked(key.key_id))
+
+    async def revoke_session(self, session_id: str) -> None:
+        _require_session_id(session_id)
+        await self.store.revoke_session(session_id, now_ms())
+        self._revoked_sessions.add(session_id)
+        log.info("session revoked: session_id=%s", session_id)
+        self.hub.publish_session_revoked(session_id)
+
+    async def cancel_session_waits(self, session_id: str) -> int:
+        _require_session_id(session_id)
+        rows = await self.store.pending_keys_of_session(session_id)
+        if not rows:
+            return 0
+        cancelled = Cancelled()
+        text = dumps(cancelled)
+        results = await self.store.resolve([ResolveItem(row, text) for row in rows], now_ms())
+        count = 0
+        for row, result in zip(rows, results, strict=True):
+            if result.status == "accepted":
+                self._answer(row.key_id, cancelled, result)
+                count += 1
+        log.info("session waits cancelled: session_id=%s count=%d", session_id, count)
+        return count
+
+    def revoked_session(self, session_id: str | None) -> bool:
+        return session_id is not None and session_id in self._revoked_sessions
+
+    async def _fire_due(self) -> int:
+        fired = await self.store.fire_due_deadlines(now_ms(), 1000)
+        timeout = resolution_from_lash({"status": "timeout"})
+        for key_id, result in fired:
+            self._answer(key_id, timeout, result)
+        return len(fired)
+
+
+def _require_session_id(session_id: str) -> None:
+    if not session_id.strip():
+        raise InvalidArgumentError("missing_session_id", "a session id must be non-empty")
+
+
+class _DeadlineTimers:
+    """Fires durable deadlines. The store is the truth; the heap only says when to look next."""
+
+    # A slow safety poll; the heap wakes the loop for every deadline this server scheduled.
+    _POLL_S = 30.0
+
+    def __init__(self, core: AwaitEventCore) -> None:
+        self._core = core
+        self._heap: list[int] = []
+        self._changed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        for _, deadline in await self._core.store.pending_deadlines():
+            heapq.heappush(self._heap, deadline)
+        self._task = asyncio.create_task(self._run(), name="effectd-deadline-timers")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    def schedule(self, deadline_ms: int) -> None:
+        heapq.heappush(self._heap, deadline_ms)
+        self._changed.set()
+
+    async def _run(self) -> None:
+        while True:
+            self._changed.clear()
+            delay = self._POLL_S
+            if self._heap:
+                delay = min(delay, max(0.0, (self._heap[0] - now_ms()) / 1000))
+            if delay > 0:
+                try:
+                    await asyncio.wait_for(self._changed.wait(), timeout=delay)
+                    continue
+                except TimeoutError:
+                    pass
+            current = now_ms()
+            while self._heap and self._heap[0] <= current:
+                heapq.heappop(self._heap)
+            try:
+                while await self._core._fire_due() >= 1000:
+                    pass
+            except EffectdError as exc:
+                log.warning("firing deadlines failed, will retry: %s", exc)

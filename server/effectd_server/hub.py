@@ -1,0 +1,69 @@
+"""In-process fan-out of key events to the waiters and watch streams of this server.
+
+Waiters subscribe before they read the store, and the core publishes after a commit, so a terminal
+recorded between the two is never missed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from effectd._scope import Resolution
+
+__all__ = ["Hub", "KeyEvent", "KeyRevoked", "KeyTerminal", "Subscriber"]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyTerminal:
+    key_id: str
+    resolution: Resolution
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRevoked:
+    key_id: str
+
+
+KeyEvent = KeyTerminal | KeyRevoked
+
+
+class Subscriber(Protocol):
+    def deliver(self, event: KeyEvent) -> None:
+        """Called on the event loop; must not block."""
+
+
+class Hub:
+    def __init__(self) -> None:
+        self._subscribers: dict[str, set[Subscriber]] = {}
+        self._sessions: dict[str, str] = {}
+
+    def subscribe(self, key_id: str, session_id: str | None, subscriber: Subscriber) -> None:
+        self._subscribers.setdefault(key_id, set()).add(subscriber)
+        if session_id is not None:
+            self._sessions[key_id] = session_id
+
+    def unsubscribe(self, key_id: str, subscriber: Subscriber) -> None:
+        subscribers = self._subscribers.get(key_id)
+        if subscribers is None:
+            return
+        subscribers.discard(subscriber)
+        if not subscribers:
+            del self._subscribers[key_id]
+            self._sessions.pop(key_id, None)
+
+    def publish(self, event: KeyEvent) -> None:
+        for subscriber in tuple(self._subscribers.get(event.key_id, ())):
+            subscriber.deliver(event)
+
+    def publish_session_revoked(self, session_id: str) -> None:
+        for key_id in [k for k, s in self._sessions.items() if s == session_id]:
+            self.publish(KeyRevoked(key_id))
+
+    def watched_key_ids(self) -> Iterable[str]:
+        return self._subscribers.keys()
+
+    def __len__(self) -> int:
+        return len(self._subscribers)

@@ -1,0 +1,103 @@
+"""The signing keyring: HMAC keys stored in the database, one active, rotatable.
+
+signature = "v1." + kid + "." + hex(HMAC-SHA256(secret[kid], lash-json([scope, wait, key_id])))
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+
+from effectd._lashjson import dumps
+from effectd._scope import AwaitEventKey, AwaitEventWaitIdentity, ExecutionScope
+from effectd_server.store import SigningKeyRow, Store
+
+__all__ = ["Keyring"]
+
+log = logging.getLogger("effectd.keyring")
+
+SIGNATURE_VERSION = "v1"
+_REFRESH_INTERVAL_S = 1.0
+
+
+def _new_key(now_ms: int) -> SigningKeyRow:
+    return SigningKeyRow(kid=secrets.token_hex(6), secret=secrets.token_bytes(32), state="active", created_at_ms=now_ms)
+
+
+def _mac(secret: bytes, scope: ExecutionScope, wait: AwaitEventWaitIdentity, key_id: str) -> str:
+    message = dumps((scope, wait, key_id)).encode("utf-8")
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+class Keyring:
+    """Signs with the active key; verifies with every key that is not retired."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._keys: dict[str, SigningKeyRow] = {}
+        self._active: SigningKeyRow | None = None
+        self._last_refresh = 0.0
+
+    def _install(self, rows: list[SigningKeyRow]) -> None:
+        self._keys = {row.kid: row for row in rows}
+        active = [row for row in rows if row.state == "active"]
+        self._active = active[0] if active else None
+        self._last_refresh = time.monotonic()
+
+    async def load(self) -> None:
+        """Load the keyring, creating the first key on a new database."""
+        self._install(await self._store.ensure_signing_key(_new_key(int(time.time() * 1000))))
+
+    async def refresh(self) -> None:
+        """Re-read the keyring (another replica may have rotated or retired a key)."""
+        self._install(await self._store.signing_keys())
+
+    def keys(self) -> list[SigningKeyRow]:
+        return sorted(self._keys.values(), key=lambda row: (row.created_at_ms, row.kid))
+
+    async def rotate(self) -> SigningKeyRow:
+        rows = await self._store.rotate_signing_key(_new_key(int(time.time() * 1000)))
+        self._install(rows)
+        assert self._active is not None  # rotate_signing_key always leaves one active key
+        log.info("signing key rotated: active kid=%s", self._active.kid)
+        return self._active
+
+    async def retire(self, kid: str) -> SigningKeyRow:
+        retired = await self._store.retire_signing_key(kid, int(time.time() * 1000))
+        await self.refresh()
+        log.info("signing key retired: kid=%s", kid)
+        return retired
+
+    def sign(self, scope: ExecutionScope, wait: AwaitEventWaitIdentity, key_id: str) -> str:
+        active = self._active
+        if active is None:
+            raise RuntimeError("the keyring has no active signing key")
+        return f"{SIGNATURE_VERSION}.{active.kid}.{_mac(active.secret, scope, wait, key_id)}"
+
+    def needs_refresh_for(self, signature: str) -> bool:
+        """True when the signature names a kid this replica has not seen and a refresh is due."""
+        parts = signature.split(".")
+        return (
+            len(parts) == 3
+            and parts[1] not in self._keys
+            and time.monotonic() - self._last_refresh >= _REFRESH_INTERVAL_S
+        )
+
+    def verify(self, key: AwaitEventKey) -> str | None:
+        """None when the signature is valid; otherwise the reason, for the server's log only."""
+        version, _, rest = key.signature.partition(".")
+        kid, _, mac = rest.partition(".")
+        if version != SIGNATURE_VERSION or not kid or not mac:
+            return "malformed signature"
+        row = self._keys.get(kid)
+        if row is None:
+            return f"unknown signing key kid={kid}"
+        if row.state == "retired":
+            return f"retired signing key kid={kid}"
+        expected = _mac(row.secret, key.scope, key.wait, key.key_id)
+        if not hmac.compare_digest(expected, mac):
+            return "signature mismatch"
+        return None

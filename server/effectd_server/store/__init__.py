@@ -1,0 +1,25 @@
+"""Storage behind one protocol: SQLite (the embedded default) and, later, PostgreSQL."""
+
+from effectd_server.store._protocol import (
+    KeyRow,
+    KeyState,
+    ResolveItem,
+    ResolveResult,
+    SigningKeyRow,
+    SigningKeyState,
+    Store,
+    StoreUnavailableError,
+)
+from effectd_server.store.sqlite import SqliteStore
+
+__all__ = [
+    "KeyRow",
+    "KeyState",
+    "ResolveItem",
+    "ResolveResult",
+    "SigningKeyRow",
+    "SigningKeyState",
+    "SqliteStore",
+    "Store",
+    "StoreUnavailableError",
+]

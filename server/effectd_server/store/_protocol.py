@@ -1,0 +1,109 @@
+"""The `Store` protocol: durable state, with no knowledge of the core's rules beyond atomic steps.
+
+Every write method returns only after its transaction committed (acknowledged means durable).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from effectd._errors import UnavailableError
+
+SigningKeyState = Literal["active", "verify_only", "retired"]
+
+
+class StoreUnavailableError(UnavailableError):
+    """The database cannot be reached or refused the operation; nothing was acknowledged."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("store_unavailable", message)
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKeyRow:
+    kid: str
+    secret: bytes
+    state: SigningKeyState
+    created_at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRow:
+    """An await-event key as stored: its identity rendered as lash-json."""
+
+    key_id: str
+    scope_json: str
+    wait_json: str
+    session_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyState:
+    key_id: str
+    terminal_json: str | None
+    resolution_seq: int | None
+    deadline_ms: int | None
+    revoked: bool
+    """The key itself, or its session, is revoked."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResolveItem:
+    key: KeyRow
+    terminal_json: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResolveResult:
+    status: Literal["accepted", "already_resolved", "revoked"]
+    terminal_json: str | None
+    """The key's terminal: this item's on `accepted`, the winner's on `already_resolved`."""
+    resolution_seq: int | None
+
+
+class Store(Protocol):
+    async def open(self) -> None:
+        """Connect and run pending migrations (safe to run twice)."""
+
+    async def close(self) -> None: ...
+
+    # The signing keyring.
+    async def signing_keys(self) -> list[SigningKeyRow]: ...
+
+    async def ensure_signing_key(self, candidate: SigningKeyRow) -> list[SigningKeyRow]:
+        """Insert `candidate` as the active key unless one is active; return the keyring."""
+
+    async def rotate_signing_key(self, candidate: SigningKeyRow) -> list[SigningKeyRow]:
+        """Make `candidate` the active key; the old active key keeps verifying."""
+
+    async def retire_signing_key(self, kid: str, now_ms: int) -> SigningKeyRow:
+        """Retire a verify-only key. Raises NotFoundError / ConflictError (the active key)."""
+
+    # Await-event keys.
+    async def record_keys(self, rows: Sequence[KeyRow], now_ms: int) -> None:
+        """Record minted keys as pending; keys already known are left as they are."""
+
+    async def resolve(self, items: Sequence[ResolveItem], now_ms: int) -> list[ResolveResult]:
+        """First writer wins, per item, atomically with the revocation checks."""
+
+    async def key_states(self, key_ids: Sequence[str]) -> dict[str, KeyState]:
+        """States of the known keys among `key_ids`."""
+
+    async def set_deadline(self, row: KeyRow, deadline_ms: int, now_ms: int) -> int | None:
+        """Keep the earliest deadline of a pending key; return it (None when already terminal)."""
+
+    async def pending_deadlines(self) -> list[tuple[str, int]]:
+        """(key_id, deadline_ms) of every pending key with a deadline."""
+
+    async def fire_due_deadlines(self, now_ms: int, limit: int) -> list[tuple[str, ResolveResult]]:
+        """Record `timeout` on pending, unrevoked keys whose deadline passed; return those accepted."""
+
+    async def revoke_key(self, row: KeyRow, now_ms: int) -> None: ...
+
+    async def revoke_session(self, session_id: str, now_ms: int) -> None: ...
+
+    async def revoked_sessions(self) -> set[str]: ...
+
+    async def pending_keys_of_session(self, session_id: str) -> list[KeyRow]: ...

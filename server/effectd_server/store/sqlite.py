@@ -1,0 +1,451 @@
+"""The embedded store: one SQLite file in WAL mode.
+
+One writer thread owns the write connection and groups concurrent writes into shared transactions
+(group commit): each request runs in its own savepoint, the batch commits once (one fsync), and only
+then are the callers answered. Reads run on a second connection in their own thread, so they never
+wait behind a commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from effectd._errors import ConflictError, EffectdError, NotFoundError
+from effectd_server.store._migrations import migrations_for
+from effectd_server.store._protocol import (
+    KeyRow,
+    KeyState,
+    ResolveItem,
+    ResolveResult,
+    SigningKeyRow,
+    StoreUnavailableError,
+)
+
+__all__ = ["SqliteStore"]
+
+log = logging.getLogger("effectd.store.sqlite")
+
+T = TypeVar("T")
+_STOP = object()
+_BATCH_LIMIT = 512
+TIMEOUT_JSON = '{"status":"timeout"}'
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
+    conn.execute("PRAGMA journal_mode=WAL")
+    # FULL: a committed transaction survives power loss, not only a killed process.
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+class _Worker:
+    """A thread that owns one connection and runs submitted functions, batched when `write`."""
+
+    def __init__(self, conn: sqlite3.Connection, *, name: str, write: bool) -> None:
+        self._conn = conn
+        self._write = write
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.put((fn, future, loop))
+        return future
+
+    def stop(self) -> None:
+        self._queue.put(_STOP)
+        self._thread.join(timeout=30)
+        self._conn.close()
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            batch = [first]
+            stop_after = False
+            while len(batch) < _BATCH_LIMIT:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stop_after = True
+                    break
+                batch.append(item)
+            results = self._run_batch(batch) if self._write else [self._run_one(item) for item in batch]
+            by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
+            for (_, future, loop), (ok, value) in zip(batch, results, strict=True):
+                by_loop.setdefault(loop, []).append((future, ok, value))
+            for loop, answers in by_loop.items():
+                try:
+                    loop.call_soon_threadsafe(_deliver, answers)
+                except RuntimeError:
+                    pass  # the loop closed; nobody is waiting any more
+            if stop_after:
+                return
+
+    def _run_one(self, item: tuple[Any, Any, Any]) -> tuple[bool, Any]:
+        fn = item[0]
+        try:
+            return True, fn(self._conn)
+        except EffectdError as exc:
+            return False, exc
+        except sqlite3.Error as exc:
+            log.error("sqlite read failed: %s", exc)
+            return False, StoreUnavailableError(f"sqlite read failed: {exc}")
+
+    def _run_batch(self, batch: list[tuple[Any, Any, Any]]) -> list[tuple[bool, Any]]:
+        conn = self._conn
+        results: list[tuple[bool, Any]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            log.error("sqlite begin failed: %s", exc)
+            error = StoreUnavailableError(f"sqlite begin failed: {exc}")
+            return [(False, error)] * len(batch)
+        for fn, _, _ in batch:
+            conn.execute("SAVEPOINT item")
+            try:
+                value = fn(conn)
+            except EffectdError as exc:
+                conn.execute("ROLLBACK TO item")
+                conn.execute("RELEASE item")
+                results.append((False, exc))
+                continue
+            except sqlite3.Error as exc:
+                log.error("sqlite write failed: %s", exc)
+                conn.execute("ROLLBACK TO item")
+                conn.execute("RELEASE item")
+                results.append((False, StoreUnavailableError(f"sqlite write failed: {exc}")))
+                continue
+            conn.execute("RELEASE item")
+            results.append((True, value))
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            log.error("sqlite commit failed: %s", exc)
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            error = StoreUnavailableError(f"sqlite commit failed: {exc}")
+            return [(False, error)] * len(batch)
+        return results
+
+
+def _deliver(answers: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for future, ok, value in answers:
+        if future.done():
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+
+def _signing_key(row: sqlite3.Row | tuple[Any, ...]) -> SigningKeyRow:
+    return SigningKeyRow(kid=row[0], secret=bytes(row[1]), state=row[2], created_at_ms=row[3])
+
+
+def _all_signing_keys(conn: sqlite3.Connection) -> list[SigningKeyRow]:
+    rows = conn.execute(
+        "SELECT kid, secret, state, created_at_ms FROM signing_keys ORDER BY created_at_ms, kid"
+    ).fetchall()
+    return [_signing_key(r) for r in rows]
+
+
+class SqliteStore:
+    """`Store` on one SQLite file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._writer: _Worker | None = None
+        self._reader: _Worker | None = None
+        # Owned by the writer thread: the next resolution sequence number.
+        self._last_seq = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def open(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            write_conn = await asyncio.to_thread(_connect, self.path)
+            await asyncio.to_thread(self._migrate, write_conn)
+            read_conn = await asyncio.to_thread(_connect, self.path)
+        except sqlite3.Error as exc:
+            raise StoreUnavailableError(f"cannot open sqlite database {self.path}: {exc}") from exc
+        self._writer = _Worker(write_conn, name="effectd-sqlite-writer", write=True)
+        self._reader = _Worker(read_conn, name="effectd-sqlite-reader", write=False)
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ms INTEGER NOT NULL)"
+            )
+            applied = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+            known = migrations_for("sqlite")
+            newest_known = known[-1].version if known else 0
+            if applied and max(applied) > newest_known:
+                raise RuntimeError(
+                    f"database {self.path} has schema version {max(applied)}, newer than this effectd "
+                    f"({newest_known}); upgrade effectd"
+                )
+            for migration in known:
+                if migration.version in applied:
+                    continue
+                for statement in migration.statements():
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES (?, ?, ?)",
+                    (migration.version, migration.name, int(time.time() * 1000)),
+                )
+            row = conn.execute("SELECT COALESCE(MAX(resolution_seq), 0) FROM await_keys").fetchone()
+            self._last_seq = int(row[0])
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    async def close(self) -> None:
+        writer, reader = self._writer, self._reader
+        self._writer = self._reader = None
+        if writer is not None:
+            await asyncio.to_thread(writer.stop)
+        if reader is not None:
+            await asyncio.to_thread(reader.stop)
+
+    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        if self._writer is None:
+            raise StoreUnavailableError("the store is closed")
+        return self._writer.submit(fn)
+
+    def _read(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        if self._reader is None:
+            raise StoreUnavailableError("the store is closed")
+        return self._reader.submit(fn)
+
+    # -- keyring -----------------------------------------------------------------------------
+    async def signing_keys(self) -> list[SigningKeyRow]:
+        return await self._read(_all_signing_keys)
+
+    async def ensure_signing_key(self, candidate: SigningKeyRow) -> list[SigningKeyRow]:
+        def run(conn: sqlite3.Connection) -> list[SigningKeyRow]:
+            active = conn.execute("SELECT 1 FROM signing_keys WHERE state = 'active'").fetchone()
+            if active is None:
+                conn.execute(
+                    "INSERT INTO signing_keys (kid, secret, state, created_at_ms) VALUES (?, ?, 'active', ?)",
+                    (candidate.kid, candidate.secret, candidate.created_at_ms),
+                )
+            return _all_signing_keys(conn)
+
+        return await self._write(run)
+
+    async def rotate_signing_key(self, candidate: SigningKeyRow) -> list[SigningKeyRow]:
+        def run(conn: sqlite3.Connection) -> list[SigningKeyRow]:
+            conn.execute("UPDATE signing_keys SET state = 'verify_only' WHERE state = 'active'")
+            conn.execute(
+                "INSERT INTO signing_keys (kid, secret, state, created_at_ms) VALUES (?, ?, 'active', ?)",
+                (candidate.kid, candidate.secret, candidate.created_at_ms),
+            )
+            return _all_signing_keys(conn)
+
+        return await self._write(run)
+
+    async def retire_signing_key(self, kid: str, now_ms: int) -> SigningKeyRow:
+        def run(conn: sqlite3.Connection) -> SigningKeyRow:
+            row = conn.execute(
+                "SELECT kid, secret, state, created_at_ms FROM signing_keys WHERE kid = ?", (kid,)
+            ).fetchone()
+            if row is None:
+                raise NotFoundError("signing_key_not_found", f"no signing key with kid {kid!r}")
+            if row[2] == "active":
+                raise ConflictError(
+                    "signing_key_active", f"signing key {kid!r} is active; rotate before retiring it"
+                )
+            conn.execute(
+                "UPDATE signing_keys SET state = 'retired', retired_at_ms = COALESCE(retired_at_ms, ?)"
+                " WHERE kid = ?",
+                (now_ms, kid),
+            )
+            return SigningKeyRow(kid=row[0], secret=bytes(row[1]), state="retired", created_at_ms=row[3])
+
+        return await self._write(run)
+
+    # -- await-event keys --------------------------------------------------------------------
+    async def record_keys(self, rows: Sequence[KeyRow], now_ms: int) -> None:
+        params = [(r.key_id, r.scope_json, r.wait_json, r.session_id, now_ms) for r in rows]
+
+        def run(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT OR IGNORE INTO await_keys (key_id, scope_json, wait_json, session_id, created_at_ms)"
+                " VALUES (?, ?, ?, ?, ?)",
+                params,
+            )
+
+        await self._write(run)
+
+    async def resolve(self, items: Sequence[ResolveItem], now_ms: int) -> list[ResolveResult]:
+        def run(conn: sqlite3.Connection) -> list[ResolveResult]:
+            return [self._resolve_one(conn, item, now_ms) for item in items]
+
+        return await self._write(run)
+
+    def _resolve_one(self, conn: sqlite3.Connection, item: ResolveItem, now_ms: int) -> ResolveResult:
+        key = item.key
+        row = conn.execute(
+            "SELECT terminal_json, resolution_seq, revoked_at_ms, session_id FROM await_keys WHERE key_id = ?",
+            (key.key_id,),
+        ).fetchone()
+        if row is None:
+            conn.execute(
+                "INSERT INTO await_keys (key_id, scope_json, wait_json, session_id, created_at_ms)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (key.key_id, key.scope_json, key.wait_json, key.session_id, now_ms),
+            )
+            row = (None, None, None, key.session_id)
+        terminal, seq, revoked_at, session_id = row
+        if revoked_at is not None or _session_revoked(conn, session_id):
+            return ResolveResult("revoked", None, None)
+        if terminal is not None:
+            return ResolveResult("already_resolved", terminal, seq)
+        self._last_seq += 1
+        conn.execute(
+            "UPDATE await_keys SET terminal_json = ?, resolved_at_ms = ?, resolution_seq = ? WHERE key_id = ?",
+            (item.terminal_json, now_ms, self._last_seq, key.key_id),
+        )
+        return ResolveResult("accepted", item.terminal_json, self._last_seq)
+
+    async def key_states(self, key_ids: Sequence[str]) -> dict[str, KeyState]:
+        ids = list(key_ids)
+
+        def run(conn: sqlite3.Connection) -> dict[str, KeyState]:
+            revoked_sessions = {r[0] for r in conn.execute("SELECT session_id FROM revoked_sessions")}
+            states: dict[str, KeyState] = {}
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for r in conn.execute(
+                    "SELECT key_id, terminal_json, resolution_seq, deadline_ms, revoked_at_ms, session_id"
+                    f" FROM await_keys WHERE key_id IN ({marks})",
+                    chunk,
+                ):
+                    revoked = r[4] is not None or (r[5] is not None and r[5] in revoked_sessions)
+                    states[r[0]] = KeyState(r[0], r[1], r[2], r[3], revoked)
+            return states
+
+        return await self._read(run)
+
+    async def set_deadline(self, row: KeyRow, deadline_ms: int, now_ms: int) -> int | None:
+        def run(conn: sqlite3.Connection) -> int | None:
+            conn.execute(
+                "INSERT OR IGNORE INTO await_keys (key_id, scope_json, wait_json, session_id, created_at_ms)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (row.key_id, row.scope_json, row.wait_json, row.session_id, now_ms),
+            )
+            conn.execute(
+                "UPDATE await_keys SET deadline_ms = MIN(COALESCE(deadline_ms, ?), ?)"
+                " WHERE key_id = ? AND terminal_json IS NULL",
+                (deadline_ms, deadline_ms, row.key_id),
+            )
+            found = conn.execute(
+                "SELECT deadline_ms FROM await_keys WHERE key_id = ? AND terminal_json IS NULL", (row.key_id,)
+            ).fetchone()
+            return None if found is None else int(found[0])
+
+        return await self._write(run)
+
+    async def pending_deadlines(self) -> list[tuple[str, int]]:
+        def run(conn: sqlite3.Connection) -> list[tuple[str, int]]:
+            return [
+                (r[0], int(r[1]))
+                for r in conn.execute(
+                    "SELECT key_id, deadline_ms FROM await_keys"
+                    " WHERE terminal_json IS NULL AND deadline_ms IS NOT NULL"
+                )
+            ]
+
+        return await self._read(run)
+
+    async def fire_due_deadlines(self, now_ms: int, limit: int) -> list[tuple[str, ResolveResult]]:
+        def run(conn: sqlite3.Connection) -> list[tuple[str, ResolveResult]]:
+            due = conn.execute(
+                "SELECT key_id, scope_json, wait_json, session_id FROM await_keys"
+                " WHERE terminal_json IS NULL AND deadline_ms IS NOT NULL AND deadline_ms <= ?"
+                " ORDER BY deadline_ms LIMIT ?",
+                (now_ms, limit),
+            ).fetchall()
+            fired: list[tuple[str, ResolveResult]] = []
+            for r in due:
+                result = self._resolve_one(conn, ResolveItem(KeyRow(r[0], r[1], r[2], r[3]), TIMEOUT_JSON), now_ms)
+                if result.status == "accepted":
+                    fired.append((r[0], result))
+                elif result.status == "revoked":
+                    # A revoked key never fires; forget its deadline.
+                    conn.execute("UPDATE await_keys SET deadline_ms = NULL WHERE key_id = ?", (r[0],))
+            return fired
+
+        return await self._write(run)
+
+    async def revoke_key(self, row: KeyRow, now_ms: int) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT OR IGNORE INTO await_keys (key_id, scope_json, wait_json, session_id, created_at_ms)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (row.key_id, row.scope_json, row.wait_json, row.session_id, now_ms),
+            )
+            conn.execute(
+                "UPDATE await_keys SET revoked_at_ms = COALESCE(revoked_at_ms, ?) WHERE key_id = ?",
+                (now_ms, row.key_id),
+            )
+
+        await self._write(run)
+
+    async def revoke_session(self, session_id: str, now_ms: int) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT OR IGNORE INTO revoked_sessions (session_id, revoked_at_ms) VALUES (?, ?)",
+                (session_id, now_ms),
+            )
+
+        await self._write(run)
+
+    async def revoked_sessions(self) -> set[str]:
+        def run(conn: sqlite3.Connection) -> set[str]:
+            return {r[0] for r in conn.execute("SELECT session_id FROM revoked_sessions")}
+
+        return await self._read(run)
+
+    async def pending_keys_of_session(self, session_id: str) -> list[KeyRow]:
+        def run(conn: sqlite3.Connection) -> list[KeyRow]:
+            return [
+                KeyRow(r[0], r[1], r[2], r[3])
+                for r in conn.execute(
+                    "SELECT key_id, scope_json, wait_json, session_id FROM await_keys"
+                    " WHERE session_id = ? AND terminal_json IS NULL AND revoked_at_ms IS NULL",
+                    (session_id,),
+                )
+            ]
+
+        return await self._read(run)
+
+
+def _session_revoked(conn: sqlite3.Connection, session_id: str | None) -> bool:
+    if session_id is None:
+        return False
+    return conn.execute("SELECT 1 FROM revoked_sessions WHERE session_id = ?", (session_id,)).fetchone() is not None
