@@ -1,0 +1,449 @@
+"""The async client: one method per RPC, frozen dataclasses in and out, typed errors.
+
+    async with await Client.connect("127.0.0.1:50551") as client:
+        key = await client.mint_key(TurnScope("s1", "t1"), ToolCompletionWait("c1"))
+        await client.resolve(key, Ok({"answer": 42}))
+        resolution = await client.await_event(key)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+import grpc
+from google.rpc import error_details_pb2, status_pb2
+
+from effectd import _from_proto as from_pb
+from effectd import _to_proto as to_pb
+from effectd._channel import insecure_channel
+from effectd._errors import DOMAIN, EffectdError, UnavailableError, error_for
+from effectd._scope import (
+    AwaitEventKey,
+    AwaitEventWaitIdentity,
+    ExecutionScope,
+    Resolution,
+    ResolveOutcome,
+)
+from effectd.v1 import await_events_pb2 as pb
+from effectd.v1 import await_events_pb2_grpc as pb_grpc
+
+__all__ = [
+    "RPC_METHODS",
+    "Client",
+    "KeyPending",
+    "SigningKey",
+    "Watch",
+    "WatchRejected",
+    "WatchTerminal",
+]
+
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT_S = 10.0
+_STATUS_DETAILS_KEY = "grpc-status-details-bin"
+_RETRYABLE = {grpc.StatusCode.UNAVAILABLE}
+
+# Every RPC of the contract and the one SDK method that calls it (a test walks the descriptors).
+RPC_METHODS: dict[str, str] = {
+    "effectd.v1.AwaitEvents/MintKey": "mint_key",
+    "effectd.v1.AwaitEvents/Resolve": "resolve",
+    "effectd.v1.AwaitEvents/ResolveMany": "resolve_many",
+    "effectd.v1.AwaitEvents/Await": "await_event",
+    "effectd.v1.AwaitEvents/Watch": "watch",
+    "effectd.v1.AwaitEvents/Peek": "peek",
+    "effectd.v1.AwaitEvents/Cancel": "cancel",
+    "effectd.v1.AwaitEvents/RevokeKey": "revoke_key",
+    "effectd.v1.AwaitEvents/RevokeSession": "revoke_session",
+    "effectd.v1.AwaitEvents/CancelSessionWaits": "cancel_session_waits",
+    "effectd.v1.Keyring/ListSigningKeys": "list_signing_keys",
+    "effectd.v1.Keyring/RotateSigningKey": "rotate_signing_key",
+    "effectd.v1.Keyring/RetireSigningKey": "retire_signing_key",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPending:
+    """Peek's answer for a key without a terminal yet."""
+
+    deadline_unix_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    kid: str
+    state: Literal["active", "verify_only", "retired"]
+    created_at_unix_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class WatchTerminal:
+    key_id: str
+    resolution: Resolution
+    cursor: int
+    """The store's resolution sequence number of this terminal."""
+
+
+@dataclass(frozen=True, slots=True)
+class WatchRejected:
+    """A watched key that cannot be awaited: invalid, unknown or revoked (also when revoked later)."""
+
+    key_id: str
+    code: str
+    message: str
+
+
+_KEY_STATE_NAMES: dict[int, Literal["active", "verify_only", "retired"]] = {
+    pb.SIGNING_KEY_STATE_ACTIVE: "active",
+    pb.SIGNING_KEY_STATE_VERIFY_ONLY: "verify_only",
+    pb.SIGNING_KEY_STATE_RETIRED: "retired",
+}
+
+
+def _signing_key(info: pb.SigningKeyInfo) -> SigningKey:
+    return SigningKey(info.kid, _KEY_STATE_NAMES.get(info.state, "retired"), info.created_at_unix_ms)
+
+
+def error_from_rpc(exc: grpc.aio.AioRpcError) -> EffectdError:
+    """The typed error for a failed call, from its ErrorInfo when the server sent one."""
+    status = exc.code()
+    for name, value in exc.trailing_metadata() or ():
+        if name != _STATUS_DETAILS_KEY or not isinstance(value, bytes):
+            continue
+        details = status_pb2.Status.FromString(value)
+        for detail in details.details:
+            info = error_details_pb2.ErrorInfo()
+            if detail.Unpack(info) and info.domain == DOMAIN:
+                return error_for(info.reason, details.message or exc.details() or "", status)
+    return error_for(status.name.lower(), exc.details() or status.name, status)
+
+
+async def _call(call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except grpc.aio.AioRpcError as exc:
+        raise error_from_rpc(exc) from None
+
+
+def _backoff(attempt: int) -> float:
+    return min(2.0, 0.05 * 2**attempt) * (0.5 + random.random() / 2)
+
+
+class Client:
+    """A connection to effectd. Create with `await Client.connect(target)`; close with `async with`."""
+
+    def __init__(self, channel: grpc.aio.Channel, *, default_timeout: float = DEFAULT_TIMEOUT_S) -> None:
+        self._channel = channel
+        self.default_timeout = default_timeout
+        self._events = pb_grpc.AwaitEventsStub(channel)
+        self._keyring = pb_grpc.KeyringStub(channel)
+
+    @classmethod
+    async def connect(
+        cls,
+        target: str,
+        *,
+        default_timeout: float = DEFAULT_TIMEOUT_S,
+        connect_timeout: float | None = 10.0,
+    ) -> Client:
+        """Open a channel to `target` (host:port); waits until it is ready unless connect_timeout is None."""
+        channel = insecure_channel(target)
+        if connect_timeout is not None:
+            try:
+                await asyncio.wait_for(channel.channel_ready(), connect_timeout)
+            except TimeoutError:
+                await channel.close()
+                raise UnavailableError("unavailable", f"cannot reach effectd at {target}") from None
+        return cls(channel, default_timeout=default_timeout)
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    def _timeout(self, timeout: float | None) -> float:
+        return self.default_timeout if timeout is None else timeout
+
+    # -- AwaitEvents -------------------------------------------------------------------------
+    async def mint_key(
+        self, scope: ExecutionScope, wait: AwaitEventWaitIdentity, *, timeout: float | None = None
+    ) -> AwaitEventKey:
+        """The signed key for (scope, wait); the same inputs always give the same key."""
+        request = pb.MintKeyRequest(scope=to_pb.scope(scope), wait=to_pb.wait(wait))
+        response = await _call(self._events.MintKey(request, timeout=self._timeout(timeout)))
+        return from_pb.key(response.key)
+
+    async def resolve(
+        self, key: AwaitEventKey, resolution: Resolution, *, timeout: float | None = None
+    ) -> ResolveOutcome:
+        """First writer wins: Accepted once, then AlreadyResolved(winner); UnknownOrRevoked for bad keys."""
+        request = pb.ResolveRequest(key=to_pb.key(key), resolution=to_pb.resolution(resolution))
+        response = await _call(self._events.Resolve(request, timeout=self._timeout(timeout)))
+        return from_pb.resolve_outcome(response.outcome)
+
+    async def resolve_many(
+        self, items: Iterable[tuple[AwaitEventKey, Resolution]], *, timeout: float | None = None
+    ) -> list[ResolveOutcome | EffectdError]:
+        """A batch in one call; each item gets its own outcome, or the error that made it invalid."""
+        request = pb.ResolveManyRequest(
+            items=[pb.ResolveRequest(key=to_pb.key(k), resolution=to_pb.resolution(r)) for k, r in items]
+        )
+        response = await _call(self._events.ResolveMany(request, timeout=self._timeout(timeout)))
+        results: list[ResolveOutcome | EffectdError] = []
+        for result in response.results:
+            if result.WhichOneof("result") == "error":
+                results.append(error_for(result.error.code, result.error.message))
+            else:
+                results.append(from_pb.resolve_outcome(result.outcome))
+        return results
+
+    async def await_event(
+        self,
+        key: AwaitEventKey,
+        *,
+        timeout: float | None = None,
+        deadline_unix_ms: int | None = None,
+        heartbeat_interval: float | None = None,
+        reconnect_for: float = 60.0,
+    ) -> Resolution:
+        """Wait for the key's terminal.
+
+        `timeout` (seconds) or `deadline_unix_ms` sets a durable server-side deadline: when it passes the
+        server records `timeout`. A broken stream is reopened (for up to `reconnect_for` seconds of
+        failures in a row); it resolves nothing.
+        """
+        if timeout is not None and deadline_unix_ms is None:
+            deadline_unix_ms = int((time.time() + timeout) * 1000)
+        request = pb.AwaitRequest(key=to_pb.key(key))
+        if deadline_unix_ms is not None:
+            request.deadline_unix_ms = deadline_unix_ms
+        if heartbeat_interval is not None:
+            request.heartbeat_interval_ms = max(1, int(heartbeat_interval * 1000))
+        attempt = 0
+        failing_since: float | None = None
+        while True:
+            try:
+                async for response in self._events.Await(request):
+                    attempt, failing_since = 0, None
+                    if response.WhichOneof("event") == "terminal":
+                        return from_pb.resolution(response.terminal)
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() not in _RETRYABLE:
+                    raise error_from_rpc(exc) from None
+                now = time.monotonic()
+                failing_since = failing_since or now
+                if now - failing_since > reconnect_for:
+                    raise error_from_rpc(exc) from None
+            await asyncio.sleep(_backoff(attempt))
+            attempt += 1
+
+    def watch(
+        self,
+        keys: Iterable[AwaitEventKey] = (),
+        *,
+        heartbeat_interval: float | None = None,
+        until_done: bool = True,
+    ) -> Watch:
+        """Watch many keys on one stream: `async for event in client.watch(keys)` yields each key's
+        WatchTerminal (or WatchRejected) once. Reconnects by itself and re-adds only the keys whose
+        terminal has not arrived yet. With `until_done` the iteration ends when every key is answered.
+        """
+        return Watch(self._events, keys, heartbeat_interval=heartbeat_interval, until_done=until_done)
+
+    async def peek(self, key: AwaitEventKey, *, timeout: float | None = None) -> Resolution | KeyPending:
+        response = await _call(self._events.Peek(pb.PeekRequest(key=to_pb.key(key)), timeout=self._timeout(timeout)))
+        if response.WhichOneof("state") == "terminal":
+            return from_pb.resolution(response.terminal)
+        pending = response.pending
+        return KeyPending(pending.deadline_unix_ms if pending.HasField("deadline_unix_ms") else None)
+
+    async def cancel(self, key: AwaitEventKey, *, timeout: float | None = None) -> ResolveOutcome:
+        """Record `cancelled` as the key's terminal (first writer wins)."""
+        response = await _call(
+            self._events.Cancel(pb.CancelRequest(key=to_pb.key(key)), timeout=self._timeout(timeout))
+        )
+        return from_pb.resolve_outcome(response.outcome)
+
+    async def revoke_key(self, key: AwaitEventKey, *, timeout: float | None = None) -> None:
+        await _call(self._events.RevokeKey(pb.RevokeKeyRequest(key=to_pb.key(key)), timeout=self._timeout(timeout)))
+
+    async def revoke_session(self, session_id: str, *, timeout: float | None = None) -> None:
+        await _call(
+            self._events.RevokeSession(
+                pb.RevokeSessionRequest(session_id=session_id), timeout=self._timeout(timeout)
+            )
+        )
+
+    async def cancel_session_waits(self, session_id: str, *, timeout: float | None = None) -> int:
+        """Resolve every pending key of the session as `cancelled`; returns how many."""
+        response = await _call(
+            self._events.CancelSessionWaits(
+                pb.CancelSessionWaitsRequest(session_id=session_id), timeout=self._timeout(timeout)
+            )
+        )
+        return int(response.cancelled)
+
+    # -- Keyring -----------------------------------------------------------------------------
+    async def list_signing_keys(self, *, timeout: float | None = None) -> list[SigningKey]:
+        response = await _call(
+            self._keyring.ListSigningKeys(pb.ListSigningKeysRequest(), timeout=self._timeout(timeout))
+        )
+        return [_signing_key(k) for k in response.keys]
+
+    async def rotate_signing_key(self, *, timeout: float | None = None) -> SigningKey:
+        response = await _call(
+            self._keyring.RotateSigningKey(pb.RotateSigningKeyRequest(), timeout=self._timeout(timeout))
+        )
+        return _signing_key(response.active)
+
+    async def retire_signing_key(self, kid: str, *, timeout: float | None = None) -> SigningKey:
+        response = await _call(
+            self._keyring.RetireSigningKey(pb.RetireSigningKeyRequest(kid=kid), timeout=self._timeout(timeout))
+        )
+        return _signing_key(response.key)
+
+
+# Keys per WatchRequest, so that large key sets stay far below the message size limit.
+_WATCH_CHUNK = 2000
+_CLOSE = object()
+
+
+class Watch:
+    """An open watch. Iterate it for events; `add` and `remove` keys while it runs; `aclose` ends it."""
+
+    def __init__(
+        self,
+        stub: pb_grpc.AwaitEventsStub,
+        keys: Iterable[AwaitEventKey],
+        *,
+        heartbeat_interval: float | None,
+        until_done: bool,
+    ) -> None:
+        self._stub = stub
+        self._pending: dict[str, AwaitEventKey] = {}
+        self._heartbeat_ms = max(1, int(heartbeat_interval * 1000)) if heartbeat_interval else 0
+        self._until_done = until_done
+        self._events: asyncio.Queue[WatchTerminal | WatchRejected | BaseException] = asyncio.Queue()
+        self._outbox: asyncio.Queue[Any] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self.cursor = 0
+        """The highest resolution cursor received so far."""
+        for key in keys:
+            self._pending[key.key_id] = key
+
+    @property
+    def pending(self) -> int:
+        """How many keys have no terminal yet."""
+        return len(self._pending)
+
+    def add(self, keys: Iterable[AwaitEventKey]) -> None:
+        new = [k for k in keys if k.key_id not in self._pending]
+        for key in new:
+            self._pending[key.key_id] = key
+        if self._outbox is not None and new:
+            for request in _add_requests(new):
+                self._outbox.put_nowait(request)
+
+    def remove(self, key_ids: Sequence[str]) -> None:
+        for key_id in key_ids:
+            self._pending.pop(key_id, None)
+        if self._outbox is not None:
+            self._outbox.put_nowait(pb.WatchRequest(remove_key_ids=list(key_ids)))
+
+    def __aiter__(self) -> AsyncIterator[WatchTerminal | WatchRejected]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[WatchTerminal | WatchRejected]:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="effectd-watch")
+        try:
+            while True:
+                if self._until_done and not self._pending and self._events.empty():
+                    return
+                item = await self._events.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            if self._until_done and not self._pending:
+                await self.aclose()
+
+    async def aclose(self) -> None:
+        self._closed = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        attempt = 0
+        while not self._closed:
+            outbox: asyncio.Queue[Any] = asyncio.Queue()
+            self._outbox = outbox
+            first = True
+            for request in _add_requests(list(self._pending.values())):
+                if first:
+                    request.heartbeat_interval_ms = self._heartbeat_ms
+                    first = False
+                outbox.put_nowait(request)
+            if first:
+                outbox.put_nowait(pb.WatchRequest(heartbeat_interval_ms=self._heartbeat_ms))
+            call = self._stub.Watch(_drain(outbox))
+            try:
+                async for response in call:
+                    attempt = 0
+                    self._handle(response)
+                if not self._pending:
+                    return
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() not in _RETRYABLE:
+                    self._events.put_nowait(error_from_rpc(exc))
+                    return
+            finally:
+                outbox.put_nowait(_CLOSE)
+                call.cancel()
+            await asyncio.sleep(_backoff(attempt))
+            attempt += 1
+
+    def _handle(self, response: pb.WatchResponse) -> None:
+        which = response.WhichOneof("event")
+        if which == "terminal":
+            terminal = response.terminal
+            if self._pending.pop(terminal.key_id, None) is None:
+                return
+            self.cursor = max(self.cursor, terminal.cursor)
+            self._events.put_nowait(
+                WatchTerminal(terminal.key_id, from_pb.resolution(terminal.terminal), terminal.cursor)
+            )
+        elif which == "rejected":
+            rejected = response.rejected
+            if self._pending.pop(rejected.key_id, None) is None:
+                return
+            self._events.put_nowait(WatchRejected(rejected.key_id, rejected.code, rejected.message))
+
+
+def _add_requests(keys: Sequence[AwaitEventKey]) -> list[pb.WatchRequest]:
+    return [
+        pb.WatchRequest(add_keys=[to_pb.key(k) for k in keys[i : i + _WATCH_CHUNK]])
+        for i in range(0, len(keys), _WATCH_CHUNK)
+    ]
+
+
+async def _drain(outbox: asyncio.Queue[Any]) -> AsyncIterator[pb.WatchRequest]:
+    while True:
+        item = await outbox.get()
+        if item is _CLOSE:
+            return
+        yield item
+

@@ -1,0 +1,67 @@
+"""`RemoteEffectHost`: the seed's EffectHost await-event methods, served by a remote effectd."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+from effectd._client import Client
+from effectd._scope import (
+    AwaitEventKey,
+    AwaitEventWaitIdentity,
+    ExecutionScope,
+    Resolution,
+    ResolveOutcome,
+)
+
+__all__ = ["RemoteEffectHost"]
+
+
+class RemoteEffectHost:
+    """Mirrors lash's `EffectHost` await-event surface over a `Client`."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    async def await_event_key(self, scope: ExecutionScope, wait: AwaitEventWaitIdentity) -> AwaitEventKey:
+        return await self.client.mint_key(scope, wait)
+
+    async def resolve_await_event(self, key: AwaitEventKey, resolution: Resolution) -> ResolveOutcome:
+        return await self.client.resolve(key, resolution)
+
+    async def await_await_event(
+        self,
+        key: AwaitEventKey,
+        cancel: asyncio.Event | None = None,
+        deadline: float | None = None,
+    ) -> Resolution:
+        """The key's terminal. Setting `cancel` records `cancelled`; `deadline` (a time.time() value)
+        records `timeout` when it passes. Either way the answer is whichever terminal won."""
+        deadline_ms = None if deadline is None else int(deadline * 1000)
+        if cancel is not None and cancel.is_set():
+            await self.client.cancel(key)
+        waiting = asyncio.ensure_future(self.client.await_event(key, deadline_unix_ms=deadline_ms))
+        if cancel is None or cancel.is_set():
+            return await waiting
+        cancelled = asyncio.ensure_future(cancel.wait())
+        try:
+            done, _ = await asyncio.wait({waiting, cancelled}, return_when=asyncio.FIRST_COMPLETED)
+            if waiting in done:
+                return waiting.result()
+            await self.client.cancel(key)
+            return await waiting
+        finally:
+            cancelled.cancel()
+            if not waiting.done():
+                waiting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await waiting
+
+    async def revoke_await_events_for_session(self, session_id: str) -> None:
+        await self.client.revoke_session(session_id)
+
+
+def unix_time_in(seconds: float) -> float:
+    """A deadline `seconds` from now, for `await_await_event`."""
+    return time.time() + seconds
