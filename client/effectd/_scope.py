@@ -5,6 +5,7 @@ Field order is lash's declaration order: `_lashjson` renders these exactly as la
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -305,7 +306,7 @@ def _tagged(value: JsonValue, tag: str, variants: dict[str, type[Any]], what: st
 
 def scope_from_lash(value: JsonValue) -> ExecutionScope:
     scope: ExecutionScope = _tagged(value, "type", _SCOPES, "execution scope")
-    if not all(isinstance(getattr(scope, f), str) for f in scope.__dataclass_fields__):
+    if not all(isinstance(getattr(scope, f.name), str) for f in dataclasses.fields(scope)):
         raise InvalidArgumentError(MISSING_SCOPE_ID, "execution scopes require non-empty stable ids")
     return scope
 

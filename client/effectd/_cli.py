@@ -1,0 +1,270 @@
+"""The `effectd` command: a thin shell over the SDK. JSON in, JSON out, meaningful exit codes.
+
+Exit codes: 0 success; 1 the server answered with an error (one line on stderr: code and message);
+2 bad usage or bad JSON; 3 effectd unreachable; 4 resolve answered unknown_or_revoked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from effectd._client import Client, KeyPending, WatchRejected, WatchTerminal
+from effectd._errors import EffectdError, UnavailableError
+from effectd._lashjson import dumps, to_lash
+from effectd._scope import (
+    AwaitEventKey,
+    Cancelled,
+    Err,
+    ExternalCompletionError,
+    Ok,
+    Resolution,
+    UnknownOrRevoked,
+    key_from_lash,
+    scope_from_lash,
+    wait_from_lash,
+)
+
+__all__ = ["main"]
+
+DEFAULT_TARGET = "127.0.0.1:50551"
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_UNKNOWN_OR_REVOKED = 0, 1, 2, 3, 4
+
+
+class UsageError(Exception):
+    pass
+
+
+def _json_arg(text: str, what: str) -> Any:
+    if text == "-":
+        text = sys.stdin.read()
+    elif text.startswith("@"):
+        with open(text[1:], encoding="utf-8") as handle:
+            text = handle.read()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{what} is not valid JSON: {exc}") from None
+
+
+def _key_arg(text: str) -> AwaitEventKey:
+    return key_from_lash(_json_arg(text, "KEY_JSON"))
+
+
+def _print(value: Any) -> None:
+    sys.stdout.write(dumps(to_lash(value)) + "\n")
+    sys.stdout.flush()
+
+
+def _resolution_arg(args: argparse.Namespace) -> Resolution:
+    if args.ok is not None:
+        return Ok(_json_arg(args.ok, "--ok"))
+    if args.err is not None:
+        code, message = args.err
+        return Err(ExternalCompletionError(code, message))
+    return Cancelled()
+
+
+async def _with_client(args: argparse.Namespace, action: Callable[[Client], Awaitable[int]]) -> int:
+    client = await Client.connect(args.target, connect_timeout=args.connect_timeout)
+    async with client:
+        return await action(client)
+
+
+async def _key_mint(client: Client, args: argparse.Namespace) -> int:
+    scope = scope_from_lash(_json_arg(args.scope, "--scope"))
+    wait = wait_from_lash(_json_arg(args.wait, "--wait"))
+    _print(await client.mint_key(scope, wait))
+    return EXIT_OK
+
+
+async def _resolve(client: Client, args: argparse.Namespace) -> int:
+    outcome = await client.resolve(_key_arg(args.key), _resolution_arg(args))
+    _print(outcome)
+    return EXIT_UNKNOWN_OR_REVOKED if isinstance(outcome, UnknownOrRevoked) else EXIT_OK
+
+
+async def _await(client: Client, args: argparse.Namespace) -> int:
+    _print(await client.await_event(_key_arg(args.key), timeout=args.timeout))
+    return EXIT_OK
+
+
+async def _peek(client: Client, args: argparse.Namespace) -> int:
+    state = await client.peek(_key_arg(args.key))
+    if isinstance(state, KeyPending):
+        _print({"status": "pending", "deadline_unix_ms": state.deadline_unix_ms})
+    else:
+        _print(state)
+    return EXIT_OK
+
+
+async def _watch(client: Client, args: argparse.Namespace) -> int:
+    keys = [_key_arg(k) for k in args.keys]
+    status = EXIT_OK
+    async for event in client.watch(keys):
+        if isinstance(event, WatchTerminal):
+            _print({"key_id": event.key_id, "cursor": event.cursor, "terminal": to_lash(event.resolution)})
+        elif isinstance(event, WatchRejected):
+            _print({"key_id": event.key_id, "rejected": {"code": event.code, "message": event.message}})
+            status = EXIT_ERROR
+    return status
+
+
+async def _cancel(client: Client, args: argparse.Namespace) -> int:
+    outcome = await client.cancel(_key_arg(args.key))
+    _print(outcome)
+    return EXIT_UNKNOWN_OR_REVOKED if isinstance(outcome, UnknownOrRevoked) else EXIT_OK
+
+
+async def _revoke_key(client: Client, args: argparse.Namespace) -> int:
+    key = _key_arg(args.key)
+    await client.revoke_key(key)
+    _print({"revoked_key_id": key.key_id})
+    return EXIT_OK
+
+
+async def _revoke_session(client: Client, args: argparse.Namespace) -> int:
+    await client.revoke_session(args.session_id)
+    _print({"revoked_session": args.session_id})
+    return EXIT_OK
+
+
+async def _cancel_session_waits(client: Client, args: argparse.Namespace) -> int:
+    _print({"cancelled": await client.cancel_session_waits(args.session_id)})
+    return EXIT_OK
+
+
+def _signing_key_json(key: Any) -> dict[str, Any]:
+    return {"kid": key.kid, "state": key.state, "created_at_unix_ms": key.created_at_unix_ms}
+
+
+async def _keys(client: Client, args: argparse.Namespace) -> int:
+    if args.keys_command == "list":
+        _print([_signing_key_json(k) for k in await client.list_signing_keys()])
+    elif args.keys_command == "rotate":
+        _print(_signing_key_json(await client.rotate_signing_key()))
+    else:
+        _print(_signing_key_json(await client.retire_signing_key(args.kid)))
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        from effectd_server import load_config, serve
+    except ImportError:
+        raise UsageError("effectd serve needs the server extra: pip install 'effectd[server]'") from None
+    logging.basicConfig(
+        level=os.environ.get("EFFECTD_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    config = load_config(listen=args.listen, db=args.db)
+
+    async def run() -> None:
+        async with serve(config) as server:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+            print(f"effectd listening on {server.target}", file=sys.stderr, flush=True)
+            await stop.wait()
+            logging.getLogger("effectd.server").info("shutting down")
+
+    asyncio.run(run())
+    return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="effectd", description="effectd: the effect controller for agent runtimes")
+    parser.add_argument(
+        "--target",
+        default=os.environ.get("EFFECTD_TARGET", DEFAULT_TARGET),
+        help="server address host:port (env EFFECTD_TARGET; default %(default)s)",
+    )
+    parser.add_argument("--connect-timeout", type=float, default=10.0, help="seconds to wait for the server")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the server")
+    serve.add_argument("--listen", help="HOST:PORT (env EFFECTD_LISTEN; default 127.0.0.1:50551)")
+    serve.add_argument("--db", help="SQLite file (env EFFECTD_DB; default ./effectd.db)")
+
+    key = commands.add_parser("key", help="await-event keys").add_subparsers(dest="key_command", required=True)
+    mint = key.add_parser("mint", help="mint the signed key for a scope and a wait")
+    mint.add_argument("--scope", required=True, help='e.g. {"type":"turn","session_id":"s1","turn_id":"t1"}')
+    mint.add_argument("--wait", required=True, help='e.g. {"type":"tool_completion","tool_call_id":"c1"}')
+    mint.set_defaults(action=_key_mint)
+
+    resolve = commands.add_parser("resolve", help="resolve a key (first writer wins)")
+    resolve.add_argument("key", metavar="KEY_JSON", help="the key as JSON, - for stdin, @FILE for a file")
+    how = resolve.add_mutually_exclusive_group(required=True)
+    how.add_argument("--ok", metavar="JSON")
+    how.add_argument("--err", nargs=2, metavar=("CODE", "MESSAGE"))
+    how.add_argument("--cancelled", action="store_true")
+    resolve.set_defaults(action=_resolve)
+
+    wait = commands.add_parser("await", help="wait for a key's terminal")
+    wait.add_argument("key", metavar="KEY_JSON")
+    wait.add_argument("--timeout", type=float, help="seconds; when they pass the server records timeout")
+    wait.set_defaults(action=_await)
+
+    peek = commands.add_parser("peek", help="a key's state, without waiting")
+    peek.add_argument("key", metavar="KEY_JSON")
+    peek.set_defaults(action=_peek)
+
+    watch = commands.add_parser("watch", help="wait for many keys; one JSON line per terminal")
+    watch.add_argument("keys", metavar="KEY_JSON", nargs="+")
+    watch.set_defaults(action=_watch)
+
+    cancel = commands.add_parser("cancel", help="record cancelled as a key's terminal")
+    cancel.add_argument("key", metavar="KEY_JSON")
+    cancel.set_defaults(action=_cancel)
+
+    revoke_key = commands.add_parser("revoke-key", help="revoke one key")
+    revoke_key.add_argument("key", metavar="KEY_JSON")
+    revoke_key.set_defaults(action=_revoke_key)
+
+    revoke_session = commands.add_parser("revoke-session", help="revoke every key of a session, for good")
+    revoke_session.add_argument("session_id", metavar="ID")
+    revoke_session.set_defaults(action=_revoke_session)
+
+    cancel_waits = commands.add_parser("cancel-session-waits", help="cancel every pending key of a session")
+    cancel_waits.add_argument("session_id", metavar="ID")
+    cancel_waits.set_defaults(action=_cancel_session_waits)
+
+    keys = commands.add_parser("keys", help="the signing keyring").add_subparsers(dest="keys_command", required=True)
+    keys.add_parser("list", help="list signing keys").set_defaults(action=_keys)
+    keys.add_parser("rotate", help="make a new active signing key").set_defaults(action=_keys)
+    retire = keys.add_parser("retire", help="retire a signing key (its keys stop verifying)")
+    retire.add_argument("kid")
+    retire.set_defaults(action=_keys)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        action = args.action
+        return asyncio.run(_with_client(args, lambda client: action(client, args)))
+    except UsageError as exc:
+        print(f"effectd: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except UnavailableError as exc:
+        print(f"effectd: {exc.code}: {exc.message}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    except EffectdError as exc:
+        print(f"effectd: {exc.code}: {exc.message}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
