@@ -24,6 +24,7 @@ CLIENT_KEEPALIVE_MS = 30_000
 CLIENT_KEEPALIVE_TIMEOUT_MS = 10_000
 SERVER_KEEPALIVE_MS = 60_000
 SERVER_MIN_PING_INTERVAL_MS = 20_000
+SERVER_MAX_PENDING_REQUESTS = 100_000
 
 Options = list[tuple[str, int | str]]
 
@@ -51,6 +52,10 @@ def server_options(*, reuse_port: bool = False) -> Options:
         ("grpc.http2.min_ping_interval_without_data_ms", SERVER_MIN_PING_INTERVAL_MS),
         ("grpc.http2.max_ping_strikes", 2),
         ("grpc.so_reuseport", 1 if reuse_port else 0),
+        # gRPC core cancels calls that arrive while more than this many wait to be picked up
+        # (default 1000); bursts from many runtimes would otherwise see spurious CANCELLED.
+        ("grpc.server.max_pending_requests", SERVER_MAX_PENDING_REQUESTS),
+        ("grpc.server.max_pending_requests_hard_limit", SERVER_MAX_PENDING_REQUESTS),
     ]
 
 
