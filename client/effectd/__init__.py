@@ -1,5 +1,6 @@
 """effectd: the SDK of the remote effect controller for agent runtimes."""
 
+from effectd._client import Client, KeyPending, SigningKey, Watch, WatchRejected, WatchTerminal
 from effectd._errors import (
     AuthError,
     ConflictError,
@@ -13,6 +14,7 @@ from effectd._errors import (
     UnavailableError,
     UnknownOrRevokedError,
 )
+from effectd._host import RemoteEffectHost
 from effectd._scope import (
     Accepted,
     AlreadyResolved,
@@ -45,6 +47,7 @@ __all__ = [
     "AwaitEventKey",
     "AwaitEventWaitIdentity",
     "Cancelled",
+    "Client",
     "ConflictError",
     "CustomWait",
     "DeadlineExceededError",
@@ -54,21 +57,28 @@ __all__ = [
     "ExternalCompletionError",
     "InternalError",
     "InvalidArgumentError",
+    "KeyPending",
     "LeaseLostError",
     "NotFoundError",
     "Ok",
     "ProcessScope",
     "ProcessSignalWait",
     "QueueDrainScope",
+    "RemoteEffectHost",
     "Resolution",
     "ResolveOutcome",
     "ResourceExhaustedError",
     "RuntimeOperationScope",
     "SessionDeleteScope",
+    "SigningKey",
     "Timeout",
     "ToolCompletionWait",
     "TurnScope",
     "UnavailableError",
     "UnknownOrRevoked",
+    "UnknownOrRevokedError",
+    "Watch",
+    "WatchRejected",
+    "WatchTerminal",
     "await_event_key_id",
 ]
