@@ -1,9 +1,9 @@
 """The async client: one method per RPC, frozen dataclasses in and out, typed errors.
 
-    async with await Client.connect("127.0.0.1:50551") as client:
-        key = await client.mint_key(TurnScope("s1", "t1"), ToolCompletionWait("c1"))
-        await client.resolve(key, Ok({"answer": 42}))
-        resolution = await client.await_event(key)
+async with await Client.connect("127.0.0.1:50551") as client:
+    key = await client.mint_key(TurnScope("s1", "t1"), ToolCompletionWait("c1"))
+    await client.resolve(key, Ok({"answer": 42}))
+    resolution = await client.await_event(key)
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ async def _call(call: Awaitable[T]) -> T:
 
 
 def _backoff(attempt: int) -> float:
-    return min(2.0, 0.05 * 2**attempt) * (0.5 + random.random() / 2)
+    return float(min(2.0, 0.05 * 2**attempt)) * (0.5 + random.random() / 2)
 
 
 class Client:
@@ -140,8 +140,8 @@ class Client:
     def __init__(self, channel: grpc.aio.Channel, *, default_timeout: float = DEFAULT_TIMEOUT_S) -> None:
         self._channel = channel
         self.default_timeout = default_timeout
-        self._events = pb_grpc.AwaitEventsStub(channel)
-        self._keyring = pb_grpc.KeyringStub(channel)
+        self._events = pb_grpc.AwaitEventsStub(channel)  # type: ignore[no-untyped-call]
+        self._keyring = pb_grpc.KeyringStub(channel)  # type: ignore[no-untyped-call]
 
     @classmethod
     async def connect(
@@ -278,9 +278,7 @@ class Client:
 
     async def revoke_session(self, session_id: str, *, timeout: float | None = None) -> None:
         await _call(
-            self._events.RevokeSession(
-                pb.RevokeSessionRequest(session_id=session_id), timeout=self._timeout(timeout)
-            )
+            self._events.RevokeSession(pb.RevokeSessionRequest(session_id=session_id), timeout=self._timeout(timeout))
         )
 
     async def cancel_session_waits(self, session_id: str, *, timeout: float | None = None) -> int:
@@ -446,4 +444,3 @@ async def _drain(outbox: asyncio.Queue[Any]) -> AsyncIterator[pb.WatchRequest]:
         if item is _CLOSE:
             return
         yield item
-

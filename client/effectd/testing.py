@@ -1,8 +1,8 @@
 """Test helpers for runtime authors: a real effectd server in the test's own event loop.
 
-    async with start_local_server() as server:
-        async with await Client.connect(server.target) as client:
-            ...
+async with start_local_server() as server:
+    async with await Client.connect(server.target) as client:
+        ...
 """
 
 from __future__ import annotations

@@ -12,14 +12,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
+from effectd._errors import DOMAIN, EffectdError, InternalError, InvalidArgumentError
+from effectd._errors import status_for as _status_for
 from google.protobuf import any_pb2, message_factory
 from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message import DecodeError, Message
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
-
-from effectd._errors import DOMAIN, EffectdError, InternalError, InvalidArgumentError
-from effectd._errors import status_for as _status_for
 
 __all__ = ["add_service", "status_for_error"]
 
@@ -52,8 +51,13 @@ async def _abort(context: grpc.aio.ServicerContext[Any, Any], method: str, exc: 
     status = status_for_error(error)
     log.warning(
         json.dumps(
-            {"event": "rpc_error", "rpc": method, "code": error.code, "status": status.code.name,
-             "message": error.message},
+            {
+                "event": "rpc_error",
+                "rpc": method,
+                "code": error.code,
+                "status": status.code.name,
+                "message": error.message,
+            },
             ensure_ascii=False,
         )
     )

@@ -28,6 +28,7 @@ from effectd._scope import (
     validate_scope,
     validate_wait,
 )
+
 from effectd_server.hub import Hub, KeyEvent, KeyRevoked, KeyTerminal
 from effectd_server.keyring import Keyring
 from effectd_server.store import KeyRow, KeyState, ResolveItem, ResolveResult, Store

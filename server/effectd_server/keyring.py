@@ -13,6 +13,7 @@ import time
 
 from effectd._lashjson import dumps
 from effectd._scope import AwaitEventKey, AwaitEventWaitIdentity, ExecutionScope
+
 from effectd_server.store import SigningKeyRow, Store
 
 __all__ = ["Keyring"]

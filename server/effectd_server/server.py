@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import grpc
+from effectd._channel import server_options
+from effectd.v1 import await_events_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from effectd._channel import server_options
-from effectd.v1 import await_events_pb2
 from effectd_server._edge import add_service
 from effectd_server.await_events import AwaitEventCore, Limits
 from effectd_server.config import ServerConfig
@@ -73,7 +73,9 @@ async def serve(config: ServerConfig) -> AsyncIterator[RunningServer]:
             server,
             _SERVICES["AwaitEvents"],
             AwaitEventsServicer(
-                core, heartbeat_interval_s=config.heartbeat_interval_s, max_watched_keys=config.max_watched_keys
+                core,
+                heartbeat_interval_s=config.heartbeat_interval_s,
+                max_watched_keys=config.max_watched_keys,
             ),
         )
         add_service(server, _SERVICES["Keyring"], KeyringServicer(keyring))

@@ -12,6 +12,7 @@ from effectd import _to_proto as to_pb
 from effectd._errors import EffectdError, InvalidArgumentError, ResourceExhaustedError
 from effectd._scope import AwaitEventKey, Resolution
 from effectd.v1 import await_events_pb2 as pb
+
 from effectd_server.await_events import (
     UNKNOWN_OR_REVOKED_MESSAGE,
     AwaitEventCore,
@@ -154,9 +155,7 @@ class AwaitEventsServicer:
         await self._core.revoke_key(_required_key(request))
         return pb.RevokeKeyResponse()
 
-    async def RevokeSession(
-        self, request: pb.RevokeSessionRequest, context: Context
-    ) -> pb.RevokeSessionResponse:
+    async def RevokeSession(self, request: pb.RevokeSessionRequest, context: Context) -> pb.RevokeSessionResponse:
         await self._core.revoke_session(request.session_id)
         return pb.RevokeSessionResponse()
 
@@ -188,8 +187,9 @@ class _WatchStream:
             return
         self._core.hub.unsubscribe(event.key_id, self)
         if isinstance(event, KeyRevoked):
-            self._responses.put_nowait(_rejected(event.key_id, "await_event_unknown_or_revoked",
-                                                 UNKNOWN_OR_REVOKED_MESSAGE))
+            self._responses.put_nowait(
+                _rejected(event.key_id, "await_event_unknown_or_revoked", UNKNOWN_OR_REVOKED_MESSAGE)
+            )
         else:
             self._responses.put_nowait(
                 pb.WatchResponse(
@@ -199,9 +199,7 @@ class _WatchStream:
                 )
             )
 
-    async def next_response(
-        self, timeout: float, reader: asyncio.Future[None] | None
-    ) -> pb.WatchResponse | None:
+    async def next_response(self, timeout: float, reader: asyncio.Future[None] | None) -> pb.WatchResponse | None:
         """The next response, or None on timeout or when `reader` finished first."""
         if not self._responses.empty():
             return self._responses.get_nowait()
@@ -239,8 +237,9 @@ class _WatchStream:
                 self._responses.put_nowait(_rejected(message.key_id, exc.code, exc.message))
                 continue
             if reason is not None:
-                self._responses.put_nowait(_rejected(key.key_id, "await_event_unknown_or_revoked",
-                                                     UNKNOWN_OR_REVOKED_MESSAGE))
+                self._responses.put_nowait(
+                    _rejected(key.key_id, "await_event_unknown_or_revoked", UNKNOWN_OR_REVOKED_MESSAGE)
+                )
                 continue
             if key.key_id in self._watched:
                 continue
@@ -258,8 +257,9 @@ class _WatchStream:
                     continue
                 if state.revoked:
                     self._drop(key_id)
-                    self._responses.put_nowait(_rejected(key_id, "await_event_unknown_or_revoked",
-                                                         UNKNOWN_OR_REVOKED_MESSAGE))
+                    self._responses.put_nowait(
+                        _rejected(key_id, "await_event_unknown_or_revoked", UNKNOWN_OR_REVOKED_MESSAGE)
+                    )
                 elif state.terminal_json is not None:
                     self._drop(key_id)
                     seq = state.resolution_seq or 0
@@ -305,9 +305,7 @@ class KeyringServicer:
     def __init__(self, keyring: Keyring) -> None:
         self._keyring = keyring
 
-    async def ListSigningKeys(
-        self, request: pb.ListSigningKeysRequest, context: Context
-    ) -> pb.ListSigningKeysResponse:
+    async def ListSigningKeys(self, request: pb.ListSigningKeysRequest, context: Context) -> pb.ListSigningKeysResponse:
         await self._keyring.refresh()
         return pb.ListSigningKeysResponse(keys=[_key_info(row) for row in self._keyring.keys()])
 

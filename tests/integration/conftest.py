@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from effectd import TurnScope
 from effectd._client import Client
 from effectd_server import RunningServer, ServerConfig, StoreConfig, serve

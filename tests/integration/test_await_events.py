@@ -9,7 +9,6 @@ import time
 
 import grpc
 import pytest
-
 from effectd import (
     Accepted,
     AlreadyResolved,
@@ -29,11 +28,11 @@ from effectd import (
     UnknownOrRevokedError,
     await_event_key_id,
 )
+from effectd import _to_proto as to_pb
 from effectd._client import Client, KeyPending
 from effectd._host import RemoteEffectHost
 from effectd.v1 import await_events_pb2 as pb
 from effectd.v1 import await_events_pb2_grpc as pb_grpc
-from effectd import _to_proto as to_pb
 from effectd_server import RunningServer
 
 
@@ -186,9 +185,7 @@ async def test_no_lost_wakeup_when_resolve_races_the_wait(client: Client, scope:
     assert results == [Ok(i) for i in range(300)]
 
 
-async def test_revoke_session_fails_open_waiters_and_later_resolves(
-    start_server, scope: TurnScope
-) -> None:
+async def test_revoke_session_fails_open_waiters_and_later_resolves(start_server, scope: TurnScope) -> None:
     async with start_server() as server, await Client.connect(server.target) as client:
         key = await client.mint_key(scope, CustomWait("revoked"))
         other_session = await client.mint_key(TurnScope("session-2", "t"), CustomWait("kept"))
@@ -254,8 +251,9 @@ def _tampered(key: AwaitEventKey) -> dict[str, AwaitEventKey]:
         "malformed signature": dataclasses.replace(key, signature="not-a-signature"),
         "key_id does not match": dataclasses.replace(key, key_id="0" * 64),
         "signature mismatch (scope)": dataclasses.replace(
-            key, scope=TurnScope("session-1", "other-turn"), key_id=await_event_key_id(
-                TurnScope("session-1", "other-turn"), key.wait)
+            key,
+            scope=TurnScope("session-1", "other-turn"),
+            key_id=await_event_key_id(TurnScope("session-1", "other-turn"), key.wait),
         ),
     }
 

@@ -12,8 +12,6 @@ from typing import Any
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2, status_pb2
-
 from effectd import CustomWait, Ok, TurnScope
 from effectd import _to_proto as to_pb
 from effectd._client import Client, KeyPending
@@ -22,6 +20,7 @@ from effectd.v1 import await_events_pb2 as pb
 from effectd.v1 import await_events_pb2_grpc as pb_grpc
 from effectd.v1 import scope_pb2
 from effectd_server import RunningServer
+from google.rpc import error_details_pb2, status_pb2
 
 PROVOKED: set[str] = set()
 
@@ -70,12 +69,16 @@ async def test_mint_rejects_empty_ids_and_missing_oneofs(stub: Any) -> None:
         process_signal=scope_pb2.ProcessSignalWait(process_id="p", signal_name="ready", ordinal=0)
     )
     await expect_error(
-        stub.MintKey(pb.MintKeyRequest(scope=good, wait=ordinal_zero)), INVALID, "invalid_await_event_wait_identity"
+        stub.MintKey(pb.MintKeyRequest(scope=good, wait=ordinal_zero)),
+        INVALID,
+        "invalid_await_event_wait_identity",
     )
     await expect_error(stub.MintKey(pb.MintKeyRequest(scope=good)), INVALID, "invalid_await_event_wait_identity")
     empty_call = scope_pb2.AwaitEventWaitIdentity(tool_completion=scope_pb2.ToolCompletionWait(tool_call_id=""))
     await expect_error(
-        stub.MintKey(pb.MintKeyRequest(scope=good, wait=empty_call)), INVALID, "invalid_await_event_wait_identity"
+        stub.MintKey(pb.MintKeyRequest(scope=good, wait=empty_call)),
+        INVALID,
+        "invalid_await_event_wait_identity",
     )
 
 
@@ -93,8 +96,12 @@ async def test_resolve_rejects_missing_parts(stub: Any, key: scope_pb2.AwaitEven
     empty_err.resolution.err.code = " "
     await expect_error(stub.Resolve(empty_err), INVALID, "invalid_resolution")
     for rpc in (stub.Await, stub.Peek, stub.Cancel, stub.RevokeKey):
-        request_type = {stub.Await: pb.AwaitRequest, stub.Peek: pb.PeekRequest,
-                        stub.Cancel: pb.CancelRequest, stub.RevokeKey: pb.RevokeKeyRequest}[rpc]
+        request_type = {
+            stub.Await: pb.AwaitRequest,
+            stub.Peek: pb.PeekRequest,
+            stub.Cancel: pb.CancelRequest,
+            stub.RevokeKey: pb.RevokeKeyRequest,
+        }[rpc]
         call = rpc(request_type())
         if rpc is stub.Await:
             await expect_error(_drain(call), INVALID, "invalid_await_event_key")
@@ -110,7 +117,10 @@ async def _drain(call: Any) -> None:
 async def test_oversized_payload_is_refused_and_nothing_is_stored(
     start_server: Callable[..., Any], client: Client
 ) -> None:
-    async with start_server(max_payload_bytes=1000) as small, await Client.connect(small.target) as small_client:
+    async with (
+        start_server(max_payload_bytes=1000) as small,
+        await Client.connect(small.target) as small_client,
+    ):
         key = await small_client.mint_key(TurnScope("s", "t"), CustomWait("big"))
         async with grpc.aio.insecure_channel(small.target) as channel:
             stub = pb_grpc.AwaitEventsStub(channel)
@@ -186,18 +196,23 @@ async def test_watch_key_limit(start_server: Callable[..., Any]) -> None:
             async def requests() -> Any:
                 yield pb.WatchRequest(add_keys=keys)
 
-            await expect_error(_drain(stub.Watch(requests())), grpc.StatusCode.RESOURCE_EXHAUSTED,
-                               "too_many_watched_keys")
+            await expect_error(
+                _drain(stub.Watch(requests())), grpc.StatusCode.RESOURCE_EXHAUSTED, "too_many_watched_keys"
+            )
 
 
 async def test_unknown_or_revoked_is_not_found_on_await_and_peek(stub: Any, key: scope_pb2.AwaitEventKey) -> None:
     tampered = scope_pb2.AwaitEventKey()
     tampered.CopyFrom(key)
     tampered.key_id = "f" * 64
-    await expect_error(_drain(stub.Await(pb.AwaitRequest(key=tampered))), grpc.StatusCode.NOT_FOUND,
-                       "await_event_unknown_or_revoked")
-    await expect_error(stub.Peek(pb.PeekRequest(key=tampered)), grpc.StatusCode.NOT_FOUND,
-                       "await_event_unknown_or_revoked")
+    await expect_error(
+        _drain(stub.Await(pb.AwaitRequest(key=tampered))),
+        grpc.StatusCode.NOT_FOUND,
+        "await_event_unknown_or_revoked",
+    )
+    await expect_error(
+        stub.Peek(pb.PeekRequest(key=tampered)), grpc.StatusCode.NOT_FOUND, "await_event_unknown_or_revoked"
+    )
 
 
 async def test_keyring_errors(server: RunningServer) -> None:
@@ -211,14 +226,16 @@ async def test_keyring_errors(server: RunningServer) -> None:
             "signing_key_active",
         )
         await expect_error(
-            stub.RetireSigningKey(pb.RetireSigningKeyRequest(kid="nope")), grpc.StatusCode.NOT_FOUND,
-            "signing_key_not_found"
+            stub.RetireSigningKey(pb.RetireSigningKeyRequest(kid="nope")),
+            grpc.StatusCode.NOT_FOUND,
+            "signing_key_not_found",
         )
         await expect_error(stub.RetireSigningKey(pb.RetireSigningKeyRequest(kid="")), INVALID, "invalid_request")
 
 
-async def test_store_unavailable_is_unavailable_and_not_acknowledged(server: RunningServer, stub: Any,
-                                                                      key: scope_pb2.AwaitEventKey) -> None:
+async def test_store_unavailable_is_unavailable_and_not_acknowledged(
+    server: RunningServer, stub: Any, key: scope_pb2.AwaitEventKey
+) -> None:
     await server.store.close()
     request = pb.ResolveRequest(key=key, resolution=to_pb.resolution(Ok(1)))
     await expect_error(stub.Resolve(request), grpc.StatusCode.UNAVAILABLE, "store_unavailable")

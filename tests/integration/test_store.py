@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-
 from effectd._errors import ConflictError, NotFoundError
 from effectd_server.store import KeyRow, ResolveItem, SigningKeyRow, SqliteStore, Store
 
@@ -64,11 +63,16 @@ async def test_first_writer_wins_under_concurrency(store: Store) -> None:
     flat = [r[0] for r in results]
     accepted = [r for r in flat if r.status == "accepted"]
     assert len(accepted) == 1
-    assert all(r.status == "already_resolved" and r.terminal_json == accepted[0].terminal_json
-               for r in flat if r is not accepted[0])
+    assert all(
+        r.status == "already_resolved" and r.terminal_json == accepted[0].terminal_json
+        for r in flat
+        if r is not accepted[0]
+    )
 
 
-async def test_concurrent_writes_share_transactions_and_all_commit(store: Store, open_store: Callable[[], Store]) -> None:
+async def test_concurrent_writes_share_transactions_and_all_commit(
+    store: Store, open_store: Callable[[], Store]
+) -> None:
     rows = [_row(i) for i in range(1000)]
     await asyncio.gather(*(store.record_keys([r], 1) for r in rows))
     results = await asyncio.gather(*(store.resolve([ResolveItem(r, OK)], 2) for r in rows))

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
-
 from effectd import Cancelled, CustomWait, Ok, TurnScope
 from effectd import _to_proto as to_pb
 from effectd._client import Client, WatchRejected, WatchTerminal
@@ -18,8 +17,11 @@ from effectd_server import RunningServer
 
 
 async def _keys(client: Client, prefix: str, count: int, session: str = "s") -> list[Any]:
-    return list(await asyncio.gather(*(client.mint_key(TurnScope(session, "t"), CustomWait(f"{prefix}{i}"))
-                                       for i in range(count))))
+    return list(
+        await asyncio.gather(
+            *(client.mint_key(TurnScope(session, "t"), CustomWait(f"{prefix}{i}")) for i in range(count))
+        )
+    )
 
 
 async def test_each_terminal_once_including_already_resolved(client: Client) -> None:

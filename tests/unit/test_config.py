@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from effectd_server import ServerConfig, StoreConfig, load_config
 
 

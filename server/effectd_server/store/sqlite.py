@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from effectd._errors import ConflictError, EffectdError, NotFoundError
+
 from effectd_server.store._migrations import migrations_for
 from effectd_server.store._protocol import (
     KeyRow,
@@ -275,12 +276,9 @@ class SqliteStore:
             if row is None:
                 raise NotFoundError("signing_key_not_found", f"no signing key with kid {kid!r}")
             if row[2] == "active":
-                raise ConflictError(
-                    "signing_key_active", f"signing key {kid!r} is active; rotate before retiring it"
-                )
+                raise ConflictError("signing_key_active", f"signing key {kid!r} is active; rotate before retiring it")
             conn.execute(
-                "UPDATE signing_keys SET state = 'retired', retired_at_ms = COALESCE(retired_at_ms, ?)"
-                " WHERE kid = ?",
+                "UPDATE signing_keys SET state = 'retired', retired_at_ms = COALESCE(retired_at_ms, ?) WHERE kid = ?",
                 (now_ms, kid),
             )
             return SigningKeyRow(kid=row[0], secret=bytes(row[1]), state="retired", created_at_ms=row[3])
@@ -375,8 +373,7 @@ class SqliteStore:
             return [
                 (r[0], int(r[1]))
                 for r in conn.execute(
-                    "SELECT key_id, deadline_ms FROM await_keys"
-                    " WHERE terminal_json IS NULL AND deadline_ms IS NOT NULL"
+                    "SELECT key_id, deadline_ms FROM await_keys WHERE terminal_json IS NULL AND deadline_ms IS NOT NULL"
                 )
             ]
 
