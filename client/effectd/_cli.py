@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -42,15 +43,34 @@ class UsageError(Exception):
     pass
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(value: Any, what: str) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UsageError(f"{what} holds a number JSON cannot carry: {value}")
+    if isinstance(value, dict):
+        for item in value.values():
+            _finite(item, what)
+    elif isinstance(value, list):
+        for item in value:
+            _finite(item, what)
+    return value
+
+
 def _json_arg(text: str, what: str) -> Any:
-    if text == "-":
-        text = sys.stdin.read()
-    elif text.startswith("@"):
-        with open(text[1:], encoding="utf-8") as handle:
-            text = handle.read()
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
+        if text == "-":
+            text = sys.stdin.read()
+        elif text.startswith("@"):
+            with open(text[1:], encoding="utf-8") as handle:
+                text = handle.read()
+    except OSError as exc:
+        raise UsageError(f"{what}: cannot read {text[1:]}: {exc.strerror}") from None
+    try:
+        return _finite(json.loads(text, parse_constant=_refuse_constant), what)
+    except ValueError as exc:
         raise UsageError(f"{what} is not valid JSON: {exc}") from None
 
 
@@ -72,87 +92,133 @@ def _resolution_arg(args: argparse.Namespace) -> Resolution:
     return Cancelled()
 
 
-async def _with_client(args: argparse.Namespace, action: Callable[[Client], Awaitable[int]]) -> int:
+Action = Callable[[Client], Awaitable[int]]
+
+
+async def _with_client(args: argparse.Namespace, action: Action) -> int:
     client = await Client.connect(args.target, connect_timeout=args.connect_timeout)
     async with client:
         return await action(client)
 
 
-async def _key_mint(client: Client, args: argparse.Namespace) -> int:
+def _key_mint(args: argparse.Namespace) -> Action:
     scope = scope_from_lash(_json_arg(args.scope, "--scope"))
     wait = wait_from_lash(_json_arg(args.wait, "--wait"))
-    _print(await client.mint_key(scope, wait))
-    return EXIT_OK
+
+    async def run(client: Client) -> int:
+        _print(await client.mint_key(scope, wait))
+        return EXIT_OK
+
+    return run
 
 
-async def _resolve(client: Client, args: argparse.Namespace) -> int:
-    outcome = await client.resolve(_key_arg(args.key), _resolution_arg(args))
-    _print(outcome)
-    return EXIT_UNKNOWN_OR_REVOKED if isinstance(outcome, UnknownOrRevoked) else EXIT_OK
+def _resolve(args: argparse.Namespace) -> Action:
+    key, resolution = _key_arg(args.key), _resolution_arg(args)
+
+    async def run(client: Client) -> int:
+        outcome = await client.resolve(key, resolution)
+        _print(outcome)
+        return EXIT_UNKNOWN_OR_REVOKED if isinstance(outcome, UnknownOrRevoked) else EXIT_OK
+
+    return run
 
 
-async def _await(client: Client, args: argparse.Namespace) -> int:
-    _print(await client.await_event(_key_arg(args.key), timeout=args.timeout))
-    return EXIT_OK
-
-
-async def _peek(client: Client, args: argparse.Namespace) -> int:
-    state = await client.peek(_key_arg(args.key))
-    if isinstance(state, KeyPending):
-        _print({"status": "pending", "deadline_unix_ms": state.deadline_unix_ms})
-    else:
-        _print(state)
-    return EXIT_OK
-
-
-async def _watch(client: Client, args: argparse.Namespace) -> int:
-    keys = [_key_arg(k) for k in args.keys]
-    status = EXIT_OK
-    async for event in client.watch(keys):
-        if isinstance(event, WatchTerminal):
-            _print({"key_id": event.key_id, "cursor": event.cursor, "terminal": to_lash(event.resolution)})
-        elif isinstance(event, WatchRejected):
-            _print({"key_id": event.key_id, "rejected": {"code": event.code, "message": event.message}})
-            status = EXIT_ERROR
-    return status
-
-
-async def _cancel(client: Client, args: argparse.Namespace) -> int:
-    outcome = await client.cancel(_key_arg(args.key))
-    _print(outcome)
-    return EXIT_UNKNOWN_OR_REVOKED if isinstance(outcome, UnknownOrRevoked) else EXIT_OK
-
-
-async def _revoke_key(client: Client, args: argparse.Namespace) -> int:
+def _await(args: argparse.Namespace) -> Action:
     key = _key_arg(args.key)
-    await client.revoke_key(key)
-    _print({"revoked_key_id": key.key_id})
-    return EXIT_OK
+    if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout >= 0):
+        raise UsageError("--timeout must be a number of seconds >= 0")
+
+    async def run(client: Client) -> int:
+        _print(await client.await_event(key, timeout=args.timeout))
+        return EXIT_OK
+
+    return run
 
 
-async def _revoke_session(client: Client, args: argparse.Namespace) -> int:
-    await client.revoke_session(args.session_id)
-    _print({"revoked_session": args.session_id})
-    return EXIT_OK
+def _peek(args: argparse.Namespace) -> Action:
+    key = _key_arg(args.key)
+
+    async def run(client: Client) -> int:
+        state = await client.peek(key)
+        if isinstance(state, KeyPending):
+            _print({"status": "pending", "deadline_unix_ms": state.deadline_unix_ms})
+        else:
+            _print(state)
+        return EXIT_OK
+
+    return run
 
 
-async def _cancel_session_waits(client: Client, args: argparse.Namespace) -> int:
-    _print({"cancelled": await client.cancel_session_waits(args.session_id)})
-    return EXIT_OK
+def _watch(args: argparse.Namespace) -> Action:
+    keys = [_key_arg(k) for k in args.keys]
+
+    async def run(client: Client) -> int:
+        status = EXIT_OK
+        async for event in client.watch(keys):
+            if isinstance(event, WatchTerminal):
+                _print({"key_id": event.key_id, "cursor": event.cursor, "terminal": to_lash(event.resolution)})
+            elif isinstance(event, WatchRejected):
+                _print({"key_id": event.key_id, "rejected": {"code": event.code, "message": event.message}})
+                status = EXIT_ERROR
+        return status
+
+    return run
+
+
+def _cancel(args: argparse.Namespace) -> Action:
+    key = _key_arg(args.key)
+
+    async def run(client: Client) -> int:
+        outcome = await client.cancel(key)
+        _print(outcome)
+        return EXIT_UNKNOWN_OR_REVOKED if isinstance(outcome, UnknownOrRevoked) else EXIT_OK
+
+    return run
+
+
+def _revoke_key(args: argparse.Namespace) -> Action:
+    key = _key_arg(args.key)
+
+    async def run(client: Client) -> int:
+        await client.revoke_key(key)
+        _print({"revoked_key_id": key.key_id})
+        return EXIT_OK
+
+    return run
+
+
+def _revoke_session(args: argparse.Namespace) -> Action:
+    async def run(client: Client) -> int:
+        await client.revoke_session(args.session_id)
+        _print({"revoked_session": args.session_id})
+        return EXIT_OK
+
+    return run
+
+
+def _cancel_session_waits(args: argparse.Namespace) -> Action:
+    async def run(client: Client) -> int:
+        _print({"cancelled": await client.cancel_session_waits(args.session_id)})
+        return EXIT_OK
+
+    return run
 
 
 def _signing_key_json(key: Any) -> dict[str, Any]:
     return {"kid": key.kid, "state": key.state, "created_at_unix_ms": key.created_at_unix_ms}
 
 
-async def _keys(client: Client, args: argparse.Namespace) -> int:
-    if args.keys_command == "list":
-        _print([_signing_key_json(k) for k in await client.list_signing_keys()])
-    elif args.keys_command == "rotate":
-        _print(_signing_key_json(await client.rotate_signing_key()))
-    else:
-        _print(_signing_key_json(await client.retire_signing_key(args.kid)))
-    return EXIT_OK
+def _keys(args: argparse.Namespace) -> Action:
+    async def run(client: Client) -> int:
+        if args.keys_command == "list":
+            _print([_signing_key_json(k) for k in await client.list_signing_keys()])
+        elif args.keys_command == "rotate":
+            _print(_signing_key_json(await client.rotate_signing_key()))
+        else:
+            _print(_signing_key_json(await client.retire_signing_key(args.kid)))
+        return EXIT_OK
+
+    return run
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -164,7 +230,10 @@ def _serve(args: argparse.Namespace) -> int:
         level=os.environ.get("EFFECTD_LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    config = load_config(listen=args.listen, db=args.db)
+    try:
+        config = load_config(listen=args.listen, db=args.db)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
     async def run() -> None:
         async with serve(config) as server:
@@ -176,7 +245,11 @@ def _serve(args: argparse.Namespace) -> int:
             await stop.wait()
             logging.getLogger("effectd.server").info("shutting down")
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    except OSError as exc:
+        print(f"effectd: cannot serve: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     return EXIT_OK
 
 
@@ -251,8 +324,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(args)
-        action = args.action
-        return asyncio.run(_with_client(args, lambda client: action(client, args)))
+        try:
+            # Inputs are read and checked before connecting: a bad argument never waits for a server.
+            action = args.action(args)
+        except EffectdError as exc:
+            raise UsageError(f"{exc.code}: {exc.message}") from None
+        return asyncio.run(_with_client(args, action))
     except UsageError as exc:
         print(f"effectd: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -108,6 +108,7 @@ CODE_STATUS: dict[str, grpc.StatusCode] = {
     "signing_key_active": grpc.StatusCode.FAILED_PRECONDITION,
     "too_many_watched_keys": grpc.StatusCode.RESOURCE_EXHAUSTED,
     "store_unavailable": grpc.StatusCode.UNAVAILABLE,
+    "server_shutting_down": grpc.StatusCode.UNAVAILABLE,
     "unavailable": grpc.StatusCode.UNAVAILABLE,
     "deadline_exceeded": grpc.StatusCode.DEADLINE_EXCEEDED,
     "internal": grpc.StatusCode.INTERNAL,

@@ -313,8 +313,12 @@ def scope_from_lash(value: JsonValue) -> ExecutionScope:
 
 def wait_from_lash(value: JsonValue) -> AwaitEventWaitIdentity:
     wait: AwaitEventWaitIdentity = _tagged(value, "type", _WAITS, "await-event wait identity")
-    if isinstance(wait, ProcessSignalWait) and (not isinstance(wait.ordinal, int) or wait.ordinal < 0):
-        raise InvalidArgumentError(INVALID_WAIT, "process_signal ordinal must be a positive integer")
+    if not all(isinstance(getattr(wait, f.name), str) for f in dataclasses.fields(wait) if f.name != "ordinal"):
+        raise InvalidArgumentError(INVALID_WAIT, "await-event wait identity requires non-empty stable ids")
+    if isinstance(wait, ProcessSignalWait) and (
+        not isinstance(wait.ordinal, int) or isinstance(wait.ordinal, bool) or not 0 <= wait.ordinal < 2**64
+    ):
+        raise InvalidArgumentError(INVALID_WAIT, "process_signal ordinal must be an integer from 1 to 2**64-1")
     return wait
 
 

@@ -6,6 +6,7 @@ code rather than gRPC's own INTERNAL "exception deserializing request".
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,7 +21,7 @@ from google.protobuf.message import DecodeError, Message
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-__all__ = ["add_service", "status_for_error"]
+__all__ = ["InFlight", "add_service", "status_for_error"]
 
 log = logging.getLogger("effectd.rpc")
 
@@ -39,7 +40,7 @@ def _classify(method: str, exc: BaseException) -> EffectdError:
         return exc
     if isinstance(exc, DecodeError):
         return InvalidArgumentError("malformed_request", "the request is not a valid protobuf message")
-    if isinstance(exc, ValueError | TypeError):
+    if isinstance(exc, ValueError):
         # Values the protobuf runtime or our converters refuse (e.g. non-finite numbers).
         return InvalidArgumentError("invalid_request", str(exc) or type(exc).__name__)
     log.exception("unexpected error in %s", method)
@@ -64,17 +65,46 @@ async def _abort(context: grpc.aio.ServicerContext[Any, Any], method: str, exc: 
     await context.abort(status.code, status.details, trailing_metadata=status.trailing_metadata)
 
 
+class InFlight:
+    """Counts unary calls being served, so that shutdown waits for them and for nothing else."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def enter(self) -> None:
+        self._count += 1
+        self._idle.clear()
+
+    def leave(self) -> None:
+        self._count -= 1
+        if self._count == 0:
+            self._idle.set()
+
+    async def wait_idle(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+
 def _parse(cls: type[Message], raw: bytes) -> Message:
     return cls.FromString(raw)
 
 
-def _unary_unary(method: str, cls: type[Message], impl: Callable[..., Awaitable[Message]]) -> Any:
+def _unary_unary(method: str, cls: type[Message], impl: Callable[..., Awaitable[Message]], in_flight: InFlight) -> Any:
     async def handler(raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        in_flight.enter()
         try:
-            return await impl(_parse(cls, raw), context)
-        except Exception as exc:  # mapped to a status; nothing escapes as UNKNOWN
-            failure: BaseException = exc
-        await _abort(context, method, failure)
+            try:
+                return await impl(_parse(cls, raw), context)
+            except Exception as exc:  # mapped to a status; nothing escapes as UNKNOWN
+                failure: BaseException = exc
+            await _abort(context, method, failure)
+        finally:
+            in_flight.leave()
 
     return grpc.unary_unary_rpc_method_handler(handler, response_serializer=_serialize)
 
@@ -113,7 +143,7 @@ def _serialize(message: Message) -> bytes:
     return message.SerializeToString()
 
 
-def add_service(server: grpc.aio.Server, service: ServiceDescriptor, servicer: object) -> None:
+def add_service(server: grpc.aio.Server, service: ServiceDescriptor, servicer: object, in_flight: InFlight) -> None:
     """Register every method of `service` on `server`, implemented by `servicer`'s same-named methods."""
     handlers: dict[str, Any] = {}
     for method in service.methods:
@@ -125,7 +155,7 @@ def add_service(server: grpc.aio.Server, service: ServiceDescriptor, servicer: o
         elif method.server_streaming:
             handlers[method.name] = _unary_stream(name, cls, impl)
         elif not method.client_streaming:
-            handlers[method.name] = _unary_unary(name, cls, impl)
+            handlers[method.name] = _unary_unary(name, cls, impl, in_flight)
         else:
             raise ValueError(f"client-streaming method {name} is not supported")
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -13,7 +14,7 @@ from effectd.v1 import await_events_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from effectd_server._edge import add_service
+from effectd_server._edge import InFlight, add_service
 from effectd_server.await_events import AwaitEventCore, Limits
 from effectd_server.config import ServerConfig
 from effectd_server.hub import Hub
@@ -36,6 +37,8 @@ class RunningServer:
     health: health.aio.HealthServicer
     core: AwaitEventCore
     store: Store
+    closing: asyncio.Event
+    in_flight: InFlight
 
     @property
     def target(self) -> str:
@@ -46,9 +49,14 @@ class RunningServer:
         await self.grpc_server.wait_for_termination()
 
     async def shutdown(self, grace_s: float | None = None) -> None:
-        """Health goes NOT_SERVING, in-flight calls get `grace_s` to finish, then everything stops."""
+        """Health goes NOT_SERVING, open streams end with UNAVAILABLE server_shutting_down (clients
+        reconnect), in-flight unary calls get `grace_s` to finish, then everything stops."""
         await self.health.enter_graceful_shutdown()
-        await self.grpc_server.stop(self.config.shutdown_grace_s if grace_s is None else grace_s)
+        self.closing.set()
+        grace = self.config.shutdown_grace_s if grace_s is None else grace_s
+        await self.in_flight.wait_idle(grace)
+        # What is left are streams of other services (health watches): end them now.
+        await self.grpc_server.stop(min(grace, 0.2))
 
 
 def _open_store(config: ServerConfig) -> Store:
@@ -65,6 +73,8 @@ async def serve(config: ServerConfig) -> AsyncIterator[RunningServer]:
         store, keyring, Hub(), Limits(max_payload_bytes=config.max_payload_bytes, max_batch=config.max_batch)
     )
     server: grpc.aio.Server | None = None
+    closing = asyncio.Event()
+    in_flight = InFlight()
     try:
         await keyring.load()
         await core.start()
@@ -74,22 +84,27 @@ async def serve(config: ServerConfig) -> AsyncIterator[RunningServer]:
             _SERVICES["AwaitEvents"],
             AwaitEventsServicer(
                 core,
+                closing,
                 heartbeat_interval_s=config.heartbeat_interval_s,
                 max_watched_keys=config.max_watched_keys,
             ),
+            in_flight,
         )
-        add_service(server, _SERVICES["Keyring"], KeyringServicer(keyring))
+        add_service(server, _SERVICES["Keyring"], KeyringServicer(keyring), in_flight)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         service_names = [s.full_name for s in _SERVICES.values()]
         reflection.enable_server_reflection([*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
-        port = server.add_insecure_port(config.listen)
+        try:
+            port = server.add_insecure_port(config.listen)
+        except RuntimeError as exc:  # grpcio raises RuntimeError when it cannot bind
+            raise OSError(f"cannot listen on {config.listen}: {exc}") from None
         if port == 0:
             raise OSError(f"cannot listen on {config.listen}")
         await server.start()
         for name in ["", *service_names]:
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-        running = RunningServer(config, port, server, health_servicer, core, store)
+        running = RunningServer(config, port, server, health_servicer, core, store, closing, in_flight)
         log.info("effectd listening on %s (store %s)", running.target, config.store.url)
         try:
             yield running

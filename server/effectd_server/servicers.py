@@ -9,7 +9,7 @@ from typing import Any
 
 from effectd import _from_proto as from_pb
 from effectd import _to_proto as to_pb
-from effectd._errors import EffectdError, InvalidArgumentError, ResourceExhaustedError
+from effectd._errors import EffectdError, InvalidArgumentError, ResourceExhaustedError, UnavailableError
 from effectd._scope import AwaitEventKey, Resolution
 from effectd.v1 import await_events_pb2 as pb
 
@@ -35,6 +35,11 @@ _KEY_STATES = {
 }
 
 
+def shutting_down() -> UnavailableError:
+    """Streams end at once on shutdown; clients reconnect (to another replica, or after the restart)."""
+    return UnavailableError("server_shutting_down", "the server is shutting down; reconnect")
+
+
 def _heartbeat() -> pb.Heartbeat:
     return pb.Heartbeat(server_time_unix_ms=now_ms())
 
@@ -52,8 +57,11 @@ def _required_resolution(request: Any) -> Resolution:
 
 
 class AwaitEventsServicer:
-    def __init__(self, core: AwaitEventCore, *, heartbeat_interval_s: float, max_watched_keys: int) -> None:
+    def __init__(
+        self, core: AwaitEventCore, closing: asyncio.Event, *, heartbeat_interval_s: float, max_watched_keys: int
+    ) -> None:
         self._core = core
+        self._closing = closing
         self._heartbeat_s = heartbeat_interval_s
         self._max_watched = max_watched_keys
 
@@ -98,14 +106,18 @@ class AwaitEventsServicer:
             deadline = request.deadline_unix_ms
         interval = self._interval(request.heartbeat_interval_ms)
         waiting = asyncio.ensure_future(self._core.wait(key, deadline))
+        closing = asyncio.ensure_future(self._closing.wait())
         try:
             while True:
-                done, _ = await asyncio.wait({waiting}, timeout=interval)
-                if done:
+                done, _ = await asyncio.wait({waiting, closing}, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
+                if waiting in done:
                     yield pb.AwaitResponse(terminal=to_pb.resolution(waiting.result()))
                     return
+                if closing in done:
+                    raise shutting_down()
                 yield pb.AwaitResponse(heartbeat=_heartbeat())
         finally:
+            closing.cancel()
             # A dropped stream resolves nothing: stop waiting, leave the key (and its deadline) alone.
             waiting.cancel()
             with contextlib.suppress(asyncio.CancelledError, EffectdError):
@@ -116,11 +128,14 @@ class AwaitEventsServicer:
     ) -> AsyncIterator[pb.WatchResponse]:
         stream = _WatchStream(self._core, self._max_watched)
         reader = asyncio.ensure_future(stream.read(requests))
+        closing = asyncio.ensure_future(self._closing.wait())
         interval = self._heartbeat_s
         try:
             while True:
+                if closing.done():
+                    raise shutting_down()
                 reading = not reader.done()
-                item = await stream.next_response(interval, reader if reading else None)
+                item = await stream.next_response(interval, reader if reading else None, closing)
                 interval = stream.heartbeat_interval or self._heartbeat_s
                 if item is not None:
                     yield item
@@ -133,6 +148,7 @@ class AwaitEventsServicer:
                         continue
                 yield pb.WatchResponse(heartbeat=_heartbeat())
         finally:
+            closing.cancel()
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await reader
@@ -199,12 +215,14 @@ class _WatchStream:
                 )
             )
 
-    async def next_response(self, timeout: float, reader: asyncio.Future[None] | None) -> pb.WatchResponse | None:
-        """The next response, or None on timeout or when `reader` finished first."""
+    async def next_response(
+        self, timeout: float, reader: asyncio.Future[None] | None, closing: asyncio.Future[Any]
+    ) -> pb.WatchResponse | None:
+        """The next response, or None on timeout or when `reader` or `closing` finished first."""
         if not self._responses.empty():
             return self._responses.get_nowait()
         getter = asyncio.ensure_future(self._responses.get())
-        waiting: set[asyncio.Future[Any]] = {getter} if reader is None else {getter, reader}
+        waiting: set[asyncio.Future[Any]] = {getter, closing} if reader is None else {getter, reader, closing}
         try:
             done, _ = await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:

@@ -114,9 +114,7 @@ async def _drain(call: Any) -> None:
         pass
 
 
-async def test_oversized_payload_is_refused_and_nothing_is_stored(
-    start_server: Callable[..., Any], client: Client
-) -> None:
+async def test_oversized_payload_is_refused_and_nothing_is_stored(start_server: Callable[..., Any]) -> None:
     async with (
         start_server(max_payload_bytes=1000) as small,
         await Client.connect(small.target) as small_client,
@@ -241,6 +239,15 @@ async def test_store_unavailable_is_unavailable_and_not_acknowledged(
     await expect_error(stub.Resolve(request), grpc.StatusCode.UNAVAILABLE, "store_unavailable")
     # The server itself keeps answering (health is a separate service).
     await expect_error(stub.Resolve(request), grpc.StatusCode.UNAVAILABLE, "store_unavailable")
+
+
+async def test_open_streams_end_with_shutting_down_on_shutdown(server: RunningServer, stub: Any,
+                                                              key: scope_pb2.AwaitEventKey) -> None:
+    waiting = asyncio.ensure_future(_drain(stub.Await(pb.AwaitRequest(key=key))))
+    await asyncio.sleep(0.1)
+    shutdown = asyncio.ensure_future(server.shutdown(grace_s=30))
+    await expect_error(waiting, grpc.StatusCode.UNAVAILABLE, "server_shutting_down")
+    await asyncio.wait_for(shutdown, 5)  # far less than the grace: nothing was left to wait for
 
 
 # Codes answered by the SDK itself (not the server) or that only a bug would produce.

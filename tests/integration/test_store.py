@@ -36,13 +36,25 @@ async def store(open_store: Callable[[], Store]) -> AsyncIterator[Store]:
 
 
 async def test_migrations_are_safe_to_run_twice(open_store: Callable[[], Store]) -> None:
-    first, second = open_store(), open_store()
+    first = open_store()
     await first.open()
     await first.record_keys([_row(1)], 1)
+    await first.close()
+    second = open_store()
     await second.open()
     assert set(await second.key_states(["key-1"])) == {"key-1"}
-    await first.close()
     await second.close()
+
+
+async def test_one_sqlite_file_serves_one_server(tmp_path: Path) -> None:
+    first = SqliteStore(tmp_path / "one.db")
+    await first.open()
+    with pytest.raises(OSError, match="another effectd is serving"):
+        await SqliteStore(tmp_path / "one.db").open()
+    await first.close()
+    again = SqliteStore(tmp_path / "one.db")
+    await again.open()
+    await again.close()
 
 
 async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:

@@ -1,6 +1,9 @@
 """Storage behind one protocol: SQLite (the embedded default) and, later, PostgreSQL."""
 
 from effectd_server.store._protocol import (
+    ClaimResult,
+    EffectClaim,
+    EffectRow,
     KeyRow,
     KeyState,
     ResolveItem,
@@ -13,6 +16,9 @@ from effectd_server.store._protocol import (
 from effectd_server.store.sqlite import SqliteStore
 
 __all__ = [
+    "ClaimResult",
+    "EffectClaim",
+    "EffectRow",
     "KeyRow",
     "KeyState",
     "ResolveItem",

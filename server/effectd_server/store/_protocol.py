@@ -63,6 +63,57 @@ class ResolveResult:
     resolution_seq: int | None
 
 
+EffectStatus = Literal["in_progress", "completed", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class EffectRow:
+    """One journal row. Outcomes and envelopes are stored as the contract's protobuf bytes."""
+
+    scope_json: str
+    replay_key: str
+    seq: int
+    envelope_hash: str
+    kind: str
+    envelope_pb: bytes
+    status: EffectStatus
+    outcome_pb: bytes | None
+    error_json: str | None
+    lease_owner: str | None
+    lease_token: str | None
+    lease_expires_at_ms: int
+    due_at_ms: int | None
+    created_at_ms: int
+    updated_at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class EffectClaim:
+    scope_json: str
+    replay_key: str
+    envelope_hash: str
+    kind: str
+    envelope_pb: bytes
+    owner: str
+    lease_token: str
+    lease_ttl_ms: int
+    due_at_ms: int | None
+    """For sleeps: when the sleep ends (kept from the first execution)."""
+    exclusive: bool
+    """Runtime-owned effects take a lease; server-owned ones (sleep, await_event) are shared."""
+    strict: bool
+    """A missing row is an answer (`missing`), not a new execution."""
+
+
+ClaimStatus = Literal["claimed", "shared", "recorded", "busy", "conflict", "missing"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimResult:
+    status: ClaimStatus
+    row: EffectRow | None
+
+
 class Store(Protocol):
     async def open(self) -> None:
         """Connect and run pending migrations (safe to run twice)."""
@@ -107,3 +158,33 @@ class Store(Protocol):
     async def revoked_sessions(self) -> set[str]: ...
 
     async def pending_keys_of_session(self, session_id: str) -> list[KeyRow]: ...
+
+    # The effect journal.
+    async def claim_effect(self, claim: EffectClaim, now_ms: int) -> ClaimResult:
+        """Atomically: the recorded row, a hash conflict, a live lease (busy), or a claim (new row or an
+        expired lease taken over with a new token)."""
+
+    async def finish_effect(
+        self,
+        scope_json: str,
+        replay_key: str,
+        lease_token: str | None,
+        outcome_pb: bytes | None,
+        error_json: str | None,
+        now_ms: int,
+    ) -> EffectRow | None:
+        """Record the outcome (or error) if the row is in progress and, when `lease_token` is given, still
+        leased with it. Returns the row as it ends up (the winner's record when another finished first),
+        or None when the lease was lost."""
+
+    async def release_effect(self, scope_json: str, replay_key: str, lease_token: str, now_ms: int) -> bool:
+        """Give a lease up without recording anything, so that the next caller claims at once."""
+
+    async def renew_effect(
+        self, scope_json: str, replay_key: str, lease_token: str, ttl_ms: int, now_ms: int
+    ) -> int | None:
+        """The new expiry, or None when the lease is no longer held with this token."""
+
+    async def get_effect(self, scope_json: str, replay_key: str) -> EffectRow | None: ...
+
+    async def list_effects(self, scope_json: str, after_seq: int, limit: int) -> list[EffectRow]: ...

@@ -9,6 +9,7 @@ wait behind a commit.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import queue
 import sqlite3
@@ -16,12 +17,15 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from effectd._errors import ConflictError, EffectdError, NotFoundError
 
 from effectd_server.store._migrations import migrations_for
 from effectd_server.store._protocol import (
+    ClaimResult,
+    EffectClaim,
+    EffectRow,
     KeyRow,
     KeyState,
     ResolveItem,
@@ -38,6 +42,22 @@ T = TypeVar("T")
 _STOP = object()
 _BATCH_LIMIT = 512
 TIMEOUT_JSON = '{"status":"timeout"}'
+
+
+def _lock_exclusively(path: str) -> IO[bytes]:
+    """One server per SQLite file: its sequence numbers and wake-ups live in that process.
+
+    flock on the database file itself: SQLite's own locks are POSIX record locks, which flock does not touch.
+    """
+    handle = open(path, "ab")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise OSError(
+            f"another effectd is serving {path}; one SQLite file serves one server (use PostgreSQL for replicas)"
+        ) from None
+    return handle
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -178,11 +198,13 @@ class SqliteStore:
         self._reader: _Worker | None = None
         # Owned by the writer thread: the next resolution sequence number.
         self._last_seq = 0
+        self._lock_file: IO[bytes] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def open(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._lock_file = _lock_exclusively(self.path)
         try:
             write_conn = await asyncio.to_thread(_connect, self.path)
             await asyncio.to_thread(self._migrate, write_conn)
@@ -230,6 +252,9 @@ class SqliteStore:
             await asyncio.to_thread(writer.stop)
         if reader is not None:
             await asyncio.to_thread(reader.stop)
+        if self._lock_file is not None:
+            self._lock_file.close()  # closing the descriptor releases the lock
+            self._lock_file = None
 
     def _write(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
         if self._writer is None:
@@ -440,6 +465,171 @@ class SqliteStore:
             ]
 
         return await self._read(run)
+
+    # -- the effect journal ------------------------------------------------------------------
+    async def claim_effect(self, claim: EffectClaim, now_ms: int) -> ClaimResult:
+        def run(conn: sqlite3.Connection) -> ClaimResult:
+            row = _effect_row(conn, claim.scope_json, claim.replay_key)
+            if row is None:
+                if claim.strict:
+                    return ClaimResult("missing", None)
+                seq = conn.execute(
+                    "SELECT COALESCE(MAX(seq), 0) + 1 FROM effect_journal WHERE scope_json = ?", (claim.scope_json,)
+                ).fetchone()[0]
+                owner, token, expires = (
+                    (claim.owner, claim.lease_token, now_ms + claim.lease_ttl_ms)
+                    if claim.exclusive
+                    else (None, None, 0)
+                )
+                conn.execute(
+                    "INSERT INTO effect_journal (scope_json, replay_key, seq, envelope_hash, kind, envelope_pb,"
+                    " status, lease_owner, lease_token, lease_expires_at_ms, due_at_ms, created_at_ms, updated_at_ms)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 'in_progress', ?, ?, ?, ?, ?, ?)",
+                    (
+                        claim.scope_json,
+                        claim.replay_key,
+                        seq,
+                        claim.envelope_hash,
+                        claim.kind,
+                        claim.envelope_pb,
+                        owner,
+                        token,
+                        expires,
+                        claim.due_at_ms,
+                        now_ms,
+                        now_ms,
+                    ),
+                )
+                created = _effect_row(conn, claim.scope_json, claim.replay_key)
+                return ClaimResult("claimed" if claim.exclusive else "shared", created)
+            if row.envelope_hash != claim.envelope_hash:
+                return ClaimResult("conflict", row)
+            if row.status != "in_progress":
+                return ClaimResult("recorded", row)
+            if not claim.exclusive:
+                return ClaimResult("shared", row)
+            if row.lease_expires_at_ms > now_ms and row.lease_token is not None:
+                return ClaimResult("busy", row)
+            conn.execute(
+                "UPDATE effect_journal SET lease_owner = ?, lease_token = ?, lease_expires_at_ms = ?,"
+                " updated_at_ms = ? WHERE scope_json = ? AND replay_key = ?",
+                (
+                    claim.owner,
+                    claim.lease_token,
+                    now_ms + claim.lease_ttl_ms,
+                    now_ms,
+                    claim.scope_json,
+                    claim.replay_key,
+                ),
+            )
+            return ClaimResult("claimed", _effect_row(conn, claim.scope_json, claim.replay_key))
+
+        return await self._write(run)
+
+    async def finish_effect(
+        self,
+        scope_json: str,
+        replay_key: str,
+        lease_token: str | None,
+        outcome_pb: bytes | None,
+        error_json: str | None,
+        now_ms: int,
+    ) -> EffectRow | None:
+        status = "completed" if outcome_pb is not None else "failed"
+
+        def run(conn: sqlite3.Connection) -> EffectRow | None:
+            guard = " AND lease_token = ?" if lease_token is not None else ""
+            params: tuple[Any, ...] = (status, outcome_pb, error_json, now_ms, scope_json, replay_key)
+            if lease_token is not None:
+                params += (lease_token,)
+            updated = conn.execute(
+                "UPDATE effect_journal SET status = ?, outcome_pb = ?, error_json = ?, lease_owner = NULL,"
+                " lease_token = NULL, lease_expires_at_ms = 0, updated_at_ms = ?"
+                " WHERE scope_json = ? AND replay_key = ? AND status = 'in_progress'" + guard,
+                params,
+            ).rowcount
+            row = _effect_row(conn, scope_json, replay_key)
+            if updated == 0 and lease_token is not None:
+                return None
+            return row
+
+        return await self._write(run)
+
+    async def release_effect(self, scope_json: str, replay_key: str, lease_token: str, now_ms: int) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            return (
+                conn.execute(
+                    "UPDATE effect_journal SET lease_owner = NULL, lease_token = NULL, lease_expires_at_ms = 0,"
+                    " updated_at_ms = ? WHERE scope_json = ? AND replay_key = ? AND lease_token = ?"
+                    " AND status = 'in_progress'",
+                    (now_ms, scope_json, replay_key, lease_token),
+                ).rowcount
+                == 1
+            )
+
+        return await self._write(run)
+
+    async def renew_effect(
+        self, scope_json: str, replay_key: str, lease_token: str, ttl_ms: int, now_ms: int
+    ) -> int | None:
+        def run(conn: sqlite3.Connection) -> int | None:
+            expires = now_ms + ttl_ms
+            changed = conn.execute(
+                "UPDATE effect_journal SET lease_expires_at_ms = ?, updated_at_ms = ?"
+                " WHERE scope_json = ? AND replay_key = ? AND lease_token = ? AND status = 'in_progress'"
+                " AND lease_expires_at_ms > ?",
+                (expires, now_ms, scope_json, replay_key, lease_token, now_ms),
+            ).rowcount
+            return expires if changed == 1 else None
+
+        return await self._write(run)
+
+    async def get_effect(self, scope_json: str, replay_key: str) -> EffectRow | None:
+        return await self._read(lambda conn: _effect_row(conn, scope_json, replay_key))
+
+    async def list_effects(self, scope_json: str, after_seq: int, limit: int) -> list[EffectRow]:
+        def run(conn: sqlite3.Connection) -> list[EffectRow]:
+            rows = conn.execute(
+                f"SELECT {_EFFECT_COLUMNS} FROM effect_journal WHERE scope_json = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (scope_json, after_seq, limit),
+            ).fetchall()
+            return [_effect_from(r) for r in rows]
+
+        return await self._read(run)
+
+
+_EFFECT_COLUMNS = (
+    "scope_json, replay_key, seq, envelope_hash, kind, envelope_pb, status, outcome_pb, error_json, lease_owner,"
+    " lease_token, lease_expires_at_ms, due_at_ms, created_at_ms, updated_at_ms"
+)
+
+
+def _effect_from(r: Any) -> EffectRow:
+    return EffectRow(
+        scope_json=r[0],
+        replay_key=r[1],
+        seq=r[2],
+        envelope_hash=r[3],
+        kind=r[4],
+        envelope_pb=bytes(r[5]),
+        status=r[6],
+        outcome_pb=None if r[7] is None else bytes(r[7]),
+        error_json=r[8],
+        lease_owner=r[9],
+        lease_token=r[10],
+        lease_expires_at_ms=r[11],
+        due_at_ms=r[12],
+        created_at_ms=r[13],
+        updated_at_ms=r[14],
+    )
+
+
+def _effect_row(conn: sqlite3.Connection, scope_json: str, replay_key: str) -> EffectRow | None:
+    r = conn.execute(
+        f"SELECT {_EFFECT_COLUMNS} FROM effect_journal WHERE scope_json = ? AND replay_key = ?",
+        (scope_json, replay_key),
+    ).fetchone()
+    return None if r is None else _effect_from(r)
 
 
 def _session_revoked(conn: sqlite3.Connection, session_id: str | None) -> bool:
