@@ -1,6 +1,15 @@
 """effectd: the SDK of the remote effect controller for agent runtimes."""
 
 from effectd._client import Client, KeyPending, SigningKey, Watch, WatchRejected, WatchTerminal
+from effectd._controller import (
+    DurableSteps,
+    ExecutorError,
+    LocalExecutor,
+    RemoteEffectController,
+    ScopedEffectController,
+)
+from effectd._effects import *  # noqa: F403 - the effect types are public as a whole
+from effectd._effects import __all__ as _effects_all
 from effectd._errors import (
     AuthError,
     ConflictError,
@@ -41,6 +50,12 @@ from effectd._scope import (
 )
 
 __all__ = [
+    *_effects_all,
+    "DurableSteps",
+    "ExecutorError",
+    "LocalExecutor",
+    "RemoteEffectController",
+    "ScopedEffectController",
     "Accepted",
     "AlreadyResolved",
     "AuthError",

@@ -50,7 +50,14 @@ _STATUS_DETAILS_KEY = "grpc-status-details-bin"
 _RETRYABLE = {grpc.StatusCode.UNAVAILABLE}
 
 # Every RPC of the contract and the one SDK method that calls it (a test walks the descriptors).
+# Plain names are `Client` methods; EffectController RPCs are served by `RemoteEffectController`.
 RPC_METHODS: dict[str, str] = {
+    "effectd.v1.EffectController/Describe": "RemoteEffectController.describe",
+    "effectd.v1.EffectController/Execute": "RemoteEffectController.execute_effect",
+    "effectd.v1.EffectController/Complete": "RemoteEffectController._complete",
+    "effectd.v1.EffectController/RenewLease": "RemoteEffectController._renew",
+    "effectd.v1.EffectController/ListEffects": "RemoteEffectController.list_effects",
+    "effectd.v1.EffectController/GetEffect": "RemoteEffectController.get_effect",
     "effectd.v1.AwaitEvents/MintKey": "mint_key",
     "effectd.v1.AwaitEvents/Resolve": "resolve",
     "effectd.v1.AwaitEvents/ResolveMany": "resolve_many",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 
 from effectd._client import Client
 from effectd._scope import (
@@ -60,8 +59,3 @@ class RemoteEffectHost:
 
     async def revoke_await_events_for_session(self, session_id: str) -> None:
         await self.client.revoke_session(session_id)
-
-
-def unix_time_in(seconds: float) -> float:
-    """A deadline `seconds` from now, for `await_await_event`."""
-    return time.time() + seconds

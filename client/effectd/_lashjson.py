@@ -9,6 +9,7 @@ class attributes read here:
 - ``LASH_OMIT_NONE = frozenset({...})``: fields left out when ``None`` (serde ``skip_serializing_if``);
   other ``None`` fields are written as ``null``.
 - ``LASH_OMIT_EMPTY = frozenset({...})``: sequences left out when empty.
+- ``LASH_RENAME = {"class_": "class"}``: JSON keys for fields whose lash name is a Python keyword.
 
 Plain dicts are opaque JSON (``serde_json::Value``): their keys are sorted by UTF-8 bytes, recursively.
 Tuples and lists are arrays. Floats use the shortest round-trip digits in serde_json's layout.
@@ -140,6 +141,7 @@ def to_lash(obj: Any) -> Any:
     cls = type(obj)
     omit_none: frozenset[str] = getattr(cls, "LASH_OMIT_NONE", frozenset())
     omit_empty: frozenset[str] = getattr(cls, "LASH_OMIT_EMPTY", frozenset())
+    rename: Mapping[str, str] = getattr(cls, "LASH_RENAME", {})
     items: list[tuple[str, Any]] = []
     for field in dataclasses.fields(obj):
         value = getattr(obj, field.name)
@@ -147,7 +149,7 @@ def to_lash(obj: Any) -> Any:
             continue
         if field.name in omit_empty and not value:
             continue
-        items.append((field.name, to_lash(value)))
+        items.append((rename.get(field.name, field.name), to_lash(value)))
     external: str | None = getattr(cls, "LASH_EXTERNAL", None)
     if external is not None:
         return _Ordered([(external, items[0][1])])

@@ -232,8 +232,16 @@ class UnknownOrRevoked:
 ResolveOutcome = Accepted | AlreadyResolved | UnknownOrRevoked
 
 
-def _blank(value: str) -> bool:
-    return not value.strip()
+# Rust's `str::trim` strips Unicode White_Space, which differs from Python's str.strip() (U+001C-U+001F).
+RUST_WHITESPACE = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+def blank(value: str) -> bool:
+    """True when `value` is empty after Rust's `trim()`."""
+    return not value.strip(RUST_WHITESPACE)
 
 
 def validate_scope(scope: ExecutionScope) -> None:
@@ -250,7 +258,7 @@ def validate_scope(scope: ExecutionScope) -> None:
             ids = (o,)
         case _:
             raise InvalidArgumentError(MISSING_SCOPE_ID, "execution scopes require non-empty stable ids")
-    if any(_blank(i) for i in ids):
+    if any(blank(i) for i in ids):
         raise InvalidArgumentError(MISSING_SCOPE_ID, "execution scopes require non-empty stable ids")
 
 
@@ -259,11 +267,11 @@ def validate_wait(wait: AwaitEventWaitIdentity) -> None:
     ok: bool
     match wait:
         case ToolCompletionWait(tool_call_id=c):
-            ok = not _blank(c)
+            ok = not blank(c)
         case ProcessSignalWait(process_id=p, signal_name=n, ordinal=o):
-            ok = not _blank(p) and not _blank(n) and o != 0
+            ok = not blank(p) and not blank(n) and o != 0
         case CustomWait(key=k):
-            ok = not _blank(k)
+            ok = not blank(k)
         case _:
             ok = False
     if not ok:

@@ -24,6 +24,7 @@ from effectd._scope import (
     ResolveOutcome,
     UnknownOrRevoked,
     await_event_key_id,
+    blank,
     resolution_from_lash,
     validate_scope,
     validate_wait,
@@ -118,7 +119,7 @@ class AwaitEventCore:
             raise UnknownOrRevokedError("await_event_unknown_or_revoked", UNKNOWN_OR_REVOKED_MESSAGE)
 
     def _check_resolution(self, resolution: Resolution) -> str:
-        if isinstance(resolution, Err) and not resolution.payload.code.strip():
+        if isinstance(resolution, Err) and blank(resolution.payload.code):
             raise InvalidArgumentError("invalid_resolution", "an err resolution needs a non-empty code")
         text = dumps(resolution)
         if len(text.encode("utf-8")) > self.limits.max_payload_bytes:
@@ -271,7 +272,7 @@ class AwaitEventCore:
 
 
 def _require_session_id(session_id: str) -> None:
-    if not session_id.strip():
+    if blank(session_id):
         raise InvalidArgumentError("missing_session_id", "a session id must be non-empty")
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import grpc
 from effectd._channel import server_options
-from effectd.v1 import await_events_pb2
+from effectd.v1 import await_events_pb2, effect_controller_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -18,6 +18,8 @@ from effectd_server._edge import InFlight, add_service
 from effectd_server.await_events import AwaitEventCore, Limits
 from effectd_server.config import ServerConfig
 from effectd_server.hub import Hub
+from effectd_server.journal import Journal
+from effectd_server.journal_servicer import EffectControllerServicer
 from effectd_server.keyring import Keyring
 from effectd_server.servicers import AwaitEventsServicer, KeyringServicer
 from effectd_server.store import SqliteStore, Store
@@ -26,7 +28,10 @@ __all__ = ["RunningServer", "serve"]
 
 log = logging.getLogger("effectd.server")
 
-_SERVICES = await_events_pb2.DESCRIPTOR.services_by_name
+_SERVICES = {
+    **await_events_pb2.DESCRIPTOR.services_by_name,
+    **effect_controller_pb2.DESCRIPTOR.services_by_name,
+}
 
 
 @dataclass(slots=True)
@@ -91,6 +96,12 @@ async def serve(config: ServerConfig) -> AsyncIterator[RunningServer]:
             in_flight,
         )
         add_service(server, _SERVICES["Keyring"], KeyringServicer(keyring), in_flight)
+        add_service(
+            server,
+            _SERVICES["EffectController"],
+            EffectControllerServicer(Journal(store, core), closing, heartbeat_interval_s=config.heartbeat_interval_s),
+            in_flight,
+        )
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         service_names = [s.full_name for s in _SERVICES.values()]

@@ -241,8 +241,9 @@ async def test_store_unavailable_is_unavailable_and_not_acknowledged(
     await expect_error(stub.Resolve(request), grpc.StatusCode.UNAVAILABLE, "store_unavailable")
 
 
-async def test_open_streams_end_with_shutting_down_on_shutdown(server: RunningServer, stub: Any,
-                                                              key: scope_pb2.AwaitEventKey) -> None:
+async def test_open_streams_end_with_shutting_down_on_shutdown(
+    server: RunningServer, stub: Any, key: scope_pb2.AwaitEventKey
+) -> None:
     waiting = asyncio.ensure_future(_drain(stub.Await(pb.AwaitRequest(key=key))))
     await asyncio.sleep(0.1)
     shutdown = asyncio.ensure_future(server.shutdown(grace_s=30))

@@ -1,0 +1,247 @@
+"""The effect journal core: validate, claim, replay, lease, run server-owned kinds. Knows nothing of gRPC.
+
+Outcomes are kept as the contract's protobuf bytes: the server never interprets a runtime's outcome,
+it records and replays it. Envelopes are hashed as lash-json, never as protobuf.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+
+from effectd import _to_proto as to_pb
+from effectd._effects import AwaitEventCommand, RuntimeEffectEnvelope, SleepCommand, validate_envelope
+from effectd._errors import ConflictError, LeaseLostError, NotFoundError
+from effectd._lashjson import dumps
+from effectd._scope import ExecutionScope, validate_scope
+from effectd.v1 import envelope_pb2
+
+from effectd_server.await_events import AwaitEventCore, now_ms
+from effectd_server.store import EffectClaim, EffectRow, Store
+
+__all__ = ["Journal", "JournalLimits", "Leased", "Recorded"]
+
+log = logging.getLogger("effectd.journal")
+
+SERVER_OWNED = frozenset({"sleep", "await_event"})
+
+
+@dataclass(frozen=True, slots=True)
+class JournalLimits:
+    default_lease_ttl_ms: int = 30_000
+    max_lease_ttl_ms: int = 3_600_000
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A journaled answer: the outcome bytes, or the executor's error {code, message}."""
+
+    outcome_pb: bytes | None
+    error: tuple[str, str] | None
+    replayed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Leased:
+    """The caller runs the effect and completes it with this lease."""
+
+    lease_token: str
+    owner_id: str
+    expires_at_ms: int
+    envelope_hash: str
+
+
+def _recorded(row: EffectRow, replayed: bool) -> Recorded:
+    if row.status == "completed":
+        return Recorded(row.outcome_pb, None, replayed)
+    error = json.loads(row.error_json or "{}")
+    return Recorded(None, (str(error.get("code", "")), str(error.get("message", ""))), replayed)
+
+
+class _Waiters:
+    """Callers waiting for an in-progress row held by someone else; woken on finish or release."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[tuple[str, str], set[asyncio.Future[None]]] = {}
+
+    def wait(self, key: tuple[str, str]) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(key, set()).add(future)
+        return future
+
+    def forget(self, key: tuple[str, str], future: asyncio.Future[None]) -> None:
+        waiting = self._waiting.get(key)
+        if waiting is not None:
+            waiting.discard(future)
+            if not waiting:
+                del self._waiting[key]
+
+    def wake(self, key: tuple[str, str]) -> None:
+        for future in self._waiting.pop(key, ()):
+            if not future.done():
+                future.set_result(None)
+
+
+class Journal:
+    def __init__(self, store: Store, await_events: AwaitEventCore, limits: JournalLimits | None = None) -> None:
+        self.store = store
+        self.await_events = await_events
+        self.limits = limits or JournalLimits()
+        self._waiters = _Waiters()
+
+    def _ttl(self, requested_ms: int) -> int:
+        if requested_ms <= 0:
+            return self.limits.default_lease_ttl_ms
+        return min(requested_ms, self.limits.max_lease_ttl_ms)
+
+    async def execute(
+        self,
+        scope: ExecutionScope,
+        envelope: RuntimeEffectEnvelope,
+        envelope_pb: bytes,
+        *,
+        strict: bool = False,
+        owner_id: str = "",
+        lease_ttl_ms: int = 0,
+        await_deadline_ms: int | None = None,
+    ) -> Recorded | Leased:
+        validate_scope(scope)
+        validate_envelope(envelope)
+        kind = envelope.command.kind.value
+        if kind == "process":
+            # Not journaled: once the registry exists the same call succeeds.
+            raise ConflictError(
+                "process_registry_unavailable", "this effectd has no process registry; process effects cannot run"
+            )
+        scope_json = dumps(scope)
+        replay_key = envelope.invocation.replay.key if envelope.invocation.replay else ""
+        envelope_hash = envelope.stable_hash()
+        owner = owner_id or f"runtime-{secrets.token_hex(4)}"
+        server_owned = kind in SERVER_OWNED
+        due_at = None
+        if isinstance(envelope.command, SleepCommand):
+            due_at = now_ms() + envelope.command.duration_ms
+        while True:
+            claim = EffectClaim(
+                scope_json=scope_json,
+                replay_key=replay_key,
+                envelope_hash=envelope_hash,
+                kind=kind,
+                envelope_pb=envelope_pb,
+                owner=owner,
+                lease_token=f"{owner}:{secrets.token_hex(8)}",
+                lease_ttl_ms=self._ttl(lease_ttl_ms),
+                due_at_ms=due_at,
+                exclusive=not server_owned,
+                strict=strict,
+            )
+            result = await self.store.claim_effect(claim, now_ms())
+            row = result.row
+            if result.status == "missing":
+                raise NotFoundError(
+                    "effect_replay_missing",
+                    f"no recorded runtime effect for scope {scope_json} and replay key {replay_key!r}",
+                )
+            assert row is not None
+            if result.status == "conflict":
+                raise ConflictError(
+                    "effect_replay_hash_conflict",
+                    f"runtime effect replay key {replay_key!r} in scope {scope_json} was reused with a different"
+                    f" envelope hash: recorded {row.envelope_hash}, new {envelope_hash}",
+                )
+            if result.status == "recorded":
+                if row.kind == "sleep" and row.due_at_ms is not None and row.due_at_ms > now_ms():
+                    # A completed sleep replays only after its original due time.
+                    await asyncio.sleep((row.due_at_ms - now_ms()) / 1000)
+                return _recorded(row, replayed=True)
+            if result.status == "claimed":
+                assert row.lease_token is not None
+                return Leased(row.lease_token, row.lease_owner or owner, row.lease_expires_at_ms, envelope_hash)
+            if result.status == "shared":
+                return await self._run_server_owned(envelope, row, await_deadline_ms)
+            await self._wait_for_holder(row)
+
+    async def _wait_for_holder(self, row: EffectRow) -> None:
+        """Sleep until the holder finishes or releases (notified), or until its lease expires."""
+        key = (row.scope_json, row.replay_key)
+        future = self._waiters.wait(key)
+        try:
+            remaining = max(0.0, (row.lease_expires_at_ms - now_ms()) / 1000) + 0.001
+            try:
+                await asyncio.wait_for(asyncio.shield(future), timeout=remaining)
+            except TimeoutError:
+                pass
+        finally:
+            self._waiters.forget(key, future)
+
+    async def _run_server_owned(
+        self, envelope: RuntimeEffectEnvelope, row: EffectRow, await_deadline_ms: int | None
+    ) -> Recorded:
+        command = envelope.command
+        outcome = envelope_pb2.RuntimeEffectOutcome()
+        if isinstance(command, SleepCommand):
+            due = row.due_at_ms or now_ms()
+            delay = (due - now_ms()) / 1000
+            if delay > 0:
+                await asyncio.sleep(delay)
+            outcome.sleep.SetInParent()
+        elif isinstance(command, AwaitEventCommand):
+            resolution = await self.await_events.wait(command.key, await_deadline_ms)
+            outcome.await_event.resolution.CopyFrom(to_pb.resolution(resolution))
+        else:  # pragma: no cover - SERVER_OWNED lists exactly the kinds above
+            raise AssertionError(f"not a server-owned kind: {command}")
+        finished = await self.store.finish_effect(
+            row.scope_json, row.replay_key, None, outcome.SerializeToString(), None, now_ms()
+        )
+        self._waiters.wake((row.scope_json, row.replay_key))
+        assert finished is not None
+        # Another executor may have recorded first; its record is the answer.
+        return _recorded(finished, replayed=finished.outcome_pb != outcome.SerializeToString())
+
+    async def complete(
+        self,
+        scope: ExecutionScope,
+        replay_key: str,
+        lease_token: str,
+        outcome_pb: bytes | None,
+        error: tuple[str, str] | None,
+    ) -> None:
+        validate_scope(scope)
+        scope_json = dumps(scope)
+        error_json = None if error is None else json.dumps({"code": error[0], "message": error[1]})
+        finished = await self.store.finish_effect(scope_json, replay_key, lease_token, outcome_pb, error_json, now_ms())
+        if finished is None:
+            raise LeaseLostError(
+                "effect_replay_lease_lost",
+                f"runtime effect replay lease was lost before finalizing scope {scope_json} replay key {replay_key!r}",
+            )
+        self._waiters.wake((scope_json, replay_key))
+
+    async def release(self, scope: ExecutionScope, replay_key: str, lease_token: str) -> None:
+        scope_json = dumps(scope)
+        if await self.store.release_effect(scope_json, replay_key, lease_token, now_ms()):
+            self._waiters.wake((scope_json, replay_key))
+
+    async def renew(self, scope: ExecutionScope, replay_key: str, lease_token: str, ttl_ms: int) -> int:
+        validate_scope(scope)
+        scope_json = dumps(scope)
+        expires = await self.store.renew_effect(scope_json, replay_key, lease_token, self._ttl(ttl_ms), now_ms())
+        if expires is None:
+            raise LeaseLostError(
+                "effect_replay_lease_lost", f"the lease on replay key {replay_key!r} in scope {scope_json} was lost"
+            )
+        return expires
+
+    async def get(self, scope: ExecutionScope, replay_key: str) -> EffectRow:
+        validate_scope(scope)
+        row = await self.store.get_effect(dumps(scope), replay_key)
+        if row is None:
+            raise NotFoundError("effect_not_found", f"no journaled effect with replay key {replay_key!r}")
+        return row
+
+    async def list(self, scope: ExecutionScope, after_seq: int, limit: int) -> list[EffectRow]:
+        validate_scope(scope)
+        return await self.store.list_effects(dumps(scope), after_seq, limit)
