@@ -22,7 +22,7 @@ from effectd.v1 import scope_pb2
 from effectd_server import RunningServer
 from google.rpc import error_details_pb2, status_pb2
 
-PROVOKED: set[str] = set()
+from tests.integration.codes import PROVOKED
 
 
 def _error_info(exc: grpc.aio.AioRpcError) -> str:
@@ -249,13 +249,3 @@ async def test_open_streams_end_with_shutting_down_on_shutdown(
     shutdown = asyncio.ensure_future(server.shutdown(grace_s=30))
     await expect_error(waiting, grpc.StatusCode.UNAVAILABLE, "server_shutting_down")
     await asyncio.wait_for(shutdown, 5)  # far less than the grace: nothing was left to wait for
-
-
-# Codes answered by the SDK itself (not the server) or that only a bug would produce.
-CLIENT_SIDE = {"unavailable", "deadline_exceeded", "internal"}
-
-
-async def test_every_server_code_is_provoked() -> None:
-    # Runs last in this module (pytest keeps file order); the other modules provoke none of these.
-    await asyncio.sleep(0)
-    assert set(CODE_STATUS) - CLIENT_SIDE == PROVOKED

@@ -47,6 +47,7 @@ from effectd._process import ProcessAwaitOp
 from effectd.v1 import effect_controller_pb2 as pb
 from effectd.v1 import effect_controller_pb2_grpc as pb_grpc
 from effectd_server import RunningServer
+from tests.integration.codes import provoked
 
 SCOPE = TurnScope("session-1", "turn-1")
 RUNTIME = RuntimeScope("session-1", "turn-1", 7, 0)
@@ -194,6 +195,7 @@ async def test_lease_takeover_after_expiry_and_lease_lost_for_the_first(server: 
         with pytest.raises(grpc.aio.AioRpcError) as raised:
             await stub.Complete(complete)
         assert raised.value.code() == grpc.StatusCode.ABORTED
+        assert provoked("effect_replay_lease_lost") in str(raised.value.trailing_metadata())
     replay = await stalled.execute_effect(SCOPE, step("takeover"), LocalExecutor.durable_step(never_called))
     assert into_durable_step(replay) == "second"
 
@@ -222,12 +224,12 @@ async def test_a_stalled_sdk_holder_gets_lease_lost(client: Client) -> None:
 
 
 async def test_renewals_keep_a_long_effect_leased(client: Client) -> None:
-    holder = RemoteEffectController(client, lease_ttl=0.3)
+    holder = RemoteEffectController(client, lease_ttl=0.6)
     runs: list[str] = []
 
     async def long_effect(value: Any) -> Any:
         runs.append("ran")
-        await asyncio.sleep(1.0)  # three lease lengths: only renewals keep the lease
+        await asyncio.sleep(1.5)  # several lease lengths: only renewals keep the lease
         return "long"
 
     first = asyncio.create_task(holder.execute_effect(SCOPE, step("long"), LocalExecutor.durable_step(long_effect)))
@@ -244,7 +246,7 @@ async def test_hash_conflict_names_both_hashes(controller: RemoteEffectControlle
     await scoped.execute_effect(step("h", {"x": 1}), LocalExecutor.durable_step(lambda v: v))
     with pytest.raises(ConflictError) as raised:
         await scoped.execute_effect(step("h", {"x": 2}), LocalExecutor.durable_step(never_called))
-    assert raised.value.code == "effect_replay_hash_conflict"
+    assert raised.value.code == provoked("effect_replay_hash_conflict")
     assert step("h", {"x": 1}).stable_hash() in raised.value.message
     assert step("h", {"x": 2}).stable_hash() in raised.value.message
 
@@ -254,7 +256,7 @@ async def test_strict_replay_missing(controller: RemoteEffectController) -> None
         await controller.execute_effect(
             SCOPE, step("missing"), LocalExecutor.durable_step(never_called), strict_replay=True
         )
-    assert raised.value.code == "effect_replay_missing"
+    assert raised.value.code == provoked("effect_replay_missing")
     await controller.execute_effect(SCOPE, step("missing"), LocalExecutor.durable_step(lambda v: 1))
     replay = await controller.execute_effect(
         SCOPE, step("missing"), LocalExecutor.durable_step(never_called), strict_replay=True
@@ -298,7 +300,7 @@ async def test_invalid_envelopes_are_refused_and_nothing_is_stored(
         with pytest.raises(grpc.aio.AioRpcError) as raised:
             [r async for r in stub.Execute(request)]
         assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-        assert code in str(raised.value.trailing_metadata())
+        assert provoked(code) in str(raised.value.trailing_metadata())
     assert await controller.list_effects(SCOPE) == []
 
 
@@ -387,7 +389,7 @@ async def test_process_effects_are_unavailable_and_not_journaled(controller: Rem
     )
     with pytest.raises(ConflictError) as raised:
         await controller.execute_effect(SCOPE, envelope, LocalExecutor.processes())
-    assert raised.value.code == "process_registry_unavailable"
+    assert raised.value.code == provoked("process_registry_unavailable")
     assert await controller.list_effects(SCOPE) == []
 
 
@@ -418,8 +420,9 @@ async def test_list_and_get(controller: RemoteEffectController) -> None:
         await controller.execute_effect(SCOPE, step(name), LocalExecutor.durable_step(lambda v: v))
     records = await controller.list_effects(SCOPE, page_size=2)
     assert [r.replay_key for r in records] == ["replay:one", "replay:two", "replay:three"]
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError) as raised:
         await controller.get_effect(SCOPE, "replay:none")
+    provoked(raised.value.code)
 
 
 async def test_run_json_runs_each_step_once(controller: RemoteEffectController) -> None:
