@@ -15,7 +15,6 @@ import pytest
 from effectd import CustomWait, Ok, TurnScope
 from effectd import _to_proto as to_pb
 from effectd._client import Client, KeyPending
-from effectd._errors import CODE_STATUS
 from effectd.v1 import await_events_pb2 as pb
 from effectd.v1 import await_events_pb2_grpc as pb_grpc
 from effectd.v1 import scope_pb2

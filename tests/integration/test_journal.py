@@ -47,6 +47,7 @@ from effectd._process import ProcessAwaitOp
 from effectd.v1 import effect_controller_pb2 as pb
 from effectd.v1 import effect_controller_pb2_grpc as pb_grpc
 from effectd_server import RunningServer
+
 from tests.integration.codes import provoked
 
 SCOPE = TurnScope("session-1", "turn-1")

@@ -6,6 +6,7 @@ Runs last (file order); it is meaningful when the whole integration folder runs,
 from __future__ import annotations
 
 from effectd._errors import CODE_STATUS
+
 from tests.integration.codes import PROVOKED
 
 # Codes the SDK itself produces (unavailable, deadline_exceeded), or that only a bug would produce.
