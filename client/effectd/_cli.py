@@ -204,6 +204,48 @@ def _cancel_session_waits(args: argparse.Namespace) -> Action:
     return run
 
 
+_EFFECT_STATUS = {1: "in_progress", 2: "completed", 3: "failed"}
+
+
+def _effect_json(record: Any) -> dict[str, Any]:
+    from effectd import _from_proto as from_pb
+
+    return {
+        "replay_key": record.replay_key,
+        "status": _EFFECT_STATUS.get(record.status, "unknown"),
+        "envelope_hash": record.envelope_hash,
+        "envelope": to_lash(from_pb.envelope(record.envelope)),
+        "outcome": to_lash(from_pb.outcome(record.outcome)) if record.HasField("outcome") else None,
+        "executor_error": (
+            {"code": record.executor_error.code, "message": record.executor_error.message}
+            if record.HasField("executor_error")
+            else None
+        ),
+        "lease_owner_id": record.lease_owner_id or None,
+        "lease_expires_at_unix_ms": record.lease_expires_at_unix_ms or None,
+        "due_at_unix_ms": record.due_at_unix_ms if record.HasField("due_at_unix_ms") else None,
+        "created_at_unix_ms": record.created_at_unix_ms,
+        "updated_at_unix_ms": record.updated_at_unix_ms,
+    }
+
+
+def _effects(args: argparse.Namespace) -> Action:
+    scope = scope_from_lash(_json_arg(args.scope, "--scope"))
+
+    async def run(client: Client) -> int:
+        from effectd._controller import RemoteEffectController
+
+        controller = RemoteEffectController(client)
+        if args.effects_command == "ls":
+            for record in await controller.list_effects(scope):
+                _print(_effect_json(record))
+        else:
+            _print(_effect_json(await controller.get_effect(scope, args.replay_key)))
+        return EXIT_OK
+
+    return run
+
+
 def _signing_key_json(key: Any) -> dict[str, Any]:
     return {"kid": key.kid, "state": key.state, "created_at_unix_ms": key.created_at_unix_ms}
 
@@ -309,6 +351,17 @@ def _parser() -> argparse.ArgumentParser:
     cancel_waits = commands.add_parser("cancel-session-waits", help="cancel every pending key of a session")
     cancel_waits.add_argument("session_id", metavar="ID")
     cancel_waits.set_defaults(action=_cancel_session_waits)
+
+    effects = commands.add_parser("effects", help="the effect journal").add_subparsers(
+        dest="effects_command", required=True
+    )
+    effects_ls = effects.add_parser("ls", help="a scope's journal, oldest first, one JSON line per effect")
+    effects_ls.add_argument("--scope", required=True, help='e.g. {"type":"turn","session_id":"s1","turn_id":"t1"}')
+    effects_ls.set_defaults(action=_effects)
+    effects_show = effects.add_parser("show", help="one journaled effect")
+    effects_show.add_argument("--scope", required=True)
+    effects_show.add_argument("replay_key", metavar="REPLAY_KEY")
+    effects_show.set_defaults(action=_effects)
 
     keys = commands.add_parser("keys", help="the signing keyring").add_subparsers(dest="keys_command", required=True)
     keys.add_parser("list", help="list signing keys").set_defaults(action=_keys)

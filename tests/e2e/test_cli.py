@@ -299,3 +299,36 @@ async def test_key_json_of_the_wrong_shape_exits_2(cli: Cli) -> None:
 async def test_bad_json_exits_2_even_when_the_server_is_unreachable() -> None:
     result = await run_cli("--target", "127.0.0.1:1", "--connect-timeout", "0.5", "resolve", "{not json", "--ok", "1")
     assert result.rc == 2, result
+
+
+async def test_effects_ls_and_show(cli: Cli, client: Client) -> None:
+    from effectd import (
+        DurableStepCommand,
+        LocalExecutor,
+        RemoteEffectController,
+        RuntimeEffectEnvelope,
+        RuntimeEffectKind,
+        RuntimeInvocation,
+        RuntimeScope,
+    )
+
+    controller = RemoteEffectController(client)
+    for name in ("create", "complete"):
+        envelope = RuntimeEffectEnvelope(
+            RuntimeInvocation.effect(RuntimeScope("cli-session"), name, RuntimeEffectKind.DURABLE_STEP, f"r:{name}"),
+            DurableStepCommand(name, {"n": name}),
+        )
+        await controller.execute_effect(
+            TurnScope("cli-session", "turn-1"), envelope, LocalExecutor.durable_step(lambda v: {"done": v})
+        )
+    listed = await cli("effects", "ls", "--scope", json.dumps(SCOPE))
+    assert listed.rc == 0, listed
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [r["replay_key"] for r in rows] == ["r:create", "r:complete"]
+    assert all(r["status"] == "completed" for r in rows)
+    assert rows[0]["outcome"] == {"type": "durable_step", "value": {"done": {"n": "create"}}}
+    assert rows[0]["envelope"]["command"] == {"type": "durable_step", "step_id": "create", "input": {"n": "create"}}
+    shown = ok(await cli("effects", "show", "--scope", json.dumps(SCOPE), "r:complete"))
+    assert shown == rows[1]
+    one_line_error(await cli("effects", "show", "--scope", json.dumps(SCOPE), "r:none"), 1, "effect_not_found")
+    assert (await cli("effects", "ls", "--scope", "{not json")).rc == 2
