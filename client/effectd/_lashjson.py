@@ -21,7 +21,7 @@ import dataclasses
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 __all__ = ["JsonValue", "dumps", "format_float", "sha256_hex", "to_lash"]
@@ -29,23 +29,9 @@ __all__ = ["JsonValue", "dumps", "format_float", "sha256_hex", "to_lash"]
 JsonValue = Any
 """Any JSON value: None, bool, int, float, str, list, dict[str, JsonValue]."""
 
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def _escape_char(ch: str) -> str:
-    short = _ESCAPES.get(ch)
-    if short is not None:
-        return short
-    return f"\\u{ord(ch):04x}"
-
-
-_ESCAPE_TABLE = {i: _escape_char(chr(i)) for i in range(0x20)}
-_ESCAPE_TABLE[ord('"')] = '\\"'
-_ESCAPE_TABLE[ord("\\")] = "\\\\"
-
-
-def _string(value: str) -> str:
-    return '"' + value.translate(_ESCAPE_TABLE) + '"'
+# serde_json escapes exactly what the json module's C encoder (ensure_ascii=False) escapes: `"`, `\\`,
+# the short forms \b \f \n \r \t and other C0 controls as lowercase \u00xx. Golden tests pin this.
+_string: Callable[[str], str] = json.encoder.encode_basestring
 
 
 def format_float(value: float) -> str:
@@ -75,54 +61,119 @@ def format_float(value: float) -> str:
     return f"{sign}{body}e{sci_exponent}"
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Spec:
+    """How one domain class renders, read once from its LASH_* attributes."""
+
+    fields: tuple[tuple[str, str], ...]
+    """(attribute, JSON key) in declaration order."""
+    omit_none: frozenset[str]
+    omit_empty: frozenset[str]
+    tag: tuple[str, str] | None
+    content: str | None
+    external: str | None
+
+
+_SPECS: dict[type, _Spec] = {}
+
+
+def _spec(cls: type) -> _Spec:
+    spec = _SPECS.get(cls)
+    if spec is None:
+        rename: Mapping[str, str] = getattr(cls, "LASH_RENAME", {})
+        spec = _Spec(
+            fields=tuple((f.name, rename.get(f.name, f.name)) for f in dataclasses.fields(cls)),
+            omit_none=getattr(cls, "LASH_OMIT_NONE", frozenset()),
+            omit_empty=getattr(cls, "LASH_OMIT_EMPTY", frozenset()),
+            tag=getattr(cls, "LASH_TAG", None),
+            content=getattr(cls, "LASH_CONTENT", None),
+            external=getattr(cls, "LASH_EXTERNAL", None),
+        )
+        _SPECS[cls] = spec
+    return spec
+
+
+def _items(value: Any, spec: _Spec) -> list[tuple[str, Any]]:
+    items: list[tuple[str, Any]] = []
+    for name, key in spec.fields:
+        item = getattr(value, name)
+        if item is None and name in spec.omit_none:
+            continue
+        if name in spec.omit_empty and not item:
+            continue
+        items.append((key, item))
+    if spec.external is not None:
+        return [(spec.external, items[0][1])]
+    if spec.tag is not None:
+        if spec.content is not None:
+            return [spec.tag, *([(spec.content, items[0][1])] if items else [])]
+        return [spec.tag, *items]
+    return items
+
+
+def _encode_items(items: list[tuple[str, Any]], out: list[str]) -> None:
+    out.append("{")
+    first = True
+    for key, item in items:
+        if not first:
+            out.append(",")
+        first = False
+        out.append(_string(key))
+        out.append(":")
+        _encode(item, out)
+    out.append("}")
+
+
 def _encode(value: Any, out: list[str]) -> None:
-    if value is None:
+    kind = type(value)
+    if kind is str:
+        out.append(_string(value))
+    elif value is None:
         out.append("null")
     elif value is True:
         out.append("true")
     elif value is False:
         out.append("false")
-    elif isinstance(value, str):
-        out.append(_string(value))
-    elif isinstance(value, int):
+    elif kind is int:
         out.append(str(value))
-    elif isinstance(value, float):
-        out.append(format_float(value))
-    elif isinstance(value, _Ordered):
-        out.append("{")
-        first = True
-        for key, item in value.items:
-            if not first:
-                out.append(",")
-            first = False
-            out.append(_string(key))
-            out.append(":")
-            _encode(item, out)
-        out.append("}")
-    elif isinstance(value, Mapping):
-        out.append("{")
-        first = True
-        for key in sorted(value, key=lambda k: k.encode("utf-8")):
-            if not isinstance(key, str):
-                raise TypeError(f"JSON object keys must be strings, got {type(key).__name__}")
-            if not first:
-                out.append(",")
-            first = False
-            out.append(_string(key))
-            out.append(":")
-            _encode(value[key], out)
-        out.append("}")
-    elif isinstance(value, list | tuple):
+    elif kind is dict:
+        _encode_sorted(value, out)
+    elif kind is list or kind is tuple:
         out.append("[")
         for index, item in enumerate(value):
             if index:
                 out.append(",")
             _encode(item, out)
         out.append("]")
+    elif kind is float:
+        out.append(format_float(value))
+    elif kind is _Ordered:
+        _encode_items(value.items, out)
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-        _encode(to_lash(value), out)
+        _encode_items(_items(value, _spec(kind)), out)
+    elif isinstance(value, str):
+        out.append(_string(value))
+    elif isinstance(value, int):
+        out.append(str(int(value)))
+    elif isinstance(value, float):
+        out.append(format_float(value))
+    elif isinstance(value, Mapping):
+        _encode_sorted(value, out)
+    elif isinstance(value, list | tuple):
+        _encode(list(value), out)
     else:
         raise TypeError(f"cannot render {type(value).__name__} as lash-json")
+
+
+def _encode_sorted(value: Mapping[str, Any], out: list[str]) -> None:
+    for key in value:
+        if not isinstance(key, str):
+            raise TypeError(f"JSON object keys must be strings, got {type(key).__name__}")
+    _encode_items([(k, value[k]) for k in sorted(value, key=_utf8)], out)
+
+
+def _utf8(key: str) -> bytes:
+    return key.encode("utf-8")
 
 
 class _Ordered:
@@ -138,29 +189,7 @@ def to_lash(obj: Any) -> Any:
     """The lash-json shape of a domain dataclass (an ordered object), or the value itself."""
     if not (dataclasses.is_dataclass(obj) and not isinstance(obj, type)):
         return obj
-    cls = type(obj)
-    omit_none: frozenset[str] = getattr(cls, "LASH_OMIT_NONE", frozenset())
-    omit_empty: frozenset[str] = getattr(cls, "LASH_OMIT_EMPTY", frozenset())
-    rename: Mapping[str, str] = getattr(cls, "LASH_RENAME", {})
-    items: list[tuple[str, Any]] = []
-    for field in dataclasses.fields(obj):
-        value = getattr(obj, field.name)
-        if value is None and field.name in omit_none:
-            continue
-        if field.name in omit_empty and not value:
-            continue
-        items.append((rename.get(field.name, field.name), to_lash(value)))
-    external: str | None = getattr(cls, "LASH_EXTERNAL", None)
-    if external is not None:
-        return _Ordered([(external, items[0][1])])
-    tag: tuple[str, str] | None = getattr(cls, "LASH_TAG", None)
-    content: str | None = getattr(cls, "LASH_CONTENT", None)
-    if tag is not None:
-        head = [(tag[0], tag[1])]
-        if content is not None:
-            return _Ordered(head + ([(content, items[0][1])] if items else []))
-        return _Ordered(head + items)
-    return _Ordered(items)
+    return _Ordered([(key, to_lash(item)) for key, item in _items(obj, _spec(type(obj)))])
 
 
 def dumps(value: Any) -> str:

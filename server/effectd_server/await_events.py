@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import heapq
+import itertools
 import json
 import logging
 import time
@@ -23,7 +25,6 @@ from effectd._scope import (
     Resolution,
     ResolveOutcome,
     UnknownOrRevoked,
-    await_event_key_id,
     blank,
     resolution_from_lash,
     validate_scope,
@@ -31,7 +32,7 @@ from effectd._scope import (
 )
 
 from effectd_server.hub import Hub, KeyEvent, KeyRevoked, KeyTerminal
-from effectd_server.keyring import Keyring
+from effectd_server.keyring import Keyring, mac_message
 from effectd_server.store import KeyRow, KeyState, ResolveItem, ResolveResult, Store
 
 __all__ = ["AwaitEventCore", "KeyPendingState", "Limits", "now_ms"]
@@ -39,6 +40,7 @@ __all__ = ["AwaitEventCore", "KeyPendingState", "Limits", "now_ms"]
 log = logging.getLogger("effectd.await_events")
 
 UNKNOWN_OR_REVOKED_MESSAGE = "await-event key is invalid or revoked"
+_IDENTITY_CACHE_SIZE = 200_000
 
 
 def now_ms() -> int:
@@ -56,10 +58,6 @@ class Limits:
 @dataclass(frozen=True, slots=True)
 class KeyPendingState:
     deadline_unix_ms: int | None
-
-
-def key_row(key: AwaitEventKey) -> KeyRow:
-    return KeyRow(key.key_id, dumps(key.scope), dumps(key.wait), key.scope.session)
 
 
 def _decode_terminal(terminal_json: str) -> Resolution:
@@ -84,6 +82,7 @@ class AwaitEventCore:
         self.hub = hub
         self.limits = limits or Limits()
         self._revoked_sessions: set[str] = set()
+        self._identities: dict[AwaitEventKey, tuple[KeyRow, str]] = {}
         self._timers = _DeadlineTimers(self)
 
     async def start(self) -> None:
@@ -94,29 +93,48 @@ class AwaitEventCore:
         await self._timers.stop()
 
     # -- checks ------------------------------------------------------------------------------
+    async def identify(self, key: AwaitEventKey) -> tuple[KeyRow | None, str | None]:
+        """The key's stored identity when it may be used, else (None, why). Raises InvalidArgumentError
+        on bad input. Keys verified before (minted or seen here) skip the JSON and HMAC work."""
+        cached = self._identities.get(key)
+        if cached is None or not self.keyring.usable(cached[1]):
+            validate_scope(key.scope)
+            validate_wait(key.wait)
+            if not key.signature or not key.key_id:
+                raise InvalidArgumentError("invalid_await_event_key", "an await-event key needs key_id and signature")
+            scope_json, wait_json = dumps(key.scope), dumps(key.wait)
+            key_id = hashlib.sha256(f"[{scope_json},{wait_json}]".encode()).hexdigest()
+            if key_id != key.key_id:
+                return None, "key_id does not match scope and wait"
+            if self.keyring.needs_refresh_for(key.signature):
+                await self.keyring.refresh()
+            reason = self.keyring.verify_message(key.signature, mac_message(scope_json, wait_json, key_id))
+            if reason is not None:
+                return None, reason
+            cached = (KeyRow(key_id, scope_json, wait_json, key.scope.session), key.signature.split(".")[1])
+            self._remember(key, cached)
+        session = cached[0].session_id
+        if session is not None and session in self._revoked_sessions:
+            return None, f"session {session} revoked"
+        return cached[0], None
+
+    def _remember(self, key: AwaitEventKey, identity: tuple[KeyRow, str]) -> None:
+        if len(self._identities) >= _IDENTITY_CACHE_SIZE:
+            # Forget the oldest eighth; dicts keep insertion order.
+            for stale in list(itertools.islice(self._identities, _IDENTITY_CACHE_SIZE // 8)):
+                del self._identities[stale]
+        self._identities[key] = identity
+
     async def refusal(self, key: AwaitEventKey) -> str | None:
         """Why `key` may not be used (None when it may). Raises InvalidArgumentError on bad input."""
-        validate_scope(key.scope)
-        validate_wait(key.wait)
-        if not key.signature or not key.key_id:
-            raise InvalidArgumentError("invalid_await_event_key", "an await-event key needs key_id and signature")
-        if await_event_key_id(key.scope, key.wait) != key.key_id:
-            return "key_id does not match scope and wait"
-        if self.keyring.needs_refresh_for(key.signature):
-            await self.keyring.refresh()
-        reason = self.keyring.verify(key)
-        if reason is not None:
-            return reason
-        session = key.scope.session
-        if session is not None and session in self._revoked_sessions:
-            return f"session {session} revoked"
-        return None
+        return (await self.identify(key))[1]
 
-    async def _require_usable(self, key: AwaitEventKey, action: str) -> None:
-        reason = await self.refusal(key)
-        if reason is not None:
+    async def _require_usable(self, key: AwaitEventKey, action: str) -> KeyRow:
+        row, reason = await self.identify(key)
+        if row is None:
             log.info("%s refused: key_id=%s reason=%s", action, key.key_id, reason)
             raise UnknownOrRevokedError("await_event_unknown_or_revoked", UNKNOWN_OR_REVOKED_MESSAGE)
+        return row
 
     def _check_resolution(self, resolution: Resolution) -> str:
         if isinstance(resolution, Err) and blank(resolution.payload.code):
@@ -131,9 +149,15 @@ class AwaitEventCore:
 
     # -- operations --------------------------------------------------------------------------
     async def mint(self, scope: ExecutionScope, wait: AwaitEventWaitIdentity) -> AwaitEventKey:
-        key_id = await_event_key_id(scope, wait)
-        key = AwaitEventKey(scope, wait, key_id, self.keyring.sign(scope, wait, key_id))
-        await self.store.record_keys([key_row(key)], now_ms())
+        validate_scope(scope)
+        validate_wait(wait)
+        scope_json, wait_json = dumps(scope), dumps(wait)
+        key_id = hashlib.sha256(f"[{scope_json},{wait_json}]".encode()).hexdigest()
+        signature = self.keyring.sign_message(mac_message(scope_json, wait_json, key_id))
+        key = AwaitEventKey(scope, wait, key_id, signature)
+        row = KeyRow(key_id, scope_json, wait_json, scope.session)
+        await self.store.record_keys([row], now_ms())
+        self._remember(key, (row, signature.split(".")[1]))
         return key
 
     async def resolve(self, key: AwaitEventKey, resolution: Resolution) -> ResolveOutcome:
@@ -157,15 +181,15 @@ class AwaitEventCore:
         for index, (key, resolution) in enumerate(items):
             try:
                 text = self._check_resolution(resolution)
-                reason = await self.refusal(key)
+                row, reason = await self.identify(key)
             except EffectdError as exc:
                 answers[index] = exc
                 continue
-            if reason is not None:
+            if row is None:
                 log.info("resolve refused: key_id=%s reason=%s", key.key_id, reason)
                 answers[index] = UnknownOrRevoked()
                 continue
-            to_store.append(ResolveItem(key_row(key), text))
+            to_store.append(ResolveItem(row, text))
             positions.append(index)
         if to_store:
             results = await self.store.resolve(to_store, now_ms())
@@ -200,7 +224,7 @@ class AwaitEventCore:
 
     async def wait(self, key: AwaitEventKey, deadline_unix_ms: int | None) -> Resolution:
         """The key's terminal; with a deadline, `timeout` is recorded when it passes (durably)."""
-        await self._require_usable(key, "await")
+        row = await self._require_usable(key, "await")
         subscriber = _FutureSubscriber()
         # Subscribe before reading: a terminal committed after the read is delivered to us.
         self.hub.subscribe(key.key_id, key.scope.session, subscriber)
@@ -211,7 +235,7 @@ class AwaitEventCore:
             if state is not None and state.terminal_json is not None:
                 return _decode_terminal(state.terminal_json)
             if deadline_unix_ms is not None:
-                effective = await self.store.set_deadline(key_row(key), deadline_unix_ms, now_ms())
+                effective = await self.store.set_deadline(row, deadline_unix_ms, now_ms())
                 if effective is not None:
                     self._timers.schedule(effective)
             event = await subscriber.future
@@ -228,12 +252,12 @@ class AwaitEventCore:
         return _decode_terminal(terminal_json)
 
     async def revoke_key(self, key: AwaitEventKey) -> None:
-        reason = await self.refusal(key)
-        if reason is not None:
+        row, reason = await self.identify(key)
+        if row is None:
             # Revoking what is already unusable changes nothing and tells the caller nothing.
             log.info("revoke-key on unusable key: key_id=%s reason=%s", key.key_id, reason)
             return
-        await self.store.revoke_key(key_row(key), now_ms())
+        await self.store.revoke_key(row, now_ms())
         log.info("key revoked: key_id=%s", key.key_id)
         self.hub.publish(KeyRevoked(key.key_id))
 

@@ -28,8 +28,12 @@ def _new_key(now_ms: int) -> SigningKeyRow:
     return SigningKeyRow(kid=secrets.token_hex(6), secret=secrets.token_bytes(32), state="active", created_at_ms=now_ms)
 
 
-def _mac(secret: bytes, scope: ExecutionScope, wait: AwaitEventWaitIdentity, key_id: str) -> str:
-    message = dumps((scope, wait, key_id)).encode("utf-8")
+def mac_message(scope_json: str, wait_json: str, key_id: str) -> bytes:
+    """lash-json([scope, wait, key_id]) from the already-rendered scope and wait (key_id is plain hex)."""
+    return f'[{scope_json},{wait_json},"{key_id}"]'.encode()
+
+
+def _mac(secret: bytes, message: bytes) -> str:
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
@@ -73,10 +77,18 @@ class Keyring:
         return retired
 
     def sign(self, scope: ExecutionScope, wait: AwaitEventWaitIdentity, key_id: str) -> str:
+        return self.sign_message(mac_message(dumps(scope), dumps(wait), key_id))
+
+    def sign_message(self, message: bytes) -> str:
         active = self._active
         if active is None:
             raise RuntimeError("the keyring has no active signing key")
-        return f"{SIGNATURE_VERSION}.{active.kid}.{_mac(active.secret, scope, wait, key_id)}"
+        return f"{SIGNATURE_VERSION}.{active.kid}.{_mac(active.secret, message)}"
+
+    def usable(self, kid: str) -> bool:
+        """The kid exists here and is not retired."""
+        row = self._keys.get(kid)
+        return row is not None and row.state != "retired"
 
     def needs_refresh_for(self, signature: str) -> bool:
         """True when the signature names a kid this replica has not seen and a refresh is due."""
@@ -89,7 +101,10 @@ class Keyring:
 
     def verify(self, key: AwaitEventKey) -> str | None:
         """None when the signature is valid; otherwise the reason, for the server's log only."""
-        version, _, rest = key.signature.partition(".")
+        return self.verify_message(key.signature, mac_message(dumps(key.scope), dumps(key.wait), key.key_id))
+
+    def verify_message(self, signature: str, message: bytes) -> str | None:
+        version, _, rest = signature.partition(".")
         kid, _, mac = rest.partition(".")
         if version != SIGNATURE_VERSION or not kid or not mac:
             return "malformed signature"
@@ -98,7 +113,7 @@ class Keyring:
             return f"unknown signing key kid={kid}"
         if row.state == "retired":
             return f"retired signing key kid={kid}"
-        expected = _mac(row.secret, key.scope, key.wait, key.key_id)
+        expected = _mac(row.secret, message)
         if not hmac.compare_digest(expected, mac):
             return "signature mismatch"
         return None

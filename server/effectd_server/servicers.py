@@ -17,7 +17,6 @@ from effectd_server.await_events import (
     UNKNOWN_OR_REVOKED_MESSAGE,
     AwaitEventCore,
     KeyPendingState,
-    key_row,
     now_ms,
 )
 from effectd_server.hub import KeyEvent, KeyRevoked
@@ -250,18 +249,17 @@ class _WatchStream:
         for message in request.add_keys:
             try:
                 key = from_pb.key(message)
-                reason = await self._core.refusal(key)
+                row, _ = await self._core.identify(key)
             except EffectdError as exc:
                 self._responses.put_nowait(_rejected(message.key_id, exc.code, exc.message))
                 continue
-            if reason is not None:
+            if row is None:
                 self._responses.put_nowait(
                     _rejected(key.key_id, "await_event_unknown_or_revoked", UNKNOWN_OR_REVOKED_MESSAGE)
                 )
                 continue
             if key.key_id in self._watched:
                 continue
-            row = key_row(key)
             self._watched[key.key_id] = row.session_id
             self._core.hub.subscribe(key.key_id, row.session_id, self)
             added.append(key.key_id)

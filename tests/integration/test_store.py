@@ -104,7 +104,8 @@ async def test_revocations(store: Store) -> None:
     await store.record_keys([_row(1, "a"), _row(2, "b"), _row(3, None)], 1)
     await store.revoke_session("a", 2)
     await store.revoke_key(_row(3, None), 2)
-    results = await store.resolve([ResolveItem(_row(i), OK) for i in (1, 2, 3)], 3)
+    rows = [_row(1, "a"), _row(2, "b"), _row(3, None)]
+    results = await store.resolve([ResolveItem(row, OK) for row in rows], 3)
     assert [r.status for r in results] == ["revoked", "accepted", "revoked"]
     assert await store.revoked_sessions() == {"a"}
     states = await store.key_states(["key-1", "key-2", "key-3"])

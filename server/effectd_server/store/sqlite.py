@@ -73,9 +73,17 @@ def _connect(path: str) -> sqlite3.Connection:
 class _Worker:
     """A thread that owns one connection and runs submitted functions, batched when `write`."""
 
-    def __init__(self, conn: sqlite3.Connection, *, name: str, write: bool) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        name: str,
+        write: bool,
+        on_rollback: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> None:
         self._conn = conn
         self._write = write
+        self._on_rollback = on_rollback
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -161,6 +169,8 @@ class _Worker:
             log.error("sqlite commit failed: %s", exc)
             try:
                 conn.execute("ROLLBACK")
+                if self._on_rollback is not None:
+                    self._on_rollback(conn)  # state kept beside the database must match it again
             except sqlite3.Error:
                 pass
             error = StoreUnavailableError(f"sqlite commit failed: {exc}")
@@ -199,6 +209,8 @@ class SqliteStore:
         # Owned by the writer thread: the next resolution sequence number.
         self._last_seq = 0
         self._lock_file: IO[bytes] | None = None
+        # Owned by the writer thread: revoked sessions, so that a resolve needs no lookup for them.
+        self._revoked_sessions: set[str] = set()
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def open(self) -> None:
@@ -211,7 +223,9 @@ class SqliteStore:
             read_conn = await asyncio.to_thread(_connect, self.path)
         except sqlite3.Error as exc:
             raise StoreUnavailableError(f"cannot open sqlite database {self.path}: {exc}") from exc
-        self._writer = _Worker(write_conn, name="effectd-sqlite-writer", write=True)
+        self._writer = _Worker(
+            write_conn, name="effectd-sqlite-writer", write=True, on_rollback=self._load_writer_state
+        )
         self._reader = _Worker(read_conn, name="effectd-sqlite-reader", write=False)
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
@@ -238,12 +252,16 @@ class SqliteStore:
                     "INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES (?, ?, ?)",
                     (migration.version, migration.name, int(time.time() * 1000)),
                 )
-            row = conn.execute("SELECT COALESCE(MAX(resolution_seq), 0) FROM await_keys").fetchone()
-            self._last_seq = int(row[0])
+            self._load_writer_state(conn)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+    def _load_writer_state(self, conn: sqlite3.Connection) -> None:
+        row = conn.execute("SELECT COALESCE(MAX(resolution_seq), 0) FROM await_keys").fetchone()
+        self._last_seq = int(row[0])
+        self._revoked_sessions = {r[0] for r in conn.execute("SELECT session_id FROM revoked_sessions")}
 
     async def close(self) -> None:
         writer, reader = self._writer, self._reader
@@ -331,28 +349,32 @@ class SqliteStore:
 
     def _resolve_one(self, conn: sqlite3.Connection, item: ResolveItem, now_ms: int) -> ResolveResult:
         key = item.key
+        if key.session_id is not None and key.session_id in self._revoked_sessions:
+            return ResolveResult("revoked", None, None)
+        # The common case in one statement: a pending, unrevoked key takes this terminal.
+        seq = self._last_seq + 1
+        updated = conn.execute(
+            "UPDATE await_keys SET terminal_json = ?, resolved_at_ms = ?, resolution_seq = ?"
+            " WHERE key_id = ? AND terminal_json IS NULL AND revoked_at_ms IS NULL",
+            (item.terminal_json, now_ms, seq, key.key_id),
+        ).rowcount
+        if updated:
+            self._last_seq = seq
+            return ResolveResult("accepted", item.terminal_json, seq)
         row = conn.execute(
-            "SELECT terminal_json, resolution_seq, revoked_at_ms, session_id FROM await_keys WHERE key_id = ?",
-            (key.key_id,),
+            "SELECT terminal_json, resolution_seq, revoked_at_ms FROM await_keys WHERE key_id = ?", (key.key_id,)
         ).fetchone()
         if row is None:
+            self._last_seq = seq
             conn.execute(
-                "INSERT INTO await_keys (key_id, scope_json, wait_json, session_id, created_at_ms)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (key.key_id, key.scope_json, key.wait_json, key.session_id, now_ms),
+                "INSERT INTO await_keys (key_id, scope_json, wait_json, session_id, created_at_ms,"
+                " terminal_json, resolved_at_ms, resolution_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (key.key_id, key.scope_json, key.wait_json, key.session_id, now_ms, item.terminal_json, now_ms, seq),
             )
-            row = (None, None, None, key.session_id)
-        terminal, seq, revoked_at, session_id = row
-        if revoked_at is not None or _session_revoked(conn, session_id):
+            return ResolveResult("accepted", item.terminal_json, seq)
+        if row[2] is not None:
             return ResolveResult("revoked", None, None)
-        if terminal is not None:
-            return ResolveResult("already_resolved", terminal, seq)
-        self._last_seq += 1
-        conn.execute(
-            "UPDATE await_keys SET terminal_json = ?, resolved_at_ms = ?, resolution_seq = ? WHERE key_id = ?",
-            (item.terminal_json, now_ms, self._last_seq, key.key_id),
-        )
-        return ResolveResult("accepted", item.terminal_json, self._last_seq)
+        return ResolveResult("already_resolved", row[0], row[1])
 
     async def key_states(self, key_ids: Sequence[str]) -> dict[str, KeyState]:
         ids = list(key_ids)
@@ -444,6 +466,8 @@ class SqliteStore:
                 "INSERT OR IGNORE INTO revoked_sessions (session_id, revoked_at_ms) VALUES (?, ?)",
                 (session_id, now_ms),
             )
+            # Seen by resolves of later transactions; a batch whose commit fails reloads it (see _Worker).
+            self._revoked_sessions.add(session_id)
 
         await self._write(run)
 
@@ -630,9 +654,3 @@ def _effect_row(conn: sqlite3.Connection, scope_json: str, replay_key: str) -> E
         (scope_json, replay_key),
     ).fetchone()
     return None if r is None else _effect_from(r)
-
-
-def _session_revoked(conn: sqlite3.Connection, session_id: str | None) -> bool:
-    if session_id is None:
-        return False
-    return conn.execute("SELECT 1 FROM revoked_sessions WHERE session_id = ?", (session_id,)).fetchone() is not None
