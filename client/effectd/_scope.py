@@ -155,6 +155,10 @@ class AwaitEventKey:
     key_id: str
     signature: str
 
+    def __hash__(self) -> int:
+        # key_id and signature already identify the key; equality still compares every field.
+        return hash((self.key_id, self.signature))
+
     @property
     def promise_key(self) -> str:
         return "lash-await-event:" + self.key_id

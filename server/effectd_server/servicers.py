@@ -43,10 +43,29 @@ def _heartbeat() -> pb.Heartbeat:
     return pb.Heartbeat(server_time_unix_ms=now_ms())
 
 
-def _required_key(request: Any) -> AwaitEventKey:
-    if not request.HasField("key"):
-        raise InvalidArgumentError("invalid_await_event_key", "an await-event key is required")
-    return from_pb.key(request.key)
+class _KeyDecoder:
+    """Decodes keys from the wire, reusing the object decoded before for the same bytes: the core's
+    cache of verified keys then matches it by identity, with no re-validation or re-rendering."""
+
+    _SIZE = 100_000
+
+    def __init__(self) -> None:
+        self._decoded: dict[bytes, AwaitEventKey] = {}
+
+    def __call__(self, request: Any) -> AwaitEventKey:
+        if not request.HasField("key"):
+            raise InvalidArgumentError("invalid_await_event_key", "an await-event key is required")
+        wire = request.key.SerializeToString()
+        key = self._decoded.get(wire)
+        if key is None:
+            key = from_pb.key(request.key)
+            if len(self._decoded) >= self._SIZE:
+                self._decoded.clear()
+            self._decoded[wire] = key
+        return key
+
+
+_required_key = _KeyDecoder()
 
 
 def _required_resolution(request: Any) -> Resolution:
