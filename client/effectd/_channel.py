@@ -6,6 +6,9 @@ enforcement never answers a healthy client with GOAWAY (a test checks the two ag
 
 from __future__ import annotations
 
+import ipaddress
+import json
+import socket
 from collections.abc import Sequence
 
 import grpc
@@ -29,8 +32,35 @@ SERVER_MAX_PENDING_REQUESTS = 100_000
 Options = list[tuple[str, int | str]]
 
 
+# Spread calls over every address of the target (several replicas, or one DNS name with several
+# addresses) and retry calls that failed with UNAVAILABLE on another one: a replica that dies or
+# drains is skipped. A retried Resolve may answer already_resolved with its own resolution.
+SERVICE_CONFIG = json.dumps(
+    {
+        "loadBalancingConfig": [{"round_robin": {}}],
+        "methodConfig": [
+            {
+                "name": [
+                    {"service": "effectd.v1.AwaitEvents"},
+                    {"service": "effectd.v1.Keyring"},
+                    {"service": "effectd.v1.EffectController"},
+                ],
+                "retryPolicy": {
+                    "maxAttempts": 5,
+                    "initialBackoff": "0.05s",
+                    "maxBackoff": "1s",
+                    "backoffMultiplier": 2,
+                    "retryableStatusCodes": ["UNAVAILABLE"],
+                },
+            }
+        ],
+    }
+)
+
+
 def channel_options() -> Options:
     return [
+        ("grpc.service_config", SERVICE_CONFIG),
         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
         ("grpc.keepalive_time_ms", CLIENT_KEEPALIVE_MS),
@@ -59,5 +89,31 @@ def server_options(*, reuse_port: bool = False) -> Options:
     ]
 
 
-def insecure_channel(target: str, extra: Sequence[tuple[str, int | str]] = ()) -> grpc.aio.Channel:
-    return grpc.aio.insecure_channel(target, options=[*channel_options(), *extra])
+def channel_target(target: str | Sequence[str]) -> str:
+    """One gRPC target for one address or several: `["10.0.0.1:50551", "10.0.0.2:50551"]` becomes
+    `ipv4:10.0.0.1:50551,10.0.0.2:50551`; host names are resolved to their addresses now."""
+    if isinstance(target, str):
+        return target
+    addresses: list[str] = []
+    for item in target:
+        host, sep, port = item.rpartition(":")
+        if not sep or not port.isdigit():
+            raise ValueError(f"a target is HOST:PORT, got {item!r}")
+        host = host.strip("[]")
+        try:
+            ipaddress.ip_address(host)
+            resolved = [host]
+        except ValueError:
+            infos = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
+            resolved = sorted({str(info[4][0]) for info in infos})
+        addresses.extend(f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}" for ip in resolved)
+    if not addresses:
+        raise ValueError("no target addresses")
+    ipv4 = [a for a in addresses if not a.startswith("[")]
+    if ipv4:  # one target holds one address family; prefer IPv4 when names resolve to both
+        return "ipv4:" + ",".join(ipv4)
+    return "ipv6:" + ",".join(addresses)
+
+
+def insecure_channel(target: str | Sequence[str], extra: Sequence[tuple[str, int | str]] = ()) -> grpc.aio.Channel:
+    return grpc.aio.insecure_channel(channel_target(target), options=[*channel_options(), *extra])

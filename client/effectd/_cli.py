@@ -273,7 +273,7 @@ def _serve(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     try:
-        config = load_config(listen=args.listen, db=args.db)
+        config = load_config(listen=args.listen, db=args.db, store=args.store)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
@@ -308,6 +308,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the server")
     serve.add_argument("--listen", help="HOST:PORT (env EFFECTD_LISTEN; default 127.0.0.1:50551)")
     serve.add_argument("--db", help="SQLite file (env EFFECTD_DB; default ./effectd.db)")
+    serve.add_argument("--store", help="store URL: a SQLite path or postgresql://... for replicas (env EFFECTD_STORE)")
 
     key = commands.add_parser("key", help="await-event keys").add_subparsers(dest="key_command", required=True)
     mint = key.add_parser("mint", help="mint the signed key for a scope and a wait")

@@ -153,12 +153,14 @@ class Client:
     @classmethod
     async def connect(
         cls,
-        target: str,
+        target: str | Sequence[str],
         *,
         default_timeout: float = DEFAULT_TIMEOUT_S,
         connect_timeout: float | None = 10.0,
     ) -> Client:
-        """Open a channel to `target` (host:port); waits until it is ready unless connect_timeout is None."""
+        """Open a channel to `target`: "host:port", a gRPC target ("dns:///name:port"), or a list of
+        "host:port" replicas. Calls go to every address and move on from one that fails. Waits until
+        the channel is ready unless connect_timeout is None."""
         channel = insecure_channel(target)
         if connect_timeout is not None:
             try:
@@ -166,6 +168,9 @@ class Client:
             except TimeoutError:
                 await channel.close()
                 raise UnavailableError("unavailable", f"cannot reach effectd at {target}") from None
+            except BaseException:
+                await channel.close()
+                raise
         return cls(channel, default_timeout=default_timeout)
 
     async def __aenter__(self) -> Client:

@@ -9,8 +9,9 @@ import itertools
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from effectd._errors import EffectdError, InvalidArgumentError, UnknownOrRevokedError
 from effectd._lashjson import dumps
@@ -33,7 +34,19 @@ from effectd._scope import (
 
 from effectd_server.hub import Hub, KeyEvent, KeyRevoked, KeyTerminal
 from effectd_server.keyring import Keyring, mac_message
-from effectd_server.store import KeyRow, KeyState, ResolveItem, ResolveResult, Store
+from effectd_server.store import (
+    KeyRevokedEvent,
+    KeyringChanged,
+    KeyRow,
+    KeyState,
+    ListenerResumed,
+    ResolveItem,
+    ResolveResult,
+    SessionRevokedEvent,
+    Store,
+    StoreEvent,
+    TerminalRecorded,
+)
 
 __all__ = ["AwaitEventCore", "KeyPendingState", "Limits", "now_ms"]
 
@@ -83,6 +96,7 @@ class AwaitEventCore:
         self.limits = limits or Limits()
         self._revoked_sessions: set[str] = set()
         self._identities: dict[AwaitEventKey, tuple[KeyRow, str]] = {}
+        self._background: set[asyncio.Task[None]] = set()
         self._timers = _DeadlineTimers(self)
 
     async def start(self) -> None:
@@ -91,6 +105,58 @@ class AwaitEventCore:
 
     async def stop(self) -> None:
         await self._timers.stop()
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+
+    # -- changes made by other replicas (PostgreSQL) ------------------------------------------
+    def on_store_event(self, event: StoreEvent) -> None:
+        """Apply a change another replica committed: wake this replica's waiters and watchers."""
+        if isinstance(event, TerminalRecorded):
+            if self.hub.is_watched(event.key_id):
+                if event.terminal_json is not None:
+                    self.hub.publish(
+                        KeyTerminal(event.key_id, _decode_terminal(event.terminal_json), event.resolution_seq)
+                    )
+                else:
+                    self._spawn(self._catch_up([event.key_id]))
+        elif isinstance(event, KeyRevokedEvent):
+            self.hub.publish(KeyRevoked(event.key_id))
+        elif isinstance(event, SessionRevokedEvent):
+            self._revoked_sessions.add(event.session_id)
+            self.hub.publish_session_revoked(event.session_id)
+        elif isinstance(event, KeyringChanged):
+            self._spawn(self.keyring.refresh())
+        elif isinstance(event, ListenerResumed):
+            self._spawn(self._resume())
+
+    async def _resume(self) -> None:
+        """After missed notifications: re-read revocations, the keyring and every watched key."""
+        revoked = await self.store.revoked_sessions()
+        for session_id in revoked - self._revoked_sessions:
+            self._revoked_sessions.add(session_id)
+            self.hub.publish_session_revoked(session_id)
+        await self.keyring.refresh()
+        await self._catch_up(list(self.hub.watched_key_ids()))
+
+    async def _catch_up(self, key_ids: list[str]) -> None:
+        for start in range(0, len(key_ids), 2000):
+            states = await self.store.key_states(key_ids[start : start + 2000])
+            for key_id, state in states.items():
+                if state.revoked:
+                    self.hub.publish(KeyRevoked(key_id))
+                elif state.terminal_json is not None and state.resolution_seq is not None:
+                    self.hub.publish(KeyTerminal(key_id, _decode_terminal(state.terminal_json), state.resolution_seq))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("applying a change from another replica failed: %s", task.exception())
 
     # -- checks ------------------------------------------------------------------------------
     async def identify(self, key: AwaitEventKey) -> tuple[KeyRow | None, str | None]:
@@ -303,11 +369,11 @@ def _require_session_id(session_id: str) -> None:
 class _DeadlineTimers:
     """Fires durable deadlines. The store is the truth; the heap only says when to look next."""
 
-    # A slow safety poll; the heap wakes the loop for every deadline this server scheduled.
-    _POLL_S = 30.0
-
     def __init__(self, core: AwaitEventCore) -> None:
         self._core = core
+        # A safety poll for deadlines set elsewhere (other replicas); the heap wakes the loop for every
+        # deadline this server scheduled itself.
+        self._poll_s = core.store.deadline_poll_s
         self._heap: list[int] = []
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -333,7 +399,7 @@ class _DeadlineTimers:
     async def _run(self) -> None:
         while True:
             self._changed.clear()
-            delay = self._POLL_S
+            delay = self._poll_s
             if self._heap:
                 delay = min(delay, max(0.0, (self._heap[0] - now_ms()) / 1000))
             if delay > 0:

@@ -13,7 +13,12 @@ __all__ = ["ServerConfig", "StoreConfig", "load_config"]
 @dataclass(frozen=True, slots=True)
 class StoreConfig:
     url: str = "effectd.db"
-    """A SQLite file path (or sqlite:///path); PostgreSQL URLs come with the postgres backend."""
+    """A SQLite file path (or sqlite:///path), or a postgresql:// URL for replicas sharing one database.
+    PostgreSQL URLs may carry `schema`, `pool_min`, `pool_max`, `statement_timeout_ms` and
+    `connect_timeout_s` query parameters."""
+
+    def is_postgres(self) -> bool:
+        return self.url.startswith(("postgresql://", "postgres://"))
 
     def sqlite_path(self) -> str:
         url = self.url
@@ -22,7 +27,7 @@ class StoreConfig:
         if url.startswith("sqlite://"):
             return url.removeprefix("sqlite://")
         if "://" in url:
-            raise ValueError(f"unsupported store URL {url!r}: use a SQLite file path")
+            raise ValueError(f"unsupported store URL {url!r}: use a SQLite file path or a postgresql:// URL")
         return url
 
 
@@ -54,15 +59,21 @@ class ServerConfig:
 
 
 def load_config(
-    *, listen: str | None = None, db: str | None = None, env: Mapping[str, str] | None = None
+    *,
+    listen: str | None = None,
+    db: str | None = None,
+    store: str | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> ServerConfig:
-    """Flags win over EFFECTD_LISTEN / EFFECTD_DB / EFFECTD_STORE, which win over defaults."""
+    """Flags win over EFFECTD_LISTEN / EFFECTD_STORE / EFFECTD_DB, which win over defaults."""
     environ = os.environ if env is None else env
     config = ServerConfig()
     listen = listen or environ.get("EFFECTD_LISTEN")
     if listen:
         config = replace(config, listen=listen)
-    store_url = db or environ.get("EFFECTD_STORE") or environ.get("EFFECTD_DB")
+    store_url = store or db or environ.get("EFFECTD_STORE") or environ.get("EFFECTD_DB")
     if store_url:
         config = replace(config, store=StoreConfig(url=str(Path(store_url)) if "://" not in store_url else store_url))
+    if not config.store.is_postgres():
+        config.store.sqlite_path()  # a bad URL is a ValueError now, not at start
     return config

@@ -62,6 +62,9 @@ class Hub:
         for key_id in [k for k, s in self._sessions.items() if s == session_id]:
             self.publish(KeyRevoked(key_id))
 
+    def is_watched(self, key_id: str) -> bool:
+        return key_id in self._subscribers
+
     def watched_key_ids(self) -> Iterable[str]:
         return self._subscribers.keys()
 

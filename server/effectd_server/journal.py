@@ -20,7 +20,7 @@ from effectd._scope import ExecutionScope, validate_scope
 from effectd.v1 import envelope_pb2
 
 from effectd_server.await_events import AwaitEventCore, now_ms
-from effectd_server.store import EffectClaim, EffectRow, Store
+from effectd_server.store import EffectClaim, EffectFinished, EffectRow, ListenerResumed, Store, StoreEvent
 
 __all__ = ["Journal", "JournalLimits", "Leased", "Recorded"]
 
@@ -79,6 +79,10 @@ class _Waiters:
             if not waiting:
                 del self._waiting[key]
 
+    def wake_all(self) -> None:
+        for key in list(self._waiting):
+            self.wake(key)
+
     def wake(self, key: tuple[str, str]) -> None:
         for future in self._waiting.pop(key, ()):
             if not future.done():
@@ -91,6 +95,13 @@ class Journal:
         self.await_events = await_events
         self.limits = limits or JournalLimits()
         self._waiters = _Waiters()
+
+    def on_store_event(self, event: StoreEvent) -> None:
+        """Another replica finished or released a row: its waiters here retry their claim."""
+        if isinstance(event, EffectFinished):
+            self._waiters.wake((event.scope_json, event.replay_key))
+        elif isinstance(event, ListenerResumed):
+            self._waiters.wake_all()
 
     def _ttl(self, requested_ms: int) -> int:
         if requested_ms <= 0:

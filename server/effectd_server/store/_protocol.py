@@ -5,7 +5,7 @@ Every write method returns only after its transaction committed (acknowledged me
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -114,9 +114,63 @@ class ClaimResult:
     row: EffectRow | None
 
 
+@dataclass(frozen=True, slots=True)
+class TerminalRecorded:
+    """A key got its terminal (possibly through another replica)."""
+
+    key_id: str
+    terminal_json: str | None
+    """None when it did not fit in the notification: read it with key_states."""
+    resolution_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRevokedEvent:
+    key_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRevokedEvent:
+    session_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class KeyringChanged:
+    """A signing key was created, rotated or retired."""
+
+
+@dataclass(frozen=True, slots=True)
+class EffectFinished:
+    """A journal row was completed, failed, or its lease released."""
+
+    scope_json: str
+    replay_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerResumed:
+    """Change notifications were interrupted and are flowing again: some may have been missed."""
+
+
+StoreEvent = (
+    TerminalRecorded | KeyRevokedEvent | SessionRevokedEvent | KeyringChanged | EffectFinished | ListenerResumed
+)
+StoreListener = Callable[[StoreEvent], None]
+
+
 class Store(Protocol):
+    shared: bool
+    """True when other processes write to the same database (replicas): their changes arrive as events."""
+
+    deadline_poll_s: float
+    """How often to look for due deadlines this process did not schedule itself."""
+
     async def open(self) -> None:
         """Connect and run pending migrations (safe to run twice)."""
+
+    def set_listener(self, listener: StoreListener) -> None:
+        """Receive the changes other processes commit (called on the event loop; must not block).
+        Backends with one writer process never call it."""
 
     async def close(self) -> None: ...
 

@@ -30,6 +30,7 @@ from effectd_server.store._protocol import (
     ResolveItem,
     ResolveResult,
     SigningKeyRow,
+    StoreListener,
     StoreUnavailableError,
 )
 
@@ -170,7 +171,13 @@ def _all_signing_keys(conn: sqlite3.Connection) -> list[SigningKeyRow]:
 
 
 class SqliteStore:
-    """`Store` on one SQLite file."""
+    """`Store` on one SQLite file, served by one process (the file is locked)."""
+
+    shared = False
+    deadline_poll_s = 30.0
+
+    def set_listener(self, listener: StoreListener) -> None:
+        """One process writes this file, so there are no foreign changes to report."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
