@@ -1,4 +1,4 @@
-"""Run every await-event benchmark in order and print one combined JSON document.
+"""Run every benchmark (await events and the effect journal) in order and print one combined JSON document.
 
 Each script runs as a subprocess with this same Python; its stdout is its one JSON object and its
 stderr (progress) passes through. The combined document holds every result and a "summary" with the
@@ -21,7 +21,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 
-SCRIPTS = ["bench_latency.py", "bench_resolve.py", "bench_streams.py"]
+SCRIPTS = ["bench_latency.py", "bench_resolve.py", "bench_streams.py", "bench_journal.py"]
 QUICK_ARGS = {
     "bench_latency.py": ["--iterations", "60", "--idle-iterations", "40", "--echo-wake-iterations", "40"],
     "bench_resolve.py": ["--resolve-keys", "2000", "--raw-keys", "2000", "--many-keys", "4000", "--echo-seconds", "1"],
@@ -34,6 +34,20 @@ QUICK_ARGS = {
         "2000",
         "--echo-stream-messages",
         "2000",
+    ],
+    "bench_journal.py": [
+        "--effects",
+        "1000",
+        "--new-effects",
+        "1000",
+        "--warmup",
+        "200",
+        "--latency-iterations",
+        "100",
+        "--echo-seconds",
+        "1",
+        "--echo-rtt-iterations",
+        "300",
     ],
 }
 SCRIPT_TIMEOUT_S = 900
@@ -112,6 +126,23 @@ def headline(name: str, result: dict[str, Any]) -> dict[str, Any]:
             "echo_stream_messages_per_s": "echo.server_stream.messages_per_s",
             "watch_server_peak_rss_mb": "effectd.watch.server_memory.peak_rss_mb",
             "mint_key_per_s": "effectd.mint_key.keys_per_s",
+        },
+        "bench_journal.py": {
+            "replay_per_s": "effectd.replay_sdk.per_s",
+            "replay_raw_stub_per_s": "effectd.replay_raw_stub.per_s",
+            "replay_executor_calls": "effectd.replay_sdk.executor_calls",
+            "new_local_per_s": "effectd.new_local_sdk.per_s",
+            "new_local_raw_stub_per_s": "effectd.new_local_raw_stub.per_s",
+            "execute_to_complete_p50_ms": "effectd.latency_sdk.execute_to_complete.p50_ms",
+            "execute_to_complete_p99_ms": "effectd.latency_sdk.execute_to_complete.p99_ms",
+            "execute_to_complete_raw_stub_p50_ms": "effectd.latency_raw_stub.execute_to_complete.p50_ms",
+            "execute_to_complete_raw_stub_p99_ms": "effectd.latency_raw_stub.execute_to_complete.p99_ms",
+            "echo_unary_per_s": "echo.unary.calls_per_s",
+            "echo_unary_stream_one_message_per_s": "echo.unary_stream_one_message.calls_per_s",
+            "echo_round_trip_p50_ms": "echo.unary_round_trip.p50_ms",
+            "echo_round_trip_p99_ms": "echo.unary_round_trip.p99_ms",
+            "replay_over_echo": "ratios.replay_over_echo",
+            "new_local_over_echo": "ratios.new_local_over_echo",
         },
     }
     return {label: _get(result, path) for label, path in picks.get(name, {}).items()}

@@ -22,7 +22,7 @@ from effectd_server.journal import Journal
 from effectd_server.journal_servicer import EffectControllerServicer
 from effectd_server.keyring import Keyring
 from effectd_server.servicers import AwaitEventsServicer, KeyringServicer
-from effectd_server.store import SqliteStore, Store
+from effectd_server.store import SqliteStore, Store, StoreEvent
 
 __all__ = ["RunningServer", "serve"]
 
@@ -65,6 +65,12 @@ class RunningServer:
 
 
 def _open_store(config: ServerConfig) -> Store:
+    if config.store.is_postgres():
+        try:
+            from effectd_server.store.postgres import PostgresStore
+        except ImportError as exc:  # asyncpg is the [postgres] extra
+            raise RuntimeError("a PostgreSQL store needs: pip install 'effectd[postgres]'") from exc
+        return PostgresStore(config.store.url)
     return SqliteStore(config.store.sqlite_path())
 
 
@@ -77,6 +83,13 @@ async def serve(config: ServerConfig) -> AsyncIterator[RunningServer]:
     core = AwaitEventCore(
         store, keyring, Hub(), Limits(max_payload_bytes=config.max_payload_bytes, max_batch=config.max_batch)
     )
+    journal = Journal(store, core)
+
+    def on_store_event(event: StoreEvent) -> None:
+        core.on_store_event(event)
+        journal.on_store_event(event)
+
+    store.set_listener(on_store_event)
     server: grpc.aio.Server | None = None
     closing = asyncio.Event()
     in_flight = InFlight()
@@ -99,7 +112,7 @@ async def serve(config: ServerConfig) -> AsyncIterator[RunningServer]:
         add_service(
             server,
             _SERVICES["EffectController"],
-            EffectControllerServicer(Journal(store, core), closing, heartbeat_interval_s=config.heartbeat_interval_s),
+            EffectControllerServicer(journal, closing, heartbeat_interval_s=config.heartbeat_interval_s),
             in_flight,
         )
         health_servicer = health.aio.HealthServicer()

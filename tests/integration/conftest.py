@@ -13,22 +13,30 @@ from effectd import TurnScope
 from effectd._client import Client
 from effectd_server import RunningServer, ServerConfig, StoreConfig, serve
 
+from tests.pg import fresh_schema, require_postgres
+
 ServerFactory = Callable[..., contextlib.AbstractAsyncContextManager[RunningServer]]
 
 
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "effectd.db"
+@pytest.fixture(params=["sqlite", "postgres"])
+async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """Every integration test runs on both backends: a fresh SQLite file, a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "effectd.db")
+        return
+    await require_postgres()
+    async with fresh_schema() as url:
+        yield url
 
 
 @pytest.fixture
-def start_server(db_path: Path) -> ServerFactory:
+def start_server(store_url: str) -> ServerFactory:
     """Start (or restart) a server on this test's database, with config overrides."""
 
     @contextlib.asynccontextmanager
     async def start(**overrides: Any) -> AsyncIterator[RunningServer]:
         config = replace(
-            ServerConfig(listen="127.0.0.1:0", store=StoreConfig(url=str(db_path)), heartbeat_interval_s=10.0),
+            ServerConfig(listen="127.0.0.1:0", store=StoreConfig(url=store_url), heartbeat_interval_s=10.0),
             **overrides,
         )
         async with serve(config) as running:

@@ -1,4 +1,4 @@
-"""Storage behind one protocol: SQLite (the embedded default) and, later, PostgreSQL."""
+"""Storage behind one protocol: SQLite (the embedded default) and PostgreSQL (`store.postgres`, needs asyncpg)."""
 
 from effectd_server.store._protocol import (
     ClaimResult,
