@@ -61,6 +61,21 @@ def _recorded(row: EffectRow, replayed: bool) -> Recorded:
     return Recorded(None, (str(error.get("code", "")), str(error.get("message", ""))), replayed)
 
 
+def _hash_conflict(replay_key: str, scope_json: str, recorded: str, new: str) -> ConflictError:
+    return ConflictError(
+        "effect_replay_hash_conflict",
+        f"runtime effect replay key {replay_key!r} in scope {scope_json} was reused with a different"
+        f" envelope hash: recorded {recorded}, new {new}",
+    )
+
+
+async def _replayed(row: EffectRow) -> Recorded:
+    if row.kind == "sleep" and row.due_at_ms is not None and row.due_at_ms > now_ms():
+        # A completed sleep replays only after its original due time.
+        await asyncio.sleep((row.due_at_ms - now_ms()) / 1000)
+    return _recorded(row, replayed=True)
+
+
 class _Waiters:
     """Callers waiting for an in-progress row held by someone else; woken on finish or release."""
 
@@ -132,6 +147,12 @@ class Journal:
         envelope_hash = envelope.stable_hash()
         owner = owner_id or f"runtime-{secrets.token_hex(4)}"
         server_owned = kind in SERVER_OWNED
+        # Replays are the common case: answer them from a read, without a write transaction.
+        recorded = await self.store.get_effect(scope_json, replay_key)
+        if recorded is not None and recorded.status != "in_progress":
+            if recorded.envelope_hash != envelope_hash:
+                raise _hash_conflict(replay_key, scope_json, recorded.envelope_hash, envelope_hash)
+            return await _replayed(recorded)
         due_at = None
         if isinstance(envelope.command, SleepCommand):
             due_at = now_ms() + envelope.command.duration_ms
@@ -158,16 +179,9 @@ class Journal:
                 )
             assert row is not None
             if result.status == "conflict":
-                raise ConflictError(
-                    "effect_replay_hash_conflict",
-                    f"runtime effect replay key {replay_key!r} in scope {scope_json} was reused with a different"
-                    f" envelope hash: recorded {row.envelope_hash}, new {envelope_hash}",
-                )
+                raise _hash_conflict(replay_key, scope_json, row.envelope_hash, envelope_hash)
             if result.status == "recorded":
-                if row.kind == "sleep" and row.due_at_ms is not None and row.due_at_ms > now_ms():
-                    # A completed sleep replays only after its original due time.
-                    await asyncio.sleep((row.due_at_ms - now_ms()) / 1000)
-                return _recorded(row, replayed=True)
+                return await _replayed(row)
             if result.status == "claimed":
                 assert row.lease_token is not None
                 return Leased(row.lease_token, row.lease_owner or owner, row.lease_expires_at_ms, envelope_hash)
