@@ -1,7 +1,8 @@
 """Shared helpers for the effectd benchmarks.
 
-- `EffectdProcess`: effectd as a subprocess (`effectd serve`) on a free port with a temporary SQLite file,
-  its RSS (VmRSS, peak VmHWM) and CPU time read from /proc.
+- `EffectdProcess`: effectd as a subprocess (`effectd serve`) on a free port with a temporary SQLite file
+  (or, given a store URL, on that store: `postgresql://...` for replicas), its RSS (VmRSS, peak VmHWM)
+  and CPU time read from /proc.
 - `EchoProcess`: a bare grpc.aio echo server (raw bytes, generic handler, no protobuf) in a subprocess,
   with the same server options as effectd, so that every benchmark reports the gRPC ceiling of the
   same machine in the same run. `python bench/_common.py echo-server --port N` runs it.
@@ -194,13 +195,21 @@ class _Subprocess:
 class EffectdProcess(_Subprocess):
     name = "effectd"
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, store_url: str | None = None) -> None:
+        """On a SQLite file in `workdir`, or on `store_url` (`--store`, e.g. a PostgreSQL URL) when given."""
         port = free_port()
         self.db_path = workdir / "effectd.db"
+        self.store_url = store_url
         env = dict(os.environ)
         env.setdefault("EFFECTD_LOG_LEVEL", "WARNING")
-        argv = [EFFECTD, "serve", "--listen", f"127.0.0.1:{port}", "--db", str(self.db_path)]
+        argv = [EFFECTD, "serve", "--listen", f"127.0.0.1:{port}"]
+        argv += ["--store", store_url] if store_url else ["--db", str(self.db_path)]
         super().__init__(argv, port, workdir / "effectd.log", env)
+
+    @property
+    def store(self) -> str:
+        """Where the data lives, for logs: the store URL or the SQLite file."""
+        return self.store_url or str(self.db_path)
 
 
 class EchoProcess(_Subprocess):
@@ -225,12 +234,13 @@ async def _wait_until(ready: Callable[[], Awaitable[bool]], process: _Subprocess
 
 
 @contextlib.asynccontextmanager
-async def effectd_server(timeout: float = 30.0) -> AsyncIterator[EffectdProcess]:
-    """effectd in a subprocess on a temporary database; ready when a Client can connect and call."""
+async def effectd_server(timeout: float = 30.0, *, store_url: str | None = None) -> AsyncIterator[EffectdProcess]:
+    """effectd in a subprocess on a temporary SQLite database, or on `store_url` when given (several
+    replicas may share one PostgreSQL store); ready when a Client can connect and call."""
     from effectd import Client
 
     with tempfile.TemporaryDirectory(prefix="effectd-bench-") as folder:
-        server = EffectdProcess(Path(folder))
+        server = EffectdProcess(Path(folder), store_url)
         try:
 
             async def ready() -> bool:
@@ -240,7 +250,7 @@ async def effectd_server(timeout: float = 30.0) -> AsyncIterator[EffectdProcess]
                 return True
 
             await _wait_until(ready, server, timeout)
-            log(f"effectd ready on {server.target} (pid {server.pid}, db {server.db_path})")
+            log(f"effectd ready on {server.target} (pid {server.pid}, store {server.store})")
             yield server
         finally:
             code = server.stop()

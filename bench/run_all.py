@@ -1,4 +1,5 @@
-"""Run every benchmark (await events and the effect journal) in order and print one combined JSON document.
+"""Run every benchmark (await events, the effect journal, replicas) in order and print one combined JSON document.
+bench_replicas.py needs PostgreSQL (its --postgres, env EFFECTD_BENCH_POSTGRES; default the local `test` database).
 
 Each script runs as a subprocess with this same Python; its stdout is its one JSON object and its
 stderr (progress) passes through. The combined document holds every result and a "summary" with the
@@ -21,7 +22,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 
-SCRIPTS = ["bench_latency.py", "bench_resolve.py", "bench_streams.py", "bench_journal.py"]
+SCRIPTS = ["bench_latency.py", "bench_resolve.py", "bench_streams.py", "bench_journal.py", "bench_replicas.py"]
 QUICK_ARGS = {
     "bench_latency.py": ["--iterations", "60", "--idle-iterations", "40", "--echo-wake-iterations", "40"],
     "bench_resolve.py": ["--resolve-keys", "2000", "--raw-keys", "2000", "--many-keys", "4000", "--echo-seconds", "1"],
@@ -43,6 +44,24 @@ QUICK_ARGS = {
         "--warmup",
         "200",
         "--latency-iterations",
+        "100",
+        "--echo-seconds",
+        "1",
+        "--echo-rtt-iterations",
+        "300",
+    ],
+    "bench_replicas.py": [
+        "--iterations",
+        "60",
+        "--idle-iterations",
+        "30",
+        "--warmup",
+        "5",
+        "--resolve-keys",
+        "1000",
+        "--effects",
+        "500",
+        "--journal-warmup",
         "100",
         "--echo-seconds",
         "1",
@@ -143,6 +162,26 @@ def headline(name: str, result: dict[str, Any]) -> dict[str, Any]:
             "echo_round_trip_p99_ms": "echo.unary_round_trip.p99_ms",
             "replay_over_echo": "ratios.replay_over_echo",
             "new_local_over_echo": "ratios.new_local_over_echo",
+        },
+        "bench_replicas.py": {
+            "cross_replica_woken_p50_ms": "effectd.wake.cross_replica.resolve_to_woken.p50_ms",
+            "cross_replica_woken_p99_ms": "effectd.wake.cross_replica.resolve_to_woken.p99_ms",
+            "same_replica_woken_p50_ms": "effectd.wake.same_replica.resolve_to_woken.p50_ms",
+            "same_replica_woken_p99_ms": "effectd.wake.same_replica.resolve_to_woken.p99_ms",
+            "cross_replica_woken_after_idle_p50_ms": "effectd.wake.cross_replica_idle.resolve_to_woken.p50_ms",
+            "resolve_one_replica_per_s": "effectd.resolve.one_replica.per_s",
+            "resolve_two_replicas_per_s": "effectd.resolve.two_replicas.per_s",
+            "replay_per_s": "effectd.journal.replay_one_replica.per_s",
+            "replay_two_replicas_per_s": "effectd.journal.replay_two_replicas.per_s",
+            "replay_executor_calls": "effectd.journal.replay_one_replica.executor_calls",
+            "record_new_local_per_s": "effectd.journal.record_new_local.per_s",
+            "echo_unary_per_s": "echo.unary.calls_per_s",
+            "echo_round_trip_p50_ms": "echo.unary_round_trip.p50_ms",
+            "echo_round_trip_p99_ms": "echo.unary_round_trip.p99_ms",
+            "cross_woken_p50_over_echo_rtt_p50": "ratios.cross_woken_p50_over_echo_rtt_p50",
+            "resolve_one_replica_over_echo": "ratios.resolve_one_replica_over_echo",
+            "resolve_two_replicas_over_echo": "ratios.resolve_two_replicas_over_echo",
+            "replay_over_echo": "ratios.replay_over_echo",
         },
     }
     return {label: _get(result, path) for label, path in picks.get(name, {}).items()}
