@@ -53,7 +53,7 @@ __all__ = ["AwaitEventCore", "KeyPendingState", "Limits", "now_ms"]
 log = logging.getLogger("effectd.await_events")
 
 UNKNOWN_OR_REVOKED_MESSAGE = "await-event key is invalid or revoked"
-_IDENTITY_CACHE_SIZE = 200_000
+_IDENTITY_CACHE_SIZE = 16_384
 
 
 def now_ms() -> int:

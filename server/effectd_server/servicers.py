@@ -47,7 +47,7 @@ class _KeyDecoder:
     """Decodes keys from the wire, reusing the object decoded before for the same bytes: the core's
     cache of verified keys then matches it by identity, with no re-validation or re-rendering."""
 
-    _SIZE = 100_000
+    _SIZE = 16_384
 
     def __init__(self) -> None:
         self._decoded: dict[bytes, AwaitEventKey] = {}
