@@ -65,8 +65,6 @@ class _KeyDecoder:
         return key
 
 
-_required_key = _KeyDecoder()
-
 
 def _required_resolution(request: Any) -> Resolution:
     if not request.HasField("resolution"):
@@ -79,6 +77,7 @@ class AwaitEventsServicer:
         self, core: AwaitEventCore, closing: asyncio.Event, *, heartbeat_interval_s: float, max_watched_keys: int
     ) -> None:
         self._core = core
+        self._key = _KeyDecoder()
         self._closing = closing
         self._heartbeat_s = heartbeat_interval_s
         self._max_watched = max_watched_keys
@@ -91,14 +90,14 @@ class AwaitEventsServicer:
         return pb.MintKeyResponse(key=to_pb.key(key))
 
     async def Resolve(self, request: pb.ResolveRequest, context: Context) -> pb.ResolveResponse:
-        outcome = await self._core.resolve(_required_key(request), _required_resolution(request))
+        outcome = await self._core.resolve(self._key(request), _required_resolution(request))
         return pb.ResolveResponse(outcome=to_pb.resolve_outcome(outcome))
 
     async def ResolveMany(self, request: pb.ResolveManyRequest, context: Context) -> pb.ResolveManyResponse:
         parsed: list[tuple[AwaitEventKey, Resolution] | EffectdError] = []
         for item in request.items:
             try:
-                parsed.append((_required_key(item), _required_resolution(item)))
+                parsed.append((self._key(item), _required_resolution(item)))
             except EffectdError as exc:
                 parsed.append(exc)
         valid = [p for p in parsed if not isinstance(p, EffectdError)]
@@ -115,7 +114,7 @@ class AwaitEventsServicer:
         return response
 
     async def Await(self, request: pb.AwaitRequest, context: Context) -> AsyncIterator[pb.AwaitResponse]:
-        key = _required_key(request)
+        key = self._key(request)
         limit = request.WhichOneof("limit")
         deadline: int | None = None
         if limit == "timeout_ms":
@@ -173,7 +172,7 @@ class AwaitEventsServicer:
             stream.close()
 
     async def Peek(self, request: pb.PeekRequest, context: Context) -> pb.PeekResponse:
-        state = await self._core.peek(_required_key(request))
+        state = await self._core.peek(self._key(request))
         if isinstance(state, KeyPendingState):
             pending = pb.KeyPending()
             if state.deadline_unix_ms is not None:
@@ -182,11 +181,11 @@ class AwaitEventsServicer:
         return pb.PeekResponse(terminal=to_pb.resolution(state))
 
     async def Cancel(self, request: pb.CancelRequest, context: Context) -> pb.CancelResponse:
-        outcome = await self._core.cancel(_required_key(request))
+        outcome = await self._core.cancel(self._key(request))
         return pb.CancelResponse(outcome=to_pb.resolve_outcome(outcome))
 
     async def RevokeKey(self, request: pb.RevokeKeyRequest, context: Context) -> pb.RevokeKeyResponse:
-        await self._core.revoke_key(_required_key(request))
+        await self._core.revoke_key(self._key(request))
         return pb.RevokeKeyResponse()
 
     async def RevokeSession(self, request: pb.RevokeSessionRequest, context: Context) -> pb.RevokeSessionResponse:
