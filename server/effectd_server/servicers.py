@@ -65,7 +65,6 @@ class _KeyDecoder:
         return key
 
 
-
 def _required_resolution(request: Any) -> Resolution:
     if not request.HasField("resolution"):
         raise InvalidArgumentError("invalid_resolution", "a resolution is required")
