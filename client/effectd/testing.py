@@ -32,6 +32,7 @@ async def start_local_server(
     Needs the server extra: `pip install 'effectd[server]'`.
     """
     from effectd_server import ServerConfig, StoreConfig, serve
+    from effectd_server.config import StreamsConfig
 
     with contextlib.ExitStack() as stack:
         if db_path is None:
@@ -39,7 +40,9 @@ async def start_local_server(
             db_path = Path(folder) / "effectd.db"
         path = Path(db_path)
         config = ServerConfig(
-            listen="127.0.0.1:0", store=StoreConfig(url=str(path)), heartbeat_interval_s=heartbeat_interval_s
+            listen="127.0.0.1:0",
+            store=StoreConfig(url=str(path)),
+            streams=StreamsConfig(heartbeat_interval_s=heartbeat_interval_s),
         )
         async with serve(config) as running:
             yield LocalServer(target=running.target, port=running.port, db_path=path)

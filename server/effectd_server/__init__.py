@@ -1,4 +1,4 @@
-"""effectd's server: gRPC servicers over a core that knows nothing of gRPC, over a `Store`."""
+"""effectd's server: one package per capability (core, servicer, store part) composed in `server.py`."""
 
 from effectd_server.config import ServerConfig, StoreConfig, load_config
 from effectd_server.server import RunningServer, serve

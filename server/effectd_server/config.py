@@ -1,13 +1,22 @@
-"""Server configuration: small frozen dataclasses, one loader from flags and EFFECTD_* variables."""
+"""Server configuration: small frozen dataclasses, one nested config per capability, one loader from
+flags and EFFECTD_* variables. Validation raises ValueError."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-__all__ = ["ServerConfig", "StoreConfig", "load_config"]
+__all__ = [
+    "AwaitEventsConfig",
+    "JournalConfig",
+    "LimitsConfig",
+    "ServerConfig",
+    "StoreConfig",
+    "StreamsConfig",
+    "load_config",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,32 +39,82 @@ class StoreConfig:
             raise ValueError(f"unsupported store URL {url!r}: use a SQLite file path or a postgresql:// URL")
         return url
 
+    def redacted(self) -> str:
+        """The URL for logs: a PostgreSQL password is never written out."""
+        if not self.is_postgres():
+            return self.url
+        from effectd_server.store.postgres._backend import redact_url
+
+        return redact_url(self.url)
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsConfig:
+    """Sizes a request may have; each is refused with its own code and the limit in the message."""
+
+    max_id_bytes: int = 1024
+    """Any id (session, turn, process, tool call, replay key, owner, ...): `id_too_long`."""
+    max_key_bytes: int = 16_384
+    """An await-event key or token as sent: `id_too_long`."""
+    max_envelope_bytes: int = 4 << 20
+    """An effect envelope, encoded: `envelope_too_large`."""
+    max_payload_bytes: int = 1 << 20
+    """A resolution or a recorded outcome: `payload_too_large`."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamsConfig:
+    heartbeat_interval_s: float = 10.0
+    """How often waiting streams get a heartbeat when the caller asks for none."""
+    min_heartbeat_interval_s: float = 1.0
+    """Requested heartbeat intervals are raised to this."""
+    max_streams_per_connection: int = 10_000
+    """Open streams one client connection may hold: `too_many_streams`."""
+    max_queued_responses: int = 4096
+    """Responses a stream may have waiting for a slow reader before it is ended (`stream_too_slow`)."""
+    max_queued_bytes: int = 16 << 20
+    """Bytes a stream may have waiting for a slow reader before it is ended (`stream_too_slow`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitEventsConfig:
+    max_batch: int = 10_000
+    """Most items in one ResolveMany."""
+    max_watched_keys: int = 1_000_000
+    """Most keys on one Watch stream."""
+
+
+@dataclass(frozen=True, slots=True)
+class JournalConfig:
+    default_lease_ttl_ms: int = 30_000
+    max_lease_ttl_ms: int = 3_600_000
+
 
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
     listen: str = "127.0.0.1:50551"
     """host:port to listen on; port 0 picks a free port."""
     store: StoreConfig = field(default_factory=StoreConfig)
-    heartbeat_interval_s: float = 10.0
-    """How often pending Await and Watch streams get a heartbeat."""
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    streams: StreamsConfig = field(default_factory=StreamsConfig)
+    await_events: AwaitEventsConfig = field(default_factory=AwaitEventsConfig)
+    journal: JournalConfig = field(default_factory=JournalConfig)
     shutdown_grace_s: float = 10.0
     """How long in-flight calls may finish after SIGTERM."""
-    max_payload_bytes: int = 1 << 20
-    """Largest resolution a resolve may record."""
-    max_batch: int = 10_000
-    """Most items in one ResolveMany."""
-    max_watched_keys: int = 1_000_000
-    """Most keys on one Watch stream."""
     reuse_port: bool = False
 
     def __post_init__(self) -> None:
         host, sep, port = self.listen.rpartition(":")
         if not sep or not host or not port.isdigit() or int(port) > 65535:
             raise ValueError(f"listen must be HOST:PORT, got {self.listen!r}")
-        if self.heartbeat_interval_s <= 0 or self.shutdown_grace_s < 0:
-            raise ValueError("heartbeat_interval_s must be > 0 and shutdown_grace_s >= 0")
-        if self.max_payload_bytes <= 0 or self.max_batch <= 0 or self.max_watched_keys <= 0:
-            raise ValueError("limits must be positive")
+        if self.shutdown_grace_s < 0:
+            raise ValueError("shutdown_grace_s must be >= 0")
+        if self.streams.heartbeat_interval_s <= 0 or self.streams.min_heartbeat_interval_s <= 0:
+            raise ValueError("heartbeat intervals must be > 0")
+        for part in (self.limits, self.streams, self.await_events, self.journal):
+            for item in fields(part):
+                if item.name.startswith("max_") and getattr(part, item.name) <= 0:
+                    raise ValueError(f"{type(part).__name__}.{item.name} must be positive")
 
 
 def load_config(

@@ -1,36 +1,41 @@
-"""Builds and runs the gRPC server: services, health, reflection, graceful shutdown."""
+"""The composition root: builds the components (one per capability), serves them with health and
+reflection, and shuts down gracefully."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 from effectd._channel import server_options
 from effectd.v1 import await_events_pb2, effect_controller_pb2
+from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from effectd_server._edge import InFlight, add_service
-from effectd_server.await_events import AwaitEventCore, Limits
+from effectd_server import await_events, journal
+from effectd_server.component import Component, ComponentContext
 from effectd_server.config import ServerConfig
-from effectd_server.hub import Hub
-from effectd_server.journal import Journal
-from effectd_server.journal_servicer import EffectControllerServicer
-from effectd_server.keyring import Keyring
-from effectd_server.servicers import AwaitEventsServicer, KeyringServicer
-from effectd_server.store import SqliteStore, Store, StoreEvent
+from effectd_server.edge import InFlight, Streams, add_service
+from effectd_server.store import Backend, open_backend
 
-__all__ = ["RunningServer", "serve"]
+__all__ = ["COMPONENTS", "RunningServer", "serve"]
 
 log = logging.getLogger("effectd.server")
 
-_SERVICES = {
-    **await_events_pb2.DESCRIPTOR.services_by_name,
-    **effect_controller_pb2.DESCRIPTOR.services_by_name,
+COMPONENTS: list[Callable[[ComponentContext], Component]] = [
+    await_events.build,
+    journal.build,
+]
+"""Every capability, in start order. Adding one is one line here."""
+
+_SERVICES: dict[str, ServiceDescriptor] = {
+    service.full_name: service
+    for module in (await_events_pb2, effect_controller_pb2)
+    for service in module.DESCRIPTOR.services_by_name.values()
 }
 
 
@@ -40,10 +45,11 @@ class RunningServer:
     port: int
     grpc_server: grpc.aio.Server
     health: health.aio.HealthServicer
-    core: AwaitEventCore
-    store: Store
-    closing: asyncio.Event
+    backend: Backend
+    streams: Streams
     in_flight: InFlight
+    parts: dict[str, Any] = field(default_factory=dict)
+    """Each capability's core by name ("await_events", "journal"), for tests and embedding."""
 
     @property
     def target(self) -> str:
@@ -57,67 +63,53 @@ class RunningServer:
         """Health goes NOT_SERVING, open streams end with UNAVAILABLE server_shutting_down (clients
         reconnect), in-flight unary calls get `grace_s` to finish, then everything stops."""
         await self.health.enter_graceful_shutdown()
-        self.closing.set()
+        self.streams.close()
         grace = self.config.shutdown_grace_s if grace_s is None else grace_s
         await self.in_flight.wait_idle(grace)
         # What is left are streams of other services (health watches): end them now.
         await self.grpc_server.stop(min(grace, 0.2))
 
 
-def _open_store(config: ServerConfig) -> Store:
-    if config.store.is_postgres():
-        try:
-            from effectd_server.store.postgres import PostgresStore
-        except ImportError as exc:  # asyncpg is the [postgres] extra
-            raise RuntimeError("a PostgreSQL store needs: pip install 'effectd[postgres]'") from exc
-        return PostgresStore(config.store.url)
-    return SqliteStore(config.store.sqlite_path())
+def _service_descriptor(name: str) -> ServiceDescriptor:
+    try:
+        return _SERVICES[name]
+    except KeyError:
+        from google.protobuf import descriptor_pool
+
+        return descriptor_pool.Default().FindServiceByName(name)
 
 
 @contextlib.asynccontextmanager
 async def serve(config: ServerConfig) -> AsyncIterator[RunningServer]:
     """Start a server; leaving the block shuts it down gracefully."""
-    store = _open_store(config)
-    await store.open()
-    keyring = Keyring(store)
-    core = AwaitEventCore(
-        store, keyring, Hub(), Limits(max_payload_bytes=config.max_payload_bytes, max_batch=config.max_batch)
+    backend = open_backend(
+        config.store.url if config.store.is_postgres() else config.store.sqlite_path(),
+        is_postgres=config.store.is_postgres(),
     )
-    journal = Journal(store, core)
-
-    def on_store_event(event: StoreEvent) -> None:
-        core.on_store_event(event)
-        journal.on_store_event(event)
-
-    store.set_listener(on_store_event)
+    await backend.open()
+    streams = Streams(
+        max_per_connection=config.streams.max_streams_per_connection,
+        min_heartbeat_s=config.streams.min_heartbeat_interval_s,
+        default_heartbeat_s=config.streams.heartbeat_interval_s,
+    )
+    context = ComponentContext(config, backend, streams)
+    components = [build(context) for build in COMPONENTS]
+    started: list[Component] = []
     server: grpc.aio.Server | None = None
-    closing = asyncio.Event()
     in_flight = InFlight()
     try:
-        await keyring.load()
-        await core.start()
+        for component in components:
+            if component.start is not None:
+                await component.start()
+            started.append(component)
         server = grpc.aio.server(options=server_options(reuse_port=config.reuse_port))
-        add_service(
-            server,
-            _SERVICES["AwaitEvents"],
-            AwaitEventsServicer(
-                core,
-                closing,
-                heartbeat_interval_s=config.heartbeat_interval_s,
-                max_watched_keys=config.max_watched_keys,
-            ),
-            in_flight,
-        )
-        add_service(server, _SERVICES["Keyring"], KeyringServicer(keyring), in_flight)
-        add_service(
-            server,
-            _SERVICES["EffectController"],
-            EffectControllerServicer(journal, closing, heartbeat_interval_s=config.heartbeat_interval_s),
-            in_flight,
-        )
+        service_names: list[str] = []
+        for component in components:
+            for name, servicer in component.services:
+                add_service(server, _service_descriptor(name), servicer, in_flight, streams)
+                service_names.append(name)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-        service_names = [s.full_name for s in _SERVICES.values()]
         reflection.enable_server_reflection([*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
         try:
             port = server.add_insecure_port(config.listen)
@@ -128,14 +120,17 @@ async def serve(config: ServerConfig) -> AsyncIterator[RunningServer]:
         await server.start()
         for name in ["", *service_names]:
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-        running = RunningServer(config, port, server, health_servicer, core, store, closing, in_flight)
-        log.info("effectd listening on %s (store %s)", running.target, config.store.url)
+        running = RunningServer(config, port, server, health_servicer, backend, streams, in_flight, context.parts)
+        log.info("effectd listening on %s (store %s)", running.target, config.store.redacted())
         try:
             yield running
         finally:
             await running.shutdown()
     finally:
+        streams.close()
         if server is not None:
             await server.stop(0)
-        await core.stop()
-        await store.close()
+        for component in reversed(started):
+            if component.stop is not None:
+                await component.stop()
+        await backend.close()

@@ -36,7 +36,7 @@ def start_server(store_url: str) -> ServerFactory:
     @contextlib.asynccontextmanager
     async def start(**overrides: Any) -> AsyncIterator[RunningServer]:
         config = replace(
-            ServerConfig(listen="127.0.0.1:0", store=StoreConfig(url=store_url), heartbeat_interval_s=10.0),
+            ServerConfig(listen="127.0.0.1:0", store=StoreConfig(url=store_url)),
             **overrides,
         )
         async with serve(config) as running:

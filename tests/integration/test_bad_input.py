@@ -19,6 +19,7 @@ from effectd.v1 import await_events_pb2 as pb
 from effectd.v1 import await_events_pb2_grpc as pb_grpc
 from effectd.v1 import scope_pb2
 from effectd_server import RunningServer
+from effectd_server.config import AwaitEventsConfig, LimitsConfig
 from google.rpc import error_details_pb2, status_pb2
 
 from tests.integration.codes import PROVOKED
@@ -115,7 +116,7 @@ async def _drain(call: Any) -> None:
 
 async def test_oversized_payload_is_refused_and_nothing_is_stored(start_server: Callable[..., Any]) -> None:
     async with (
-        start_server(max_payload_bytes=1000) as small,
+        start_server(limits=LimitsConfig(max_payload_bytes=1000)) as small,
         await Client.connect(small.target) as small_client,
     ):
         key = await small_client.mint_key(TurnScope("s", "t"), CustomWait("big"))
@@ -175,7 +176,10 @@ async def test_resolve_many_answers_each_item_on_its_own(stub: Any, key: scope_p
 
 
 async def test_resolve_many_batch_limit(start_server: Callable[..., Any]) -> None:
-    async with start_server(max_batch=5) as small, await Client.connect(small.target) as client:
+    async with (
+        start_server(await_events=AwaitEventsConfig(max_batch=5)) as small,
+        await Client.connect(small.target) as client,
+    ):
         key = await client.mint_key(TurnScope("s", "t"), CustomWait("batch"))
         async with grpc.aio.insecure_channel(small.target) as channel:
             stub = pb_grpc.AwaitEventsStub(channel)
@@ -185,7 +189,10 @@ async def test_resolve_many_batch_limit(start_server: Callable[..., Any]) -> Non
 
 
 async def test_watch_key_limit(start_server: Callable[..., Any]) -> None:
-    async with start_server(max_watched_keys=3) as small, await Client.connect(small.target) as client:
+    async with (
+        start_server(await_events=AwaitEventsConfig(max_watched_keys=3)) as small,
+        await Client.connect(small.target) as client,
+    ):
         keys = [to_pb.key(await client.mint_key(TurnScope("s", "t"), CustomWait(f"w{i}"))) for i in range(4)]
         async with grpc.aio.insecure_channel(small.target) as channel:
             stub = pb_grpc.AwaitEventsStub(channel)
@@ -233,7 +240,7 @@ async def test_keyring_errors(server: RunningServer) -> None:
 async def test_store_unavailable_is_unavailable_and_not_acknowledged(
     server: RunningServer, stub: Any, key: scope_pb2.AwaitEventKey
 ) -> None:
-    await server.store.close()
+    await server.backend.close()
     request = pb.ResolveRequest(key=key, resolution=to_pb.resolution(Ok(1)))
     await expect_error(stub.Resolve(request), grpc.StatusCode.UNAVAILABLE, "store_unavailable")
     # The server itself keeps answering (health is a separate service).

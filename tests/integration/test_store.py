@@ -16,26 +16,24 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 from effectd._errors import ConflictError, NotFoundError
-from effectd_server.store import (
-    EffectClaim,
-    EffectFinished,
+from effectd_server.store import ListenerResumed, StoreUnavailableError
+from effectd_server.store._migrations import migrations_for
+from effectd_server.store.await_events import (
     KeyRevokedEvent,
     KeyringChanged,
     KeyRow,
-    ListenerResumed,
     ResolveItem,
     SessionRevokedEvent,
     SigningKeyRow,
-    SqliteStore,
-    Store,
-    StoreEvent,
-    StoreUnavailableError,
     TerminalRecorded,
 )
-from effectd_server.store._migrations import migrations_for
-from effectd_server.store.postgres import PostgresStore, _parse_url
+from effectd_server.store.journal import EffectClaim, EffectFinished
+from effectd_server.store.postgres import parse_url as _parse_url
 
 from tests.pg import POSTGRES_DSN, fresh_schema, require_postgres, with_query
+from tests.store_parts import StoreUnderTest as Store
+from tests.store_parts import postgres_store as PostgresStore
+from tests.store_parts import sqlite_store as SqliteStore
 
 OK = '{"status":"ok","payload":1}'
 OTHER = '{"status":"ok","payload":2}'
@@ -95,14 +93,14 @@ class Events:
     """A store listener that records what it is told."""
 
     def __init__(self) -> None:
-        self.seen: list[StoreEvent] = []
+        self.seen: list[object] = []
         self._changed = asyncio.Event()
 
-    def __call__(self, event: StoreEvent) -> None:
+    def __call__(self, event: object) -> None:
         self.seen.append(event)
         self._changed.set()
 
-    async def wait_for(self, predicate: Callable[[list[StoreEvent]], bool], timeout: float = 10.0) -> None:
+    async def wait_for(self, predicate: Callable[[list[object]], bool], timeout: float = 10.0) -> None:
         async with asyncio.timeout(timeout):
             while not predicate(self.seen):
                 self._changed.clear()
@@ -110,7 +108,7 @@ class Events:
 
 
 @pytest.fixture
-async def two_stores(pg_url: str) -> AsyncIterator[tuple[PostgresStore, PostgresStore]]:
+async def two_stores(pg_url: str) -> AsyncIterator[tuple[Store, Store]]:
     a, b = PostgresStore(pg_url), PostgresStore(pg_url)
     await a.open()
     await b.open()
@@ -360,7 +358,7 @@ async def test_postgres_migrations_from_stores_opening_concurrently(pg_url: str)
 
 
 async def test_postgres_concurrent_rotations_leave_one_active_key(
-    two_stores: tuple[PostgresStore, PostgresStore],
+    two_stores: tuple[Store, Store],
 ) -> None:
     a, b = two_stores
     await a.ensure_signing_key(SigningKeyRow("first", b"0" * 32, "active", 0))
@@ -444,7 +442,7 @@ async def test_postgres_pool_recovers_after_its_connections_are_terminated(pg_ur
 
 
 # -- PostgreSQL: change notifications between stores -------------------------------------------------
-async def test_postgres_changes_reach_the_other_store(two_stores: tuple[PostgresStore, PostgresStore]) -> None:
+async def test_postgres_changes_reach_the_other_store(two_stores: tuple[Store, Store]) -> None:
     a, b = two_stores
     on_a, on_b = Events(), Events()
     a.set_listener(on_a)
@@ -483,7 +481,7 @@ async def test_postgres_changes_reach_the_other_store(two_stores: tuple[Postgres
 
 
 async def test_postgres_a_large_terminal_is_announced_without_its_payload(
-    two_stores: tuple[PostgresStore, PostgresStore],
+    two_stores: tuple[Store, Store],
 ) -> None:
     a, b = two_stores
     on_b = Events()
@@ -499,7 +497,7 @@ async def test_postgres_a_large_terminal_is_announced_without_its_payload(
 
 
 async def test_postgres_a_change_too_large_to_announce_asks_for_a_catch_up(
-    two_stores: tuple[PostgresStore, PostgresStore],
+    two_stores: tuple[Store, Store],
 ) -> None:
     a, b = two_stores
     on_b = Events()
@@ -510,7 +508,7 @@ async def test_postgres_a_change_too_large_to_announce_asks_for_a_catch_up(
     assert long_session in await b.revoked_sessions()
 
 
-async def test_postgres_other_schemas_are_not_reported(two_stores: tuple[PostgresStore, PostgresStore]) -> None:
+async def test_postgres_other_schemas_are_not_reported(two_stores: tuple[Store, Store]) -> None:
     a, _ = two_stores
     on_a = Events()
     a.set_listener(on_a)
@@ -526,7 +524,7 @@ async def test_postgres_other_schemas_are_not_reported(two_stores: tuple[Postgre
 
 
 # -- PostgreSQL: racing stores ---------------------------------------------------------------------
-async def test_postgres_deadlines_fire_once_across_stores(two_stores: tuple[PostgresStore, PostgresStore]) -> None:
+async def test_postgres_deadlines_fire_once_across_stores(two_stores: tuple[Store, Store]) -> None:
     a, b = two_stores
     rows = [_row(i) for i in range(200)]
     await a.record_keys(rows, 1)
@@ -549,7 +547,7 @@ async def test_postgres_deadlines_fire_once_across_stores(two_stores: tuple[Post
 
 
 async def test_postgres_one_winner_per_key_with_resolvers_on_two_stores(
-    two_stores: tuple[PostgresStore, PostgresStore],
+    two_stores: tuple[Store, Store],
 ) -> None:
     a, b = two_stores
     rows = [_row(i) for i in range(200)]
@@ -588,7 +586,7 @@ async def test_postgres_one_winner_per_key_with_resolvers_on_two_stores(
 
 
 async def test_postgres_listener_resumes_after_its_connection_is_terminated(
-    two_stores: tuple[PostgresStore, PostgresStore],
+    two_stores: tuple[Store, Store],
 ) -> None:
     a, b = two_stores
     on_b = Events()
@@ -692,3 +690,39 @@ async def test_postgres_store_recovers_after_an_outage(pg_url: str) -> None:
         await other.close()
         if proxy._server is not None:
             await proxy.cut()
+
+
+async def test_sqlite_writer_survives_any_failure_in_a_batch(tmp_path: Path) -> None:
+    """A failure of any kind in the middle of a batch is answered to its caller; the others commit and
+    the store stays writable (an OverflowError once left a transaction open and wedged every write)."""
+    store = SqliteStore(tmp_path / "wedge.db")
+    await store.open()
+    try:
+        backend = store.backend
+
+        def overflow(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE await_keys SET deadline_ms = ? WHERE key_id = 'x'", (2**70,))
+
+        def breaks_the_transaction(conn: sqlite3.Connection) -> None:
+            conn.execute("COMMIT")  # the savepoint and the batch's transaction are gone after this
+
+        # Submitted in one loop iteration, so they share one batch with good writes around them.
+        first = store.record_keys([_row(1)], 1)
+        bad = backend.write(overflow)
+        after = store.record_keys([_row(2)], 1)
+        await first
+        with pytest.raises(StoreUnavailableError):
+            await bad
+        await after
+        assert set(await store.key_states(["key-1", "key-2"])) == {"key-1", "key-2"}
+
+        broken = backend.write(breaks_the_transaction)
+        alongside = store.record_keys([_row(3)], 1)
+        results = await asyncio.gather(broken, alongside, return_exceptions=True)
+        assert any(isinstance(r, StoreUnavailableError) for r in results)
+        # Whatever that batch became, the next writes commit.
+        await store.record_keys([_row(4)], 1)
+        assert (await store.resolve([ResolveItem(_row(4), OK)], 2))[0].status == "accepted"
+        assert "key-4" in await store.key_states(["key-4"])
+    finally:
+        await store.close()

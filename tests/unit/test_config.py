@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from effectd_server import ServerConfig, StoreConfig, load_config
+from effectd_server.config import AwaitEventsConfig, StreamsConfig
 
 
 def test_defaults_serve_sqlite_in_the_current_directory() -> None:
@@ -29,8 +30,8 @@ def test_bad_listen_is_a_value_error(listen: str) -> None:
 
 def test_bad_limits_and_urls_are_value_errors() -> None:
     with pytest.raises(ValueError):
-        ServerConfig(max_batch=0)
+        ServerConfig(await_events=AwaitEventsConfig(max_batch=0))
     with pytest.raises(ValueError):
-        ServerConfig(heartbeat_interval_s=0)
+        ServerConfig(streams=StreamsConfig(heartbeat_interval_s=0))
     with pytest.raises(ValueError):
         StoreConfig("mysql://x").sqlite_path()

@@ -9,8 +9,8 @@ import hmac
 from effectd import CustomWait, TurnScope, await_event_key_id
 from effectd._lashjson import dumps
 from effectd._scope import AwaitEventKey
-from effectd_server.keyring import Keyring
-from effectd_server.store import SigningKeyRow
+from effectd_server.await_events.keyring import Keyring
+from effectd_server.store.await_events import SigningKeyRow
 
 
 def _keyring(*rows: SigningKeyRow) -> Keyring:
@@ -68,7 +68,7 @@ def test_verification_uses_a_constant_time_comparison(monkeypatch: object) -> No
         calls.append((a, b))
         return real(a, b)
 
-    import effectd_server.keyring as module
+    import effectd_server.await_events.keyring as module
 
     monkeypatch.setattr(module.hmac, "compare_digest", spy)  # type: ignore[attr-defined]
     keyring = _keyring(ACTIVE)

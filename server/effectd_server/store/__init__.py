@@ -1,47 +1,21 @@
-"""Storage behind one protocol: SQLite (the embedded default) and PostgreSQL (`store.postgres`, needs asyncpg)."""
+"""Storage: a backend (SQLite, the embedded default, or PostgreSQL for replicas) and, per capability, a
+store protocol with one part per backend."""
 
-from effectd_server.store._protocol import (
-    ClaimResult,
-    EffectClaim,
-    EffectFinished,
-    EffectRow,
-    KeyRevokedEvent,
-    KeyringChanged,
-    KeyRow,
-    KeyState,
-    ListenerResumed,
-    ResolveItem,
-    ResolveResult,
-    SessionRevokedEvent,
-    SigningKeyRow,
-    SigningKeyState,
-    Store,
-    StoreEvent,
-    StoreListener,
-    StoreUnavailableError,
-    TerminalRecorded,
-)
-from effectd_server.store.sqlite import SqliteStore
+from __future__ import annotations
 
-__all__ = [
-    "ClaimResult",
-    "EffectClaim",
-    "EffectFinished",
-    "EffectRow",
-    "KeyRevokedEvent",
-    "KeyRow",
-    "KeyState",
-    "KeyringChanged",
-    "ListenerResumed",
-    "ResolveItem",
-    "ResolveResult",
-    "SessionRevokedEvent",
-    "SigningKeyRow",
-    "SigningKeyState",
-    "SqliteStore",
-    "Store",
-    "StoreEvent",
-    "StoreListener",
-    "StoreUnavailableError",
-    "TerminalRecorded",
-]
+from effectd_server.store._base import Backend, BackendKind, ChangeListener, ListenerResumed, StoreUnavailableError
+
+__all__ = ["Backend", "BackendKind", "ChangeListener", "ListenerResumed", "StoreUnavailableError", "open_backend"]
+
+
+def open_backend(url: str, *, is_postgres: bool) -> Backend:
+    """The backend for a store URL (not opened yet)."""
+    if is_postgres:
+        try:
+            from effectd_server.store.postgres import PostgresBackend
+        except ImportError as exc:  # asyncpg is the [postgres] extra
+            raise RuntimeError("a PostgreSQL store needs: pip install 'effectd[postgres]'") from exc
+        return PostgresBackend(url)
+    from effectd_server.store.sqlite import SqliteBackend
+
+    return SqliteBackend(url)

@@ -14,7 +14,7 @@ import time
 from effectd._lashjson import dumps
 from effectd._scope import AwaitEventKey, AwaitEventWaitIdentity, ExecutionScope
 
-from effectd_server.store import SigningKeyRow, Store
+from effectd_server.store.await_events import AwaitEventsStore, SigningKeyRow
 
 __all__ = ["Keyring"]
 
@@ -40,7 +40,7 @@ def _mac(secret: bytes, message: bytes) -> str:
 class Keyring:
     """Signs with the active key; verifies with every key that is not retired."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: AwaitEventsStore) -> None:
         self._store = store
         self._keys: dict[str, SigningKeyRow] = {}
         self._active: SigningKeyRow | None = None

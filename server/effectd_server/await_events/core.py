@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import heapq
 import itertools
 import json
 import logging
@@ -32,23 +31,25 @@ from effectd._scope import (
     validate_wait,
 )
 
-from effectd_server.hub import Hub, KeyEvent, KeyRevoked, KeyTerminal
-from effectd_server.keyring import Keyring, mac_message
-from effectd_server.store import (
+from effectd_server.await_events.deadlines import DeadlineTimers
+from effectd_server.await_events.hub import Hub, KeyEvent, KeyRevoked, KeyTerminal
+from effectd_server.await_events.keyring import Keyring, mac_message
+from effectd_server.config import AwaitEventsConfig, LimitsConfig
+from effectd_server.edge.logs import safe
+from effectd_server.store import ListenerResumed
+from effectd_server.store.await_events import (
+    AwaitEventsStore,
     KeyRevokedEvent,
     KeyringChanged,
     KeyRow,
     KeyState,
-    ListenerResumed,
     ResolveItem,
     ResolveResult,
     SessionRevokedEvent,
-    Store,
-    StoreEvent,
     TerminalRecorded,
 )
 
-__all__ = ["AwaitEventCore", "KeyPendingState", "Limits", "now_ms"]
+__all__ = ["UNKNOWN_OR_REVOKED_MESSAGE", "AwaitEventCore", "KeyPendingState", "Waiter", "now_ms"]
 
 log = logging.getLogger("effectd.await_events")
 
@@ -61,14 +62,6 @@ def now_ms() -> int:
 
 
 @dataclass(frozen=True, slots=True)
-class Limits:
-    max_payload_bytes: int = 1 << 20
-    """Largest resolution (as lash-json) a resolve may record."""
-    max_batch: int = 10_000
-    """Most items in one ResolveMany."""
-
-
-@dataclass(frozen=True, slots=True)
 class KeyPendingState:
     deadline_unix_ms: int | None
 
@@ -77,27 +70,52 @@ def _decode_terminal(terminal_json: str) -> Resolution:
     return resolution_from_lash(json.loads(terminal_json))
 
 
-class _FutureSubscriber:
-    __slots__ = ("future",)
+class Waiter:
+    """One caller waiting for one key: a hub subscriber whose future holds the key's event. It owns no
+    task; `close()` unsubscribes (a dropped wait resolves nothing)."""
 
-    def __init__(self) -> None:
+    __slots__ = ("_hub", "future", "key_id")
+
+    def __init__(self, hub: Hub, key_id: str) -> None:
+        self._hub = hub
+        self.key_id = key_id
         self.future: asyncio.Future[KeyEvent] = asyncio.get_running_loop().create_future()
 
     def deliver(self, event: KeyEvent) -> None:
         if not self.future.done():
             self.future.set_result(event)
 
+    def close(self) -> None:
+        self._hub.unsubscribe(self.key_id, self)
+        if not self.future.done():
+            self.future.cancel()
+
+    def resolution(self) -> Resolution:
+        """The terminal, once the future is done; raises when the key was revoked."""
+        event = self.future.result()
+        if isinstance(event, KeyRevoked):
+            raise UnknownOrRevokedError("await_event_unknown_or_revoked", UNKNOWN_OR_REVOKED_MESSAGE)
+        return event.resolution
+
 
 class AwaitEventCore:
-    def __init__(self, store: Store, keyring: Keyring, hub: Hub, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        store: AwaitEventsStore,
+        keyring: Keyring,
+        hub: Hub,
+        limits: LimitsConfig | None = None,
+        config: AwaitEventsConfig | None = None,
+    ) -> None:
         self.store = store
         self.keyring = keyring
         self.hub = hub
-        self.limits = limits or Limits()
+        self.limits = limits or LimitsConfig()
+        self.config = config or AwaitEventsConfig()
         self._revoked_sessions: set[str] = set()
         self._identities: dict[AwaitEventKey, tuple[KeyRow, str]] = {}
         self._background: set[asyncio.Task[None]] = set()
-        self._timers = _DeadlineTimers(self)
+        self._timers = DeadlineTimers(store, self._fire_due)
 
     async def start(self) -> None:
         self._revoked_sessions = await self.store.revoked_sessions()
@@ -110,7 +128,7 @@ class AwaitEventCore:
         await asyncio.gather(*self._background, return_exceptions=True)
 
     # -- changes made by other replicas (PostgreSQL) ------------------------------------------
-    def on_store_event(self, event: StoreEvent) -> None:
+    def on_store_event(self, event: object) -> None:
         """Apply a change another replica committed: wake this replica's waiters and watchers."""
         if isinstance(event, TerminalRecorded):
             if self.hub.is_watched(event.key_id):
@@ -191,14 +209,10 @@ class AwaitEventCore:
                 del self._identities[stale]
         self._identities[key] = identity
 
-    async def refusal(self, key: AwaitEventKey) -> str | None:
-        """Why `key` may not be used (None when it may). Raises InvalidArgumentError on bad input."""
-        return (await self.identify(key))[1]
-
     async def _require_usable(self, key: AwaitEventKey, action: str) -> KeyRow:
         row, reason = await self.identify(key)
         if row is None:
-            log.info("%s refused: key_id=%s reason=%s", action, key.key_id, reason)
+            log.info("%s refused: key_id=%s reason=%s", action, safe(key.key_id), reason)
             raise UnknownOrRevokedError("await_event_unknown_or_revoked", UNKNOWN_OR_REVOKED_MESSAGE)
         return row
 
@@ -237,9 +251,9 @@ class AwaitEventCore:
         self, items: Sequence[tuple[AwaitEventKey, Resolution]]
     ) -> list[ResolveOutcome | EffectdError]:
         """Each item answered on its own: an outcome, or the error that made that item invalid."""
-        if len(items) > self.limits.max_batch:
+        if len(items) > self.config.max_batch:
             raise InvalidArgumentError(
-                "batch_too_large", f"a batch holds at most {self.limits.max_batch} items, got {len(items)}"
+                "batch_too_large", f"a batch holds at most {self.config.max_batch} items, got {len(items)}"
             )
         answers: list[ResolveOutcome | EffectdError | None] = [None] * len(items)
         to_store: list[ResolveItem] = []
@@ -252,7 +266,7 @@ class AwaitEventCore:
                 answers[index] = exc
                 continue
             if row is None:
-                log.info("resolve refused: key_id=%s reason=%s", key.key_id, reason)
+                log.info("resolve refused: key_id=%s reason=%s", safe(key.key_id), reason)
                 answers[index] = UnknownOrRevoked()
                 continue
             to_store.append(ResolveItem(row, text))
@@ -288,28 +302,39 @@ class AwaitEventCore:
             return _decode_terminal(state.terminal_json)
         return KeyPendingState(state.deadline_ms)
 
-    async def wait(self, key: AwaitEventKey, deadline_unix_ms: int | None) -> Resolution:
-        """The key's terminal; with a deadline, `timeout` is recorded when it passes (durably)."""
+    async def open_wait(self, key: AwaitEventKey, deadline_unix_ms: int | None) -> Resolution | Waiter:
+        """The key's terminal when it has one, else a Waiter whose future gets it. With a deadline,
+        `timeout` is recorded when it passes (durably)."""
         row = await self._require_usable(key, "await")
-        subscriber = _FutureSubscriber()
-        # Subscribe before reading: a terminal committed after the read is delivered to us.
-        self.hub.subscribe(key.key_id, key.scope.session, subscriber)
+        waiter = Waiter(self.hub, key.key_id)
+        # Subscribe before reading: a terminal committed after the read is delivered to the waiter.
+        self.hub.subscribe(key.key_id, key.scope.session, waiter)
         try:
             state = (await self.store.key_states([key.key_id])).get(key.key_id)
             if state is not None and state.revoked:
                 raise UnknownOrRevokedError("await_event_unknown_or_revoked", UNKNOWN_OR_REVOKED_MESSAGE)
             if state is not None and state.terminal_json is not None:
+                waiter.close()
                 return _decode_terminal(state.terminal_json)
             if deadline_unix_ms is not None:
                 effective = await self.store.set_deadline(row, deadline_unix_ms, now_ms())
                 if effective is not None:
                     self._timers.schedule(effective)
-            event = await subscriber.future
+        except BaseException:
+            waiter.close()
+            raise
+        return waiter
+
+    async def wait(self, key: AwaitEventKey, deadline_unix_ms: int | None) -> Resolution:
+        """The key's terminal, waiting for it."""
+        opened = await self.open_wait(key, deadline_unix_ms)
+        if not isinstance(opened, Waiter):
+            return opened
+        try:
+            await opened.future
+            return opened.resolution()
         finally:
-            self.hub.unsubscribe(key.key_id, subscriber)
-        if isinstance(event, KeyRevoked):
-            raise UnknownOrRevokedError("await_event_unknown_or_revoked", UNKNOWN_OR_REVOKED_MESSAGE)
-        return event.resolution
+            opened.close()
 
     async def states(self, key_ids: Sequence[str]) -> dict[str, KeyState]:
         return await self.store.key_states(key_ids)
@@ -321,7 +346,7 @@ class AwaitEventCore:
         row, reason = await self.identify(key)
         if row is None:
             # Revoking what is already unusable changes nothing and tells the caller nothing.
-            log.info("revoke-key on unusable key: key_id=%s reason=%s", key.key_id, reason)
+            log.info("revoke-key on unusable key: key_id=%s reason=%s", safe(key.key_id), reason)
             return
         await self.store.revoke_key(row, now_ms())
         log.info("key revoked: key_id=%s", key.key_id)
@@ -331,7 +356,7 @@ class AwaitEventCore:
         _require_session_id(session_id)
         await self.store.revoke_session(session_id, now_ms())
         self._revoked_sessions.add(session_id)
-        log.info("session revoked: session_id=%s", session_id)
+        log.info("session revoked: session_id=%s", safe(session_id))
         self.hub.publish_session_revoked(session_id)
 
     async def cancel_session_waits(self, session_id: str) -> int:
@@ -347,13 +372,11 @@ class AwaitEventCore:
             if result.status == "accepted":
                 self._answer(row.key_id, cancelled, result)
                 count += 1
-        log.info("session waits cancelled: session_id=%s count=%d", session_id, count)
+        log.info("session waits cancelled: session_id=%s count=%d", safe(session_id), count)
         return count
 
-    def revoked_session(self, session_id: str | None) -> bool:
-        return session_id is not None and session_id in self._revoked_sessions
-
     async def _fire_due(self) -> int:
+        """Record `timeout` on due keys; the number fired (the timers loop again while it is the limit)."""
         fired = await self.store.fire_due_deadlines(now_ms(), 1000)
         timeout = resolution_from_lash({"status": "timeout"})
         for key_id, result in fired:
@@ -364,55 +387,3 @@ class AwaitEventCore:
 def _require_session_id(session_id: str) -> None:
     if blank(session_id):
         raise InvalidArgumentError("missing_session_id", "a session id must be non-empty")
-
-
-class _DeadlineTimers:
-    """Fires durable deadlines. The store is the truth; the heap only says when to look next."""
-
-    def __init__(self, core: AwaitEventCore) -> None:
-        self._core = core
-        # A safety poll for deadlines set elsewhere (other replicas); the heap wakes the loop for every
-        # deadline this server scheduled itself.
-        self._poll_s = core.store.deadline_poll_s
-        self._heap: list[int] = []
-        self._changed = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        for _, deadline in await self._core.store.pending_deadlines():
-            heapq.heappush(self._heap, deadline)
-        self._task = asyncio.create_task(self._run(), name="effectd-deadline-timers")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-
-    def schedule(self, deadline_ms: int) -> None:
-        heapq.heappush(self._heap, deadline_ms)
-        self._changed.set()
-
-    async def _run(self) -> None:
-        while True:
-            self._changed.clear()
-            delay = self._poll_s
-            if self._heap:
-                delay = min(delay, max(0.0, (self._heap[0] - now_ms()) / 1000))
-            if delay > 0:
-                try:
-                    await asyncio.wait_for(self._changed.wait(), timeout=delay)
-                    continue
-                except TimeoutError:
-                    pass
-            current = now_ms()
-            while self._heap and self._heap[0] <= current:
-                heapq.heappop(self._heap)
-            try:
-                while await self._core._fire_due() >= 1000:
-                    pass
-            except EffectdError as exc:
-                log.warning("firing deadlines failed, will retry: %s", exc)

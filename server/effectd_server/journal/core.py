@@ -1,7 +1,8 @@
-"""The effect journal core: validate, claim, replay, lease, run server-owned kinds. Knows nothing of gRPC.
+"""The effect journal core: validate, claim, replay, lease, run server-run kinds. Knows nothing of gRPC.
 
-Outcomes are kept as the contract's protobuf bytes: the server never interprets a runtime's outcome,
-it records and replays it. Envelopes are hashed as lash-json, never as protobuf.
+Outcomes are stored as the contract's protobuf bytes and answered as domain outcomes. Envelopes are
+hashed as lash-json, never as protobuf. Kinds with an executor in the table run on the server; the
+others are leased to the caller, who runs them and completes.
 """
 
 from __future__ import annotations
@@ -10,36 +11,50 @@ import asyncio
 import json
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 
+from effectd import _from_proto as from_pb
 from effectd import _to_proto as to_pb
-from effectd._effects import AwaitEventCommand, RuntimeEffectEnvelope, SleepCommand, validate_envelope
+from effectd._effects import RuntimeEffectEnvelope, RuntimeEffectOutcome, validate_envelope
 from effectd._errors import ConflictError, LeaseLostError, NotFoundError
 from effectd._lashjson import dumps
 from effectd._scope import ExecutionScope, validate_scope
 from effectd.v1 import envelope_pb2
 
-from effectd_server.await_events import AwaitEventCore, now_ms
-from effectd_server.store import EffectClaim, EffectFinished, EffectRow, ListenerResumed, Store, StoreEvent
+from effectd_server.config import JournalConfig
+from effectd_server.journal.executors import ExecutorTable, ServerCall
+from effectd_server.store import ListenerResumed
+from effectd_server.store.journal import EffectClaim, EffectFinished, EffectRow, JournalStore
 
-__all__ = ["Journal", "JournalLimits", "Leased", "Recorded"]
+__all__ = ["Journal", "Leased", "Recorded", "decode_outcome", "now_ms"]
 
 log = logging.getLogger("effectd.journal")
 
-SERVER_OWNED = frozenset({"sleep", "await_event"})
+# Kinds that run only on the server: without an executor registered for them they are refused (not
+# journaled, so that the same call succeeds once the capability is there).
+_NEEDS_EXECUTOR = {
+    "process": ("process_registry_unavailable", "this effectd has no process registry; process effects cannot run"),
+}
 
 
-@dataclass(frozen=True, slots=True)
-class JournalLimits:
-    default_lease_ttl_ms: int = 30_000
-    max_lease_ttl_ms: int = 3_600_000
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def decode_outcome(outcome_pb: bytes) -> RuntimeEffectOutcome:
+    return from_pb.outcome(envelope_pb2.RuntimeEffectOutcome.FromString(outcome_pb))
+
+
+def encode_outcome(outcome: RuntimeEffectOutcome) -> bytes:
+    return to_pb.outcome(outcome).SerializeToString(deterministic=True)
 
 
 @dataclass(frozen=True, slots=True)
 class Recorded:
-    """A journaled answer: the outcome bytes, or the executor's error {code, message}."""
+    """A journaled answer: the outcome, or the executor's error (code, message)."""
 
-    outcome_pb: bytes | None
+    outcome: RuntimeEffectOutcome | None
     error: tuple[str, str] | None
     replayed: bool
 
@@ -56,7 +71,7 @@ class Leased:
 
 def _recorded(row: EffectRow, replayed: bool) -> Recorded:
     if row.status == "completed":
-        return Recorded(row.outcome_pb, None, replayed)
+        return Recorded(decode_outcome(row.outcome_pb or b""), None, replayed)
     error = json.loads(row.error_json or "{}")
     return Recorded(None, (str(error.get("code", "")), str(error.get("message", ""))), replayed)
 
@@ -70,8 +85,8 @@ def _hash_conflict(replay_key: str, scope_json: str, recorded: str, new: str) ->
 
 
 async def _replayed(row: EffectRow) -> Recorded:
-    if row.kind == "sleep" and row.due_at_ms is not None and row.due_at_ms > now_ms():
-        # A completed sleep replays only after its original due time.
+    if row.due_at_ms is not None and row.due_at_ms > now_ms():
+        # A completed timed effect (a sleep) replays only after its original due time.
         await asyncio.sleep((row.due_at_ms - now_ms()) / 1000)
     return _recorded(row, replayed=True)
 
@@ -105,13 +120,13 @@ class _Waiters:
 
 
 class Journal:
-    def __init__(self, store: Store, await_events: AwaitEventCore, limits: JournalLimits | None = None) -> None:
+    def __init__(self, store: JournalStore, executors: ExecutorTable, config: JournalConfig | None = None) -> None:
         self.store = store
-        self.await_events = await_events
-        self.limits = limits or JournalLimits()
+        self.executors = executors
+        self.config = config or JournalConfig()
         self._waiters = _Waiters()
 
-    def on_store_event(self, event: StoreEvent) -> None:
+    def on_store_event(self, event: object) -> None:
         """Another replica finished or released a row: its waiters here retry their claim."""
         if isinstance(event, EffectFinished):
             self._waiters.wake((event.scope_json, event.replay_key))
@@ -120,8 +135,8 @@ class Journal:
 
     def _ttl(self, requested_ms: int) -> int:
         if requested_ms <= 0:
-            return self.limits.default_lease_ttl_ms
-        return min(requested_ms, self.limits.max_lease_ttl_ms)
+            return self.config.default_lease_ttl_ms
+        return min(requested_ms, self.config.max_lease_ttl_ms)
 
     async def execute(
         self,
@@ -137,25 +152,21 @@ class Journal:
         validate_scope(scope)
         validate_envelope(envelope)
         kind = envelope.command.kind.value
-        if kind == "process":
-            # Not journaled: once the registry exists the same call succeeds.
-            raise ConflictError(
-                "process_registry_unavailable", "this effectd has no process registry; process effects cannot run"
-            )
+        executor = self.executors.get(kind)
+        if executor is None and kind in _NEEDS_EXECUTOR:
+            raise ConflictError(*_NEEDS_EXECUTOR[kind])
         scope_json = dumps(scope)
         replay_key = envelope.invocation.replay.key if envelope.invocation.replay else ""
         envelope_hash = envelope.stable_hash()
         owner = owner_id or f"runtime-{secrets.token_hex(4)}"
-        server_owned = kind in SERVER_OWNED
+        server_owned = executor is not None
         # Replays are the common case: answer them from a read, without a write transaction.
         recorded = await self.store.get_effect(scope_json, replay_key)
         if recorded is not None and recorded.status != "in_progress":
             if recorded.envelope_hash != envelope_hash:
                 raise _hash_conflict(replay_key, scope_json, recorded.envelope_hash, envelope_hash)
             return await _replayed(recorded)
-        due_at = None
-        if isinstance(envelope.command, SleepCommand):
-            due_at = now_ms() + envelope.command.duration_ms
+        due_at = None if executor is None else executor.due_at_ms(envelope, now_ms())
         while True:
             claim = EffectClaim(
                 scope_json=scope_json,
@@ -205,37 +216,26 @@ class Journal:
     async def _run_server_owned(
         self, envelope: RuntimeEffectEnvelope, row: EffectRow, await_deadline_ms: int | None
     ) -> Recorded:
-        command = envelope.command
-        outcome = envelope_pb2.RuntimeEffectOutcome()
-        if isinstance(command, SleepCommand):
-            due = row.due_at_ms or now_ms()
-            delay = (due - now_ms()) / 1000
-            if delay > 0:
-                await asyncio.sleep(delay)
-            outcome.sleep.SetInParent()
-        elif isinstance(command, AwaitEventCommand):
-            resolution = await self.await_events.wait(command.key, await_deadline_ms)
-            outcome.await_event.resolution.CopyFrom(to_pb.resolution(resolution))
-        else:  # pragma: no cover - SERVER_OWNED lists exactly the kinds above
-            raise AssertionError(f"not a server-owned kind: {command}")
-        finished = await self.store.finish_effect(
-            row.scope_json, row.replay_key, None, outcome.SerializeToString(), None, now_ms()
-        )
+        executor = self.executors[row.kind]
+        outcome = await executor.run(ServerCall(envelope, row.due_at_ms, await_deadline_ms))
+        outcome_pb = encode_outcome(outcome)
+        finished = await self.store.finish_effect(row.scope_json, row.replay_key, None, outcome_pb, None, now_ms())
         self._waiters.wake((row.scope_json, row.replay_key))
         assert finished is not None
         # Another executor may have recorded first; its record is the answer.
-        return _recorded(finished, replayed=finished.outcome_pb != outcome.SerializeToString())
+        return _recorded(finished, replayed=finished.outcome_pb != outcome_pb)
 
     async def complete(
         self,
         scope: ExecutionScope,
         replay_key: str,
         lease_token: str,
-        outcome_pb: bytes | None,
+        outcome: RuntimeEffectOutcome | None,
         error: tuple[str, str] | None,
     ) -> None:
         validate_scope(scope)
         scope_json = dumps(scope)
+        outcome_pb = None if outcome is None else encode_outcome(outcome)
         error_json = None if error is None else json.dumps({"code": error[0], "message": error[1]})
         finished = await self.store.finish_effect(scope_json, replay_key, lease_token, outcome_pb, error_json, now_ms())
         if finished is None:

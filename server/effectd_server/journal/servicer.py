@@ -9,15 +9,27 @@ from typing import Any
 
 from effectd import _from_proto as from_pb
 from effectd import _to_proto as to_pb
+from effectd._effects import SleepCommand
 from effectd._errors import EffectdError, InvalidArgumentError
 from effectd._lashjson import loads
 from effectd._scope import scope_from_lash
 from effectd.v1 import await_events_pb2, effect_controller_pb2, envelope_pb2, scope_pb2
 
-from effectd_server.await_events import now_ms
-from effectd_server.journal import Journal, Leased, Recorded
-from effectd_server.servicers import shutting_down
-from effectd_server.store import EffectRow
+from effectd_server.config import LimitsConfig
+from effectd_server.edge.checks import (
+    MAX_CURSOR,
+    MAX_DEADLINE_UNIX_MS,
+    MAX_DURATION_MS,
+    MAX_HEARTBEAT_MS,
+    MAX_LEASE_TTL_MS,
+    MAX_PAGE_SIZE,
+    check_ids,
+    check_size,
+    in_range,
+)
+from effectd_server.edge.streams import Streams
+from effectd_server.journal.core import Journal, Leased, Recorded, now_ms
+from effectd_server.store.journal import EffectRow
 
 __all__ = ["EffectControllerServicer"]
 
@@ -29,7 +41,7 @@ _STATUS = {
     "completed": pb.EFFECT_STATUS_COMPLETED,
     "failed": pb.EFFECT_STATUS_FAILED,
 }
-_PAGE_DEFAULT, _PAGE_MAX = 100, 1000
+_PAGE_DEFAULT = 100
 
 
 def _scope(request: Any) -> Any:
@@ -46,8 +58,10 @@ def _recorded_response(recorded: Recorded) -> effect_controller_pb2.ExecuteRespo
                 error=scope_pb2.ControllerError(code=code, message=message), replayed=recorded.replayed
             )
         )
-    outcome = envelope_pb2.RuntimeEffectOutcome.FromString(recorded.outcome_pb or b"")
-    return pb.ExecuteResponse(outcome=pb.RecordedOutcome(outcome=outcome, replayed=recorded.replayed))
+    assert recorded.outcome is not None
+    return pb.ExecuteResponse(
+        outcome=pb.RecordedOutcome(outcome=to_pb.outcome(recorded.outcome), replayed=recorded.replayed)
+    )
 
 
 def _record(row: EffectRow) -> effect_controller_pb2.EffectRecord:
@@ -72,11 +86,40 @@ def _record(row: EffectRow) -> effect_controller_pb2.EffectRecord:
     return record
 
 
+def _heartbeat() -> effect_controller_pb2.ExecuteResponse:
+    return pb.ExecuteResponse(heartbeat=await_events_pb2.Heartbeat(server_time_unix_ms=now_ms()))
+
+
+def _execute_response(result: Recorded | Leased) -> effect_controller_pb2.ExecuteResponse:
+    if isinstance(result, Leased):
+        return pb.ExecuteResponse(
+            lease=pb.EffectLease(
+                lease_token=result.lease_token,
+                owner_id=result.owner_id,
+                expires_at_unix_ms=result.expires_at_ms,
+                envelope_hash=result.envelope_hash,
+            )
+        )
+    return _recorded_response(result)
+
+
 class EffectControllerServicer:
-    def __init__(self, journal: Journal, closing: asyncio.Event, *, heartbeat_interval_s: float) -> None:
+    def __init__(self, journal: Journal, streams: Streams, *, limits: LimitsConfig) -> None:
         self._journal = journal
-        self._closing = closing
-        self._heartbeat_s = heartbeat_interval_s
+        self._streams = streams
+        self._limits = limits
+
+    def _scope(self, request: Any) -> Any:
+        scope = _scope(request)
+        check_ids(scope, "scope", self._limits.max_id_bytes)
+        return scope
+
+    def _replay_key(self, replay_key: str) -> str:
+        if len(replay_key) > self._limits.max_id_bytes // 4 and len(replay_key.encode()) > self._limits.max_id_bytes:
+            raise InvalidArgumentError(
+                "id_too_long", f"replay_key is longer than the limit of {self._limits.max_id_bytes} bytes"
+            )
+        return replay_key
 
     async def Describe(self, request: Any, context: Context) -> effect_controller_pb2.DescribeResponse:
         return pb.DescribeResponse(
@@ -88,85 +131,80 @@ class EffectControllerServicer:
     async def Execute(
         self, request: effect_controller_pb2.ExecuteRequest, context: Context
     ) -> AsyncIterator[effect_controller_pb2.ExecuteResponse]:
-        scope = _scope(request)
+        scope = self._scope(request)
         if not request.HasField("envelope"):
             raise InvalidArgumentError("invalid_request", "an envelope is required")
+        envelope_pb = request.envelope.SerializeToString(deterministic=True)
+        check_size("the envelope", len(envelope_pb), self._limits.max_envelope_bytes, "envelope_too_large")
         envelope = from_pb.envelope(request.envelope)
-        interval = (
-            max(0.05, request.heartbeat_interval_ms / 1000) if request.heartbeat_interval_ms else self._heartbeat_s
+        check_ids(envelope.invocation, "envelope.invocation", self._limits.max_id_bytes)
+        if isinstance(envelope.command, SleepCommand):
+            in_range("duration_ms", envelope.command.duration_ms, 0, MAX_DURATION_MS)
+        if len(request.owner_id.encode()) > self._limits.max_id_bytes:
+            raise InvalidArgumentError(
+                "id_too_long", f"owner_id is longer than the limit of {self._limits.max_id_bytes} bytes"
+            )
+        interval = self._streams.heartbeat_s(
+            in_range("heartbeat_interval_ms", request.heartbeat_interval_ms, 0, MAX_HEARTBEAT_MS)
+        )
+        lease_ttl_ms = in_range("lease_ttl_ms", request.lease_ttl_ms, 0, MAX_LEASE_TTL_MS)
+        await_deadline = (
+            in_range("await_deadline_unix_ms", request.await_deadline_unix_ms, 1, MAX_DEADLINE_UNIX_MS)
+            if request.HasField("await_deadline_unix_ms")
+            else None
         )
         running = asyncio.ensure_future(
             self._journal.execute(
                 scope,
                 envelope,
-                request.envelope.SerializeToString(deterministic=True),
+                envelope_pb,
                 strict=request.strict_replay,
                 owner_id=request.owner_id,
-                lease_ttl_ms=request.lease_ttl_ms,
-                await_deadline_ms=request.await_deadline_unix_ms
-                if request.HasField("await_deadline_unix_ms")
-                else None,
+                lease_ttl_ms=lease_ttl_ms,
+                await_deadline_ms=await_deadline,
             )
         )
-        closing = asyncio.ensure_future(self._closing.wait())
         try:
-            while True:
-                done, _ = await asyncio.wait({running, closing}, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
-                if running not in done:
-                    if closing in done:
-                        raise shutting_down()
-                    yield pb.ExecuteResponse(heartbeat=await_events_pb2.Heartbeat(server_time_unix_ms=now_ms()))
-                    continue
-                result = running.result()
-                if isinstance(result, Leased):
-                    yield pb.ExecuteResponse(
-                        lease=pb.EffectLease(
-                            lease_token=result.lease_token,
-                            owner_id=result.owner_id,
-                            expires_at_unix_ms=result.expires_at_ms,
-                            envelope_hash=result.envelope_hash,
-                        )
-                    )
-                else:
-                    yield _recorded_response(result)
-                return
+            async for response in self._streams.wait_with_heartbeats(running, interval, _heartbeat, _execute_response):
+                yield response
         finally:
-            closing.cancel()
-            # A dropped stream records nothing: server-owned effects are picked up again on replay.
+            # A dropped stream records nothing: server-run effects are picked up again on replay.
             running.cancel()
             with contextlib.suppress(asyncio.CancelledError, EffectdError):
                 await running
 
     async def Complete(self, request: effect_controller_pb2.CompleteRequest, context: Context) -> Any:
-        scope = _scope(request)
+        scope = self._scope(request)
         if not request.replay_key or not request.lease_token:
             raise InvalidArgumentError("invalid_request", "replay_key and lease_token are required")
+        replay_key = self._replay_key(request.replay_key)
         which = request.WhichOneof("result")
         if which is None:
-            await self._journal.release(scope, request.replay_key, request.lease_token)
+            await self._journal.release(scope, replay_key, request.lease_token)
         elif which == "outcome":
-            await self._journal.complete(
-                scope, request.replay_key, request.lease_token, request.outcome.SerializeToString(), None
-            )
+            size = request.outcome.ByteSize()
+            check_size("the outcome", size, self._limits.max_payload_bytes, "payload_too_large")
+            outcome = from_pb.outcome(request.outcome)
+            await self._journal.complete(scope, replay_key, request.lease_token, outcome, None)
         else:
             error = request.executor_error
             if not error.code:
                 raise InvalidArgumentError("invalid_request", "an executor error needs a code")
-            await self._journal.complete(
-                scope, request.replay_key, request.lease_token, None, (error.code, error.message)
-            )
+            check_size("the executor error", error.ByteSize(), self._limits.max_payload_bytes, "payload_too_large")
+            await self._journal.complete(scope, replay_key, request.lease_token, None, (error.code, error.message))
         return pb.CompleteResponse()
 
     async def RenewLease(self, request: effect_controller_pb2.RenewLeaseRequest, context: Context) -> Any:
-        scope = _scope(request)
-        expires = await self._journal.renew(scope, request.replay_key, request.lease_token, request.lease_ttl_ms)
+        scope = self._scope(request)
+        ttl = in_range("lease_ttl_ms", request.lease_ttl_ms, 0, MAX_LEASE_TTL_MS)
+        expires = await self._journal.renew(scope, request.replay_key, request.lease_token, ttl)
         return pb.RenewLeaseResponse(expires_at_unix_ms=expires)
 
     async def ListEffects(self, request: effect_controller_pb2.ListEffectsRequest, context: Context) -> Any:
-        scope = _scope(request)
-        limit = min(request.page_size or _PAGE_DEFAULT, _PAGE_MAX)
+        scope = self._scope(request)
+        limit = in_range("page_size", request.page_size, 0, MAX_PAGE_SIZE) or _PAGE_DEFAULT
         try:
-            after = int(request.page_token or "0")
+            after = in_range("page_token", int(request.page_token or "0"), 0, MAX_CURSOR)
         except ValueError:
             raise InvalidArgumentError("invalid_request", "page_token is not one this server issued") from None
         rows = await self._journal.list(scope, after, limit)
@@ -176,5 +214,5 @@ class EffectControllerServicer:
         return response
 
     async def GetEffect(self, request: effect_controller_pb2.GetEffectRequest, context: Context) -> Any:
-        scope = _scope(request)
+        scope = self._scope(request)
         return pb.GetEffectResponse(effect=_record(await self._journal.get(scope, request.replay_key)))

@@ -1,0 +1,299 @@
+"""AwaitEvents and Keyring servicers: convert at the edge, call the core, convert back."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from effectd import _from_proto as from_pb
+from effectd import _to_proto as to_pb
+from effectd._errors import EffectdError, InvalidArgumentError
+from effectd._scope import AwaitEventKey, Resolution
+from effectd.v1 import await_events_pb2 as pb
+
+from effectd_server.await_events.core import AwaitEventCore, KeyPendingState, Waiter, now_ms
+from effectd_server.await_events.keyring import Keyring
+from effectd_server.await_events.watch import WatchAck, WatchAnswer, WatchRejection, WatchSession
+from effectd_server.config import AwaitEventsConfig, LimitsConfig, StreamsConfig
+from effectd_server.edge.checks import (
+    MAX_CURSOR,
+    MAX_DEADLINE_UNIX_MS,
+    MAX_HEARTBEAT_MS,
+    MAX_TIMEOUT_MS,
+    check_ids,
+    in_range,
+)
+from effectd_server.edge.errors import shutting_down
+from effectd_server.edge.streams import Streams
+from effectd_server.store.await_events import SigningKeyRow
+
+__all__ = ["AwaitEventsServicer", "KeyringServicer"]
+
+Context = Any
+
+_KEY_STATES = {
+    "active": pb.SIGNING_KEY_STATE_ACTIVE,
+    "verify_only": pb.SIGNING_KEY_STATE_VERIFY_ONLY,
+    "retired": pb.SIGNING_KEY_STATE_RETIRED,
+}
+
+
+def _heartbeat() -> pb.Heartbeat:
+    return pb.Heartbeat(server_time_unix_ms=now_ms())
+
+
+def _await_heartbeat() -> pb.AwaitResponse:
+    return pb.AwaitResponse(heartbeat=_heartbeat())
+
+
+class _KeyDecoder:
+    """Decodes keys from the wire, reusing the object decoded before for the same bytes: the core's
+    cache of verified keys then matches it by identity, with no re-validation or re-rendering."""
+
+    _SIZE = 16_384
+
+    def __init__(self, limits: LimitsConfig) -> None:
+        self._decoded: dict[bytes, AwaitEventKey] = {}
+        self._max_bytes = limits.max_key_bytes
+
+    def message(self, message: Any) -> AwaitEventKey:
+        wire = message.SerializeToString()
+        key = self._decoded.get(wire)
+        if key is None:
+            if len(wire) > self._max_bytes:
+                raise InvalidArgumentError(
+                    "id_too_long", f"the await-event key is longer than the limit of {self._max_bytes} bytes"
+                )
+            key = from_pb.key(message)
+            if len(self._decoded) >= self._SIZE:
+                self._decoded.clear()
+            self._decoded[wire] = key
+        return key
+
+    def __call__(self, request: Any) -> AwaitEventKey:
+        if not request.HasField("key"):
+            raise InvalidArgumentError("invalid_await_event_key", "an await-event key is required")
+        return self.message(request.key)
+
+
+def _required_resolution(request: Any) -> Resolution:
+    if not request.HasField("resolution"):
+        raise InvalidArgumentError("invalid_resolution", "a resolution is required")
+    return from_pb.resolution(request.resolution)
+
+
+def _watch_response(answer: WatchAnswer) -> pb.WatchResponse:
+    if isinstance(answer, WatchAck):
+        return pb.WatchResponse(ack=pb.WatchAck(added=answer.added, removed=answer.removed))
+    if isinstance(answer, WatchRejection):
+        return pb.WatchResponse(
+            rejected=pb.WatchRejected(key_id=answer.key_id, code=answer.code, message=answer.message)
+        )
+    return pb.WatchResponse(
+        terminal=pb.WatchTerminal(
+            key_id=answer.key_id, terminal=to_pb.resolution(answer.resolution), cursor=answer.cursor
+        )
+    )
+
+
+def _deadline(request: pb.AwaitRequest) -> int | None:
+    limit = request.WhichOneof("limit")
+    if limit == "timeout_ms":
+        return now_ms() + in_range("timeout_ms", request.timeout_ms, 1, MAX_TIMEOUT_MS)
+    if limit == "deadline_unix_ms":
+        return in_range("deadline_unix_ms", request.deadline_unix_ms, 1, MAX_DEADLINE_UNIX_MS)
+    return None
+
+
+class AwaitEventsServicer:
+    def __init__(
+        self,
+        core: AwaitEventCore,
+        streams: Streams,
+        *,
+        limits: LimitsConfig,
+        streams_config: StreamsConfig,
+        config: AwaitEventsConfig,
+    ) -> None:
+        self._core = core
+        self._limits = limits
+        self._key = _KeyDecoder(limits)
+        self._streams = streams
+        self._streams_config = streams_config
+        self._config = config
+
+    async def MintKey(self, request: pb.MintKeyRequest, context: Context) -> pb.MintKeyResponse:
+        scope, wait = from_pb.scope(request.scope), from_pb.wait(request.wait)
+        check_ids(scope, "scope", self._limits.max_id_bytes)
+        check_ids(wait, "wait", self._limits.max_id_bytes)
+        key = await self._core.mint(scope, wait)
+        return pb.MintKeyResponse(key=to_pb.key(key))
+
+    async def Resolve(self, request: pb.ResolveRequest, context: Context) -> pb.ResolveResponse:
+        outcome = await self._core.resolve(self._key(request), _required_resolution(request))
+        return pb.ResolveResponse(outcome=to_pb.resolve_outcome(outcome))
+
+    async def ResolveMany(self, request: pb.ResolveManyRequest, context: Context) -> pb.ResolveManyResponse:
+        if len(request.items) > self._config.max_batch:
+            raise InvalidArgumentError(
+                "batch_too_large", f"a batch holds at most {self._config.max_batch} items, got {len(request.items)}"
+            )
+        parsed: list[tuple[AwaitEventKey, Resolution] | EffectdError] = []
+        for item in request.items:
+            try:
+                parsed.append((self._key(item), _required_resolution(item)))
+            except EffectdError as exc:
+                parsed.append(exc)
+        valid = [p for p in parsed if not isinstance(p, EffectdError)]
+        answers = iter(await self._core.resolve_many(valid))
+        response = pb.ResolveManyResponse()
+        for p in parsed:
+            answer = p if isinstance(p, EffectdError) else next(answers)
+            result = response.results.add()
+            if isinstance(answer, EffectdError):
+                result.error.code = answer.code
+                result.error.message = answer.message
+            else:
+                result.outcome.CopyFrom(to_pb.resolve_outcome(answer))
+        return response
+
+    async def Await(self, request: pb.AwaitRequest, context: Context) -> AsyncIterator[pb.AwaitResponse]:
+        key = self._key(request)
+        deadline = _deadline(request)
+        interval = self._streams.heartbeat_s(
+            in_range("heartbeat_interval_ms", request.heartbeat_interval_ms, 0, MAX_HEARTBEAT_MS)
+        )
+        opened = await self._core.open_wait(key, deadline)
+        if not isinstance(opened, Waiter):
+            yield pb.AwaitResponse(terminal=to_pb.resolution(opened))
+            return
+        try:
+            async for response in self._streams.wait_with_heartbeats(
+                opened.future,
+                interval,
+                _await_heartbeat,
+                lambda _event: pb.AwaitResponse(terminal=to_pb.resolution(opened.resolution())),
+            ):
+                yield response
+        finally:
+            # A dropped stream resolves nothing: stop waiting, leave the key (and its deadline) alone.
+            opened.close()
+
+    async def Watch(
+        self, requests: AsyncIterator[pb.WatchRequest], context: Context
+    ) -> AsyncIterator[pb.WatchResponse]:
+        session = WatchSession(
+            self._core,
+            max_keys=self._config.max_watched_keys,
+            max_queued=self._streams_config.max_queued_responses,
+            max_queued_bytes=self._streams_config.max_queued_bytes,
+        )
+        reader = asyncio.ensure_future(self._read_watch(session, requests))
+        stop = self._streams.stop_future()
+        interval = self._streams.default_heartbeat_s
+        try:
+            while True:
+                if stop.done():
+                    raise shutting_down()
+                answer = session.take()
+                if answer is not None:
+                    yield _watch_response(answer)
+                    continue
+                reading = not reader.done()
+                await session.wait(interval, (reader, stop) if reading else (stop,))
+                interval = self._streams.heartbeat_s(session.heartbeat_interval_ms)
+                if session.has_answer():
+                    continue
+                if reader.done():
+                    reader.result()  # re-raise a failure of the request side
+                    if session.idle():
+                        return  # the client closed its side and every watched key was answered
+                    if reading:
+                        continue
+                if stop.done():
+                    raise shutting_down()
+                yield pb.WatchResponse(heartbeat=_heartbeat())
+        finally:
+            self._streams.release(stop)
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+            session.close()
+
+    async def _read_watch(self, session: WatchSession, requests: AsyncIterator[pb.WatchRequest]) -> None:
+        async for request in requests:
+            add: list[AwaitEventKey | WatchRejection] = []
+            for message in request.add_keys:
+                try:
+                    add.append(self._key.message(message))
+                except EffectdError as exc:
+                    add.append(WatchRejection(message.key_id[:1024], exc.code, exc.message))
+            await session.apply(
+                add,
+                request.remove_key_ids,
+                resume_after=in_range("resume_after", request.resume_after, 0, MAX_CURSOR),
+                heartbeat_interval_ms=in_range(
+                    "heartbeat_interval_ms", request.heartbeat_interval_ms, 0, MAX_HEARTBEAT_MS
+                ),
+            )
+
+    async def Peek(self, request: pb.PeekRequest, context: Context) -> pb.PeekResponse:
+        state = await self._core.peek(self._key(request))
+        if isinstance(state, KeyPendingState):
+            pending = pb.KeyPending()
+            if state.deadline_unix_ms is not None:
+                pending.deadline_unix_ms = state.deadline_unix_ms
+            return pb.PeekResponse(pending=pending)
+        return pb.PeekResponse(terminal=to_pb.resolution(state))
+
+    async def Cancel(self, request: pb.CancelRequest, context: Context) -> pb.CancelResponse:
+        outcome = await self._core.cancel(self._key(request))
+        return pb.CancelResponse(outcome=to_pb.resolve_outcome(outcome))
+
+    async def RevokeKey(self, request: pb.RevokeKeyRequest, context: Context) -> pb.RevokeKeyResponse:
+        await self._core.revoke_key(self._key(request))
+        return pb.RevokeKeyResponse()
+
+    def _session_id(self, session_id: str) -> str:
+        if len(session_id.encode()) > self._limits.max_id_bytes:
+            raise InvalidArgumentError(
+                "id_too_long", f"session_id is longer than the limit of {self._limits.max_id_bytes} bytes"
+            )
+        return session_id
+
+    async def RevokeSession(self, request: pb.RevokeSessionRequest, context: Context) -> pb.RevokeSessionResponse:
+        await self._core.revoke_session(self._session_id(request.session_id))
+        return pb.RevokeSessionResponse()
+
+    async def CancelSessionWaits(
+        self, request: pb.CancelSessionWaitsRequest, context: Context
+    ) -> pb.CancelSessionWaitsResponse:
+        count = await self._core.cancel_session_waits(self._session_id(request.session_id))
+        return pb.CancelSessionWaitsResponse(cancelled=count)
+
+
+def _key_info(row: SigningKeyRow) -> pb.SigningKeyInfo:
+    return pb.SigningKeyInfo(kid=row.kid, state=_KEY_STATES[row.state], created_at_unix_ms=row.created_at_ms)
+
+
+class KeyringServicer:
+    def __init__(self, keyring: Keyring) -> None:
+        self._keyring = keyring
+
+    async def ListSigningKeys(self, request: pb.ListSigningKeysRequest, context: Context) -> pb.ListSigningKeysResponse:
+        await self._keyring.refresh()
+        return pb.ListSigningKeysResponse(keys=[_key_info(row) for row in self._keyring.keys()])
+
+    async def RotateSigningKey(
+        self, request: pb.RotateSigningKeyRequest, context: Context
+    ) -> pb.RotateSigningKeyResponse:
+        return pb.RotateSigningKeyResponse(active=_key_info(await self._keyring.rotate()))
+
+    async def RetireSigningKey(
+        self, request: pb.RetireSigningKeyRequest, context: Context
+    ) -> pb.RetireSigningKeyResponse:
+        if not request.kid.strip():
+            raise InvalidArgumentError("invalid_request", "kid is required")
+        return pb.RetireSigningKeyResponse(key=_key_info(await self._keyring.retire(request.kid)))

@@ -1,0 +1,67 @@
+"""Error mapping: every failure becomes a status with google.rpc.ErrorInfo and one JSON log line."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import grpc
+from effectd._errors import DOMAIN, EffectdError, InternalError, InvalidArgumentError
+from effectd._errors import status_for as _status_for
+from google.protobuf import any_pb2
+from google.protobuf.message import DecodeError
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from effectd_server.edge.logs import safe
+
+__all__ = ["abort", "classify", "shutting_down", "status_for_error"]
+
+log = logging.getLogger("effectd.rpc")
+
+
+def shutting_down() -> EffectdError:
+    """Streams end at once on shutdown; clients reconnect (to another replica, or after the restart)."""
+    from effectd._errors import UnavailableError
+
+    return UnavailableError("server_shutting_down", "the server is shutting down; reconnect")
+
+
+def status_for_error(error: EffectdError) -> grpc.Status:
+    """The status (with ErrorInfo in its details) that answers `error`."""
+    code = _status_for(error)
+    detail = any_pb2.Any()
+    detail.Pack(error_details_pb2.ErrorInfo(reason=error.code, domain=DOMAIN))
+    status = status_pb2.Status(code=code.value[0], message=error.message, details=[detail])
+    return rpc_status.to_status(status)
+
+
+def classify(method: str, exc: BaseException) -> EffectdError:
+    if isinstance(exc, EffectdError):
+        return exc
+    if isinstance(exc, DecodeError):
+        return InvalidArgumentError("malformed_request", "the request is not a valid protobuf message")
+    if isinstance(exc, ValueError):
+        # Values the protobuf runtime or our converters refuse (e.g. non-finite numbers).
+        return InvalidArgumentError("invalid_request", str(exc)[:1000] or type(exc).__name__)
+    log.exception("unexpected error in %s", method)
+    return InternalError("internal", "internal error; the server logged the details")
+
+
+async def abort(context: grpc.aio.ServicerContext[Any, Any], method: str, exc: BaseException) -> None:
+    error = classify(method, exc)
+    status = status_for_error(error)
+    log.warning(
+        json.dumps(
+            {
+                "event": "rpc_error",
+                "rpc": method,
+                "code": error.code,
+                "status": status.code.name,
+                "message": safe(error.message),
+            },
+            ensure_ascii=True,
+        )
+    )
+    await context.abort(status.code, status.details, trailing_metadata=status.trailing_metadata)

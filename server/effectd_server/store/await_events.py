@@ -1,0 +1,165 @@
+"""The await-event part of the store: the signing keyring, keys, terminals, deadlines, revocations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from effectd_server.store._base import Backend, ChangeListener
+
+__all__ = [
+    "TIMEOUT_JSON",
+    "AwaitEventsStore",
+    "KeyRevokedEvent",
+    "KeyRow",
+    "KeyState",
+    "KeyringChanged",
+    "ResolveItem",
+    "ResolveResult",
+    "SessionRevokedEvent",
+    "SigningKeyRow",
+    "SigningKeyState",
+    "TerminalRecorded",
+    "await_events_store",
+    "signing_key_from",
+]
+
+SigningKeyState = Literal["active", "verify_only", "retired"]
+TIMEOUT_JSON = '{"status":"timeout"}'
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKeyRow:
+    kid: str
+    secret: bytes
+    state: SigningKeyState
+    created_at_ms: int
+
+
+def signing_key_from(r: Any) -> SigningKeyRow:
+    """Row mapper shared by the backends: (kid, secret, state, created_at_ms)."""
+    return SigningKeyRow(kid=r[0], secret=bytes(r[1]), state=r[2], created_at_ms=int(r[3]))
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRow:
+    """An await-event key as stored: its identity rendered as lash-json."""
+
+    key_id: str
+    scope_json: str
+    wait_json: str
+    session_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyState:
+    key_id: str
+    terminal_json: str | None
+    resolution_seq: int | None
+    deadline_ms: int | None
+    revoked: bool
+    """The key itself, or its session, is revoked."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResolveItem:
+    key: KeyRow
+    terminal_json: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResolveResult:
+    status: Literal["accepted", "already_resolved", "revoked"]
+    terminal_json: str | None
+    """The key's terminal: this item's on `accepted`, the winner's on `already_resolved`."""
+    resolution_seq: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalRecorded:
+    """A key got its terminal (possibly through another replica)."""
+
+    key_id: str
+    terminal_json: str | None
+    """None when it did not fit in the notification: read it with key_states."""
+    resolution_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRevokedEvent:
+    key_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRevokedEvent:
+    session_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class KeyringChanged:
+    """A signing key was created, rotated or retired."""
+
+
+class AwaitEventsStore(Protocol):
+    """Every write returns only after its transaction committed (acknowledged means durable)."""
+
+    deadline_poll_s: float
+    """How often to look for due deadlines this process did not schedule itself."""
+
+    async def open(self) -> None:
+        """Load what the part keeps beside the database (after the backend opened)."""
+
+    def set_listener(self, listener: ChangeListener) -> None:
+        """Receive the await-event changes other processes commit (TerminalRecorded, KeyRevokedEvent,
+        SessionRevokedEvent, KeyringChanged, ListenerResumed). Backends with one writer never call it."""
+
+    # The signing keyring.
+    async def signing_keys(self) -> list[SigningKeyRow]: ...
+
+    async def ensure_signing_key(self, candidate: SigningKeyRow) -> list[SigningKeyRow]:
+        """Insert `candidate` as the active key unless one is active; return the keyring."""
+
+    async def rotate_signing_key(self, candidate: SigningKeyRow) -> list[SigningKeyRow]:
+        """Make `candidate` the active key; the old active key keeps verifying."""
+
+    async def retire_signing_key(self, kid: str, now_ms: int) -> SigningKeyRow:
+        """Retire a verify-only key. Raises NotFoundError / ConflictError (the active key)."""
+
+    # Await-event keys.
+    async def record_keys(self, rows: Sequence[KeyRow], now_ms: int) -> None:
+        """Record minted keys as pending; keys already known are left as they are."""
+
+    async def resolve(self, items: Sequence[ResolveItem], now_ms: int) -> list[ResolveResult]:
+        """First writer wins, per item, atomically with the revocation checks."""
+
+    async def key_states(self, key_ids: Sequence[str]) -> dict[str, KeyState]:
+        """States of the known keys among `key_ids`."""
+
+    async def set_deadline(self, row: KeyRow, deadline_ms: int, now_ms: int) -> int | None:
+        """Keep the earliest deadline of a pending key; return it (None when already terminal)."""
+
+    async def pending_deadlines(self) -> list[tuple[str, int]]:
+        """(key_id, deadline_ms) of every pending key with a deadline."""
+
+    async def fire_due_deadlines(self, now_ms: int, limit: int) -> list[tuple[str, ResolveResult]]:
+        """Record `timeout` on pending, unrevoked keys whose deadline passed; return those accepted."""
+
+    async def revoke_key(self, row: KeyRow, now_ms: int) -> None: ...
+
+    async def revoke_session(self, session_id: str, now_ms: int) -> None: ...
+
+    async def revoked_sessions(self) -> set[str]: ...
+
+    async def pending_keys_of_session(self, session_id: str) -> list[KeyRow]: ...
+
+
+def await_events_store(backend: Backend) -> AwaitEventsStore:
+    """This capability's part on `backend`."""
+    if backend.kind == "postgres":
+        from effectd_server.store.postgres.await_events import PostgresAwaitEventsStore
+
+        return PostgresAwaitEventsStore(backend)  # type: ignore[arg-type]
+    from effectd_server.store.sqlite.await_events import SqliteAwaitEventsStore
+
+    return SqliteAwaitEventsStore(backend)  # type: ignore[arg-type]

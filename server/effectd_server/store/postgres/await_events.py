@@ -1,0 +1,451 @@
+"""The await-event part of the PostgreSQL store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from effectd._errors import ConflictError, NotFoundError
+
+from effectd_server.store._base import ChangeListener
+from effectd_server.store.await_events import (
+    TIMEOUT_JSON,
+    KeyRevokedEvent,
+    KeyringChanged,
+    KeyRow,
+    KeyState,
+    ResolveItem,
+    ResolveResult,
+    SessionRevokedEvent,
+    SigningKeyRow,
+    TerminalRecorded,
+    signing_key_from,
+)
+from effectd_server.store.postgres._backend import CHANNEL, PostgresBackend, Retry, fits
+
+__all__ = ["PostgresAwaitEventsStore"]
+
+# pg_advisory_xact_lock(class, 0) orders rotations of the keyring ("efkr").
+_KEYRING_LOCK_CLASS = 0x65666B72
+_RESOLVE_ROUNDS = 8
+_IN_CHUNK = 10_000
+
+_NO_REVOKED_SESSION = "NOT EXISTS (SELECT 1 FROM revoked_sessions r WHERE r.session_id = v.session_id)"
+
+# Lock the batch's existing keys in one order, so that two batches never wait for each other in a cycle.
+_LOCK_KEYS = 'SELECT 1 FROM await_keys WHERE key_id = ANY($1::text[]) ORDER BY key_id COLLATE "C" FOR UPDATE'
+
+# First writer wins: a pending, unrevoked key takes the terminal. $4 holds each item's notification
+# payload after its sequence number, which only the database knows.
+_RESOLVE_UPDATE = f"""
+WITH v AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS v(key_id, terminal, session_id, note)
+), u AS (
+    UPDATE await_keys k
+    SET terminal_json = v.terminal, resolved_at_ms = $5, resolution_seq = nextval('resolution_seq')
+    FROM v
+    WHERE k.key_id = v.key_id AND k.terminal_json IS NULL AND k.revoked_at_ms IS NULL AND {_NO_REVOKED_SESSION}
+    RETURNING k.key_id, k.resolution_seq, v.note
+)
+SELECT key_id, resolution_seq, pg_notify('{CHANNEL}', '{{"q":' || resolution_seq || note) FROM u
+"""
+
+# A resolution that arrives before the key was recorded is kept: the key is inserted with it.
+_RESOLVE_INSERT = f"""
+WITH v AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+        AS v(key_id, scope_json, wait_json, session_id, terminal, note)
+), i AS (
+    INSERT INTO await_keys AS k (key_id, scope_json, wait_json, session_id, created_at_ms, terminal_json,
+                                 resolved_at_ms, resolution_seq)
+    SELECT v.key_id, v.scope_json, v.wait_json, v.session_id, $7, v.terminal, $7, nextval('resolution_seq')
+    FROM v WHERE {_NO_REVOKED_SESSION}
+    ORDER BY v.key_id COLLATE "C"
+    ON CONFLICT (key_id) DO NOTHING
+    RETURNING k.key_id, k.resolution_seq
+)
+SELECT i.key_id, i.resolution_seq, pg_notify('{CHANNEL}', '{{"q":' || i.resolution_seq || v.note)
+FROM i JOIN v ON v.key_id = i.key_id
+"""
+
+_RESOLVE_READ = """
+SELECT v.key_id, k.key_id IS NOT NULL, k.terminal_json, k.resolution_seq, k.revoked_at_ms IS NOT NULL,
+       EXISTS (SELECT 1 FROM revoked_sessions r WHERE r.session_id = v.session_id)
+FROM unnest($1::text[], $2::text[]) AS v(key_id, session_id)
+LEFT JOIN await_keys k ON k.key_id = v.key_id
+"""
+
+# Each due deadline is claimed by one replica (SKIP LOCKED) and rechecked under its row lock.
+_FIRE_DUE = f"""
+WITH due AS (
+    SELECT key_id, session_id, revoked_at_ms IS NULL
+           AND NOT EXISTS (SELECT 1 FROM revoked_sessions r WHERE r.session_id = a.session_id) AS usable
+    FROM await_keys a
+    WHERE terminal_json IS NULL AND deadline_ms IS NOT NULL AND deadline_ms <= $1
+    ORDER BY deadline_ms
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+), fired AS (
+    UPDATE await_keys k
+    SET terminal_json = $3, resolved_at_ms = $1, resolution_seq = nextval('resolution_seq')
+    FROM due
+    WHERE k.key_id = due.key_id AND due.usable AND k.terminal_json IS NULL AND k.revoked_at_ms IS NULL
+    RETURNING k.key_id, k.resolution_seq
+), forgotten AS (
+    UPDATE await_keys k SET deadline_ms = NULL
+    FROM due
+    WHERE k.key_id = due.key_id AND NOT due.usable
+)
+SELECT key_id, resolution_seq,
+       pg_notify('{CHANNEL}', '{{"q":' || resolution_seq || ',"t":"r","k":' || to_json(key_id)::text || $4)
+FROM fired
+ORDER BY resolution_seq
+"""
+
+
+async def _all_signing_keys(conn: Any) -> list[SigningKeyRow]:
+    rows = await conn.fetch(
+        'SELECT kid, secret, state, created_at_ms FROM signing_keys ORDER BY created_at_ms, kid COLLATE "C"'
+    )
+    return [signing_key_from(r) for r in rows]
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+# Notification tags of this capability: a terminal, a revoked key, a revoked session, the keyring.
+_DECODERS = {
+    "r": lambda d: TerminalRecorded(str(d["k"]), d.get("j"), int(d["q"])),
+    "k": lambda d: KeyRevokedEvent(str(d["k"])),
+    "s": lambda d: SessionRevokedEvent(str(d["s"])),
+    "g": lambda d: KeyringChanged(),
+}
+
+
+class PostgresAwaitEventsStore:
+    deadline_poll_s = 1.0
+
+    def __init__(self, backend: PostgresBackend) -> None:
+        self._db = backend
+
+    async def open(self) -> None:
+        """Nothing is kept beside the database."""
+
+    def set_listener(self, listener: ChangeListener) -> None:
+        self._db.listen(_DECODERS, listener)
+
+    def _timeout_note(self) -> str:
+        return ',"j":' + _dumps(TIMEOUT_JSON) + self._db.tail
+
+    def _terminal_note(self, key_id: str, terminal_json: str) -> str:
+        """A terminal's notification after its sequence number: `{"q":<seq>` + this."""
+        tail = self._db.tail
+        note = "," + _dumps({"t": "r", "k": key_id, "j": terminal_json})[1:-1] + tail
+        if fits(note + '{"q":12345678901234567890'):
+            return note
+        note = "," + _dumps({"t": "r", "k": key_id, "j": None})[1:-1] + tail
+        if fits(note + '{"q":12345678901234567890'):
+            return note
+        return ',"t":"x"' + tail  # read as "re-read everything"
+
+    # -- keyring -----------------------------------------------------------------------------
+    async def signing_keys(self) -> list[SigningKeyRow]:
+        return await self._db.run("signing_keys", _all_signing_keys)
+
+    async def ensure_signing_key(self, candidate: SigningKeyRow) -> list[SigningKeyRow]:
+        payload = self._db.payload({"t": "g"})
+
+        async def run(conn: Any) -> list[SigningKeyRow]:
+            # The unique index on the active key settles two replicas starting at once.
+            await conn.execute(
+                "WITH i AS (INSERT INTO signing_keys (kid, secret, state, created_at_ms)"
+                " VALUES ($1, $2, 'active', $3) ON CONFLICT DO NOTHING RETURNING kid)"
+                f" SELECT pg_notify('{CHANNEL}', $4) FROM i",
+                candidate.kid,
+                candidate.secret,
+                candidate.created_at_ms,
+                payload,
+            )
+            return await _all_signing_keys(conn)
+
+        return await self._db.run("ensure_signing_key", run)
+
+    async def rotate_signing_key(self, candidate: SigningKeyRow) -> list[SigningKeyRow]:
+        payload = self._db.payload({"t": "g"})
+
+        async def run(conn: Any) -> list[SigningKeyRow]:
+            # Rotations take turns, so each demotes the key the one before made active. (A first key that
+            # ensure_signing_key commits meanwhile makes the insert a unique violation: run again.)
+            await conn.execute("SELECT pg_advisory_xact_lock($1, 0)", _KEYRING_LOCK_CLASS)
+            await conn.execute("UPDATE signing_keys SET state = 'verify_only' WHERE state = 'active'")
+            await conn.execute(
+                "INSERT INTO signing_keys (kid, secret, state, created_at_ms) VALUES ($1, $2, 'active', $3)",
+                candidate.kid,
+                candidate.secret,
+                candidate.created_at_ms,
+            )
+            await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
+            return await _all_signing_keys(conn)
+
+        return await self._db.run("rotate_signing_key", run, transaction=True, retry_unique=True)
+
+    async def retire_signing_key(self, kid: str, now_ms: int) -> SigningKeyRow:
+        payload = self._db.payload({"t": "g"})
+
+        async def run(conn: Any) -> SigningKeyRow:
+            row = await conn.fetchrow(
+                "SELECT kid, secret, state, created_at_ms FROM signing_keys WHERE kid = $1 FOR UPDATE", kid
+            )
+            if row is None:
+                raise NotFoundError("signing_key_not_found", f"no signing key with kid {kid!r}")
+            if row[2] == "active":
+                raise ConflictError("signing_key_active", f"signing key {kid!r} is active; rotate before retiring it")
+            await conn.execute(
+                "UPDATE signing_keys SET state = 'retired', retired_at_ms = COALESCE(retired_at_ms, $1) WHERE kid = $2",
+                now_ms,
+                kid,
+            )
+            await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
+            return SigningKeyRow(kid=row[0], secret=bytes(row[1]), state="retired", created_at_ms=int(row[3]))
+
+        return await self._db.run("retire_signing_key", run, transaction=True)
+
+    # -- await-event keys --------------------------------------------------------------------
+    async def record_keys(self, rows: Sequence[KeyRow], now_ms: int) -> None:
+        if not rows:
+            return
+        ordered = sorted(rows, key=lambda r: r.key_id)
+
+        async def run(conn: Any) -> None:
+            await conn.execute(
+                "INSERT INTO await_keys (key_id, scope_json, wait_json, session_id, created_at_ms)"
+                " SELECT v.key_id, v.scope_json, v.wait_json, v.session_id, $5"
+                " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])"
+                " AS v(key_id, scope_json, wait_json, session_id)"
+                ' ORDER BY v.key_id COLLATE "C" ON CONFLICT (key_id) DO NOTHING',
+                [r.key_id for r in ordered],
+                [r.scope_json for r in ordered],
+                [r.wait_json for r in ordered],
+                [r.session_id for r in ordered],
+                now_ms,
+            )
+
+        await self._db.run("record_keys", run)
+
+    async def resolve(self, items: Sequence[ResolveItem], now_ms: int) -> list[ResolveResult]:
+        if not items:
+            return []
+        # Within one call the first item of a key competes; later items of the same key get its outcome.
+        first: dict[str, int] = {}
+        for index, item in enumerate(items):
+            first.setdefault(item.key.key_id, index)
+        unique = sorted(first.values(), key=lambda i: items[i].key.key_id)
+        notes = {i: self._terminal_note(items[i].key.key_id, items[i].terminal_json) for i in unique}
+
+        async def run(conn: Any) -> dict[int, ResolveResult]:
+            decided: dict[int, ResolveResult] = {}
+            if len(unique) > 1:
+                await conn.execute(_LOCK_KEYS, [items[i].key.key_id for i in unique])
+            todo = unique
+            for _ in range(_RESOLVE_ROUNDS):
+                todo = await self._resolve_round(conn, items, todo, notes, now_ms, decided)
+                if not todo:
+                    return decided
+            raise Retry("resolve did not settle")
+
+        decided = await self._db.run("resolve", run, transaction=len(unique) > 1)
+        results: list[ResolveResult] = []
+        for index, item in enumerate(items):
+            winner = decided[first[item.key.key_id]]
+            if first[item.key.key_id] == index or winner.status == "revoked":
+                results.append(winner)
+            else:
+                results.append(ResolveResult("already_resolved", winner.terminal_json, winner.resolution_seq))
+        return results
+
+    async def _resolve_round(
+        self,
+        conn: Any,
+        items: Sequence[ResolveItem],
+        todo: list[int],
+        notes: dict[int, str],
+        now_ms: int,
+        decided: dict[int, ResolveResult],
+    ) -> list[int]:
+        """One pass of update / insert-if-missing / read; returns the items still undecided."""
+        keys = [items[i].key for i in todo]
+        rows = await conn.fetch(
+            _RESOLVE_UPDATE,
+            [k.key_id for k in keys],
+            [items[i].terminal_json for i in todo],
+            [k.session_id for k in keys],
+            [notes[i] for i in todo],
+            now_ms,
+        )
+        accepted = {r[0]: int(r[1]) for r in rows}
+        rest = []
+        for i in todo:
+            seq = accepted.get(items[i].key.key_id)
+            if seq is None:
+                rest.append(i)
+            else:
+                decided[i] = ResolveResult("accepted", items[i].terminal_json, seq)
+        if not rest:
+            return []
+        keys = [items[i].key for i in rest]
+        rows = await conn.fetch(
+            _RESOLVE_INSERT,
+            [k.key_id for k in keys],
+            [k.scope_json for k in keys],
+            [k.wait_json for k in keys],
+            [k.session_id for k in keys],
+            [items[i].terminal_json for i in rest],
+            [notes[i] for i in rest],
+            now_ms,
+        )
+        accepted = {r[0]: int(r[1]) for r in rows}
+        unsettled = []
+        for i in rest:
+            seq = accepted.get(items[i].key.key_id)
+            if seq is None:
+                unsettled.append(i)
+            else:
+                decided[i] = ResolveResult("accepted", items[i].terminal_json, seq)
+        if not unsettled:
+            return []
+        rows = await conn.fetch(
+            _RESOLVE_READ,
+            [items[i].key.key_id for i in unsettled],
+            [items[i].key.session_id for i in unsettled],
+        )
+        states = {r[0]: r for r in rows}
+        again = []
+        for i in unsettled:
+            found, terminal, seq, key_revoked, session_revoked = states[items[i].key.key_id][1:]
+            if session_revoked or (found and key_revoked):
+                decided[i] = ResolveResult("revoked", None, None)
+            elif found and terminal is not None:
+                decided[i] = ResolveResult("already_resolved", terminal, int(seq))
+            else:
+                # Pending again (its row appeared between our statements): take another pass.
+                again.append(i)
+        return again
+
+    async def key_states(self, key_ids: Sequence[str]) -> dict[str, KeyState]:
+        ids = list(dict.fromkeys(key_ids))
+        if not ids:
+            return {}
+
+        async def run(conn: Any) -> dict[str, KeyState]:
+            states: dict[str, KeyState] = {}
+            for start in range(0, len(ids), _IN_CHUNK):
+                for r in await conn.fetch(
+                    "SELECT k.key_id, k.terminal_json, k.resolution_seq, k.deadline_ms,"
+                    " k.revoked_at_ms IS NOT NULL"
+                    " OR EXISTS (SELECT 1 FROM revoked_sessions r WHERE r.session_id = k.session_id)"
+                    " FROM await_keys k WHERE k.key_id = ANY($1::text[])",
+                    ids[start : start + _IN_CHUNK],
+                ):
+                    states[r[0]] = KeyState(
+                        r[0],
+                        r[1],
+                        None if r[2] is None else int(r[2]),
+                        None if r[3] is None else int(r[3]),
+                        bool(r[4]),
+                    )
+            return states
+
+        return await self._db.run("key_states", run)
+
+    async def set_deadline(self, row: KeyRow, deadline_ms: int, now_ms: int) -> int | None:
+        update = (
+            "UPDATE await_keys SET deadline_ms = LEAST(COALESCE(deadline_ms, $2), $2)"
+            " WHERE key_id = $1 AND terminal_json IS NULL RETURNING deadline_ms"
+        )
+
+        async def run(conn: Any) -> int | None:
+            found = await conn.fetchrow(update, row.key_id, deadline_ms)
+            if found is None:
+                inserted = await conn.fetchrow(
+                    "INSERT INTO await_keys (key_id, scope_json, wait_json, session_id, created_at_ms, deadline_ms)"
+                    " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key_id) DO NOTHING RETURNING deadline_ms",
+                    row.key_id,
+                    row.scope_json,
+                    row.wait_json,
+                    row.session_id,
+                    now_ms,
+                    deadline_ms,
+                )
+                found = inserted or await conn.fetchrow(update, row.key_id, deadline_ms)
+            return None if found is None else int(found[0])
+
+        return await self._db.run("set_deadline", run)
+
+    async def pending_deadlines(self) -> list[tuple[str, int]]:
+        async def run(conn: Any) -> list[tuple[str, int]]:
+            rows = await conn.fetch(
+                "SELECT key_id, deadline_ms FROM await_keys WHERE terminal_json IS NULL AND deadline_ms IS NOT NULL"
+            )
+            return [(r[0], int(r[1])) for r in rows]
+
+        return await self._db.run("pending_deadlines", run)
+
+    async def fire_due_deadlines(self, now_ms: int, limit: int) -> list[tuple[str, ResolveResult]]:
+        async def run(conn: Any) -> list[tuple[str, ResolveResult]]:
+            rows = await conn.fetch(_FIRE_DUE, now_ms, limit, TIMEOUT_JSON, self._timeout_note())
+            return [(r[0], ResolveResult("accepted", TIMEOUT_JSON, int(r[1]))) for r in rows]
+
+        return await self._db.run("fire_due_deadlines", run)
+
+    async def revoke_key(self, row: KeyRow, now_ms: int) -> None:
+        payload = self._db.payload({"t": "k", "k": row.key_id})
+
+        async def run(conn: Any) -> None:
+            await conn.execute(
+                "WITH r AS (INSERT INTO await_keys AS k (key_id, scope_json, wait_json, session_id, created_at_ms,"
+                " revoked_at_ms) VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (key_id)"
+                " DO UPDATE SET revoked_at_ms = COALESCE(k.revoked_at_ms, EXCLUDED.revoked_at_ms) RETURNING 1)"
+                f" SELECT pg_notify('{CHANNEL}', $6) FROM r",
+                row.key_id,
+                row.scope_json,
+                row.wait_json,
+                row.session_id,
+                now_ms,
+                payload,
+            )
+
+        await self._db.run("revoke_key", run)
+
+    async def revoke_session(self, session_id: str, now_ms: int) -> None:
+        payload = self._db.payload({"t": "s", "s": session_id})
+
+        async def run(conn: Any) -> None:
+            await conn.execute(
+                "WITH r AS (INSERT INTO revoked_sessions (session_id, revoked_at_ms) VALUES ($1, $2)"
+                f" ON CONFLICT (session_id) DO NOTHING) SELECT pg_notify('{CHANNEL}', $3)",
+                session_id,
+                now_ms,
+                payload,
+            )
+
+        await self._db.run("revoke_session", run)
+
+    async def revoked_sessions(self) -> set[str]:
+        async def run(conn: Any) -> set[str]:
+            return {r[0] for r in await conn.fetch("SELECT session_id FROM revoked_sessions")}
+
+        return await self._db.run("revoked_sessions", run)
+
+    async def pending_keys_of_session(self, session_id: str) -> list[KeyRow]:
+        async def run(conn: Any) -> list[KeyRow]:
+            rows = await conn.fetch(
+                "SELECT key_id, scope_json, wait_json, session_id FROM await_keys"
+                " WHERE session_id = $1 AND terminal_json IS NULL AND revoked_at_ms IS NULL"
+                ' ORDER BY created_at_ms, key_id COLLATE "C"',
+                session_id,
+            )
+            return [KeyRow(r[0], r[1], r[2], r[3]) for r in rows]
+
+        return await self._db.run("pending_keys_of_session", run)
