@@ -36,27 +36,49 @@ class Subscriber(Protocol):
 
 
 class Hub:
+    """Subscribers by key. A key with one subscriber (the usual case) holds it directly, not in a set:
+    an idle waiter costs less."""
+
     def __init__(self) -> None:
-        self._subscribers: dict[str, set[Subscriber]] = {}
+        self._subscribers: dict[str, Subscriber | set[Subscriber]] = {}
         self._sessions: dict[str, str] = {}
 
     def subscribe(self, key_id: str, session_id: str | None, subscriber: Subscriber) -> None:
-        self._subscribers.setdefault(key_id, set()).add(subscriber)
+        present = self._subscribers.get(key_id)
+        if present is None:
+            self._subscribers[key_id] = subscriber
+        elif isinstance(present, set):
+            present.add(subscriber)
+        elif present is not subscriber:
+            self._subscribers[key_id] = {present, subscriber}
         if session_id is not None:
             self._sessions[key_id] = session_id
 
     def unsubscribe(self, key_id: str, subscriber: Subscriber) -> None:
-        subscribers = self._subscribers.get(key_id)
-        if subscribers is None:
+        present = self._subscribers.get(key_id)
+        if present is None:
             return
-        subscribers.discard(subscriber)
-        if not subscribers:
-            del self._subscribers[key_id]
-            self._sessions.pop(key_id, None)
+        if isinstance(present, set):
+            present.discard(subscriber)
+            if len(present) > 1:
+                return
+            if present:
+                self._subscribers[key_id] = next(iter(present))
+                return
+        elif present is not subscriber:
+            return
+        del self._subscribers[key_id]
+        self._sessions.pop(key_id, None)
 
     def publish(self, event: KeyEvent) -> None:
-        for subscriber in tuple(self._subscribers.get(event.key_id, ())):
-            subscriber.deliver(event)
+        present = self._subscribers.get(event.key_id)
+        if present is None:
+            return
+        if isinstance(present, set):
+            for subscriber in tuple(present):
+                subscriber.deliver(event)
+        else:
+            present.deliver(event)
 
     def publish_session_revoked(self, session_id: str) -> None:
         for key_id in [k for k, s in self._sessions.items() if s == session_id]:

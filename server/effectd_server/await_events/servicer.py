@@ -58,7 +58,7 @@ class _KeyDecoder:
         self._decoded: dict[bytes, AwaitEventKey] = {}
         self._max_bytes = limits.max_key_bytes
 
-    def message(self, message: Any) -> AwaitEventKey:
+    def message(self, message: Any, *, remember: bool = True) -> AwaitEventKey:
         wire = message.SerializeToString()
         key = self._decoded.get(wire)
         if key is None:
@@ -67,15 +67,16 @@ class _KeyDecoder:
                     "id_too_long", f"the await-event key is longer than the limit of {self._max_bytes} bytes"
                 )
             key = from_pb.key(message)
-            if len(self._decoded) >= self._SIZE:
-                self._decoded.clear()
-            self._decoded[wire] = key
+            if remember:
+                if len(self._decoded) >= self._SIZE:
+                    self._decoded.clear()
+                self._decoded[wire] = key
         return key
 
-    def __call__(self, request: Any) -> AwaitEventKey:
+    def __call__(self, request: Any, *, remember: bool = True) -> AwaitEventKey:
         if not request.HasField("key"):
             raise InvalidArgumentError("invalid_await_event_key", "an await-event key is required")
-        return self.message(request.key)
+        return self.message(request.key, remember=remember)
 
 
 def _required_resolution(request: Any) -> Resolution:
@@ -159,26 +160,29 @@ class AwaitEventsServicer:
                 result.outcome.CopyFrom(to_pb.resolve_outcome(answer))
         return response
 
-    async def Await(self, request: pb.AwaitRequest, context: Context) -> AsyncIterator[pb.AwaitResponse]:
-        key = self._key(request)
+    async def Await(self, request: pb.AwaitRequest, context: Context) -> None:
+        """Writes its responses itself: an idle Await stream holds one coroutine frame and its Waiter."""
+        key = self._key(request, remember=False)
         deadline = _deadline(request)
         interval = self._streams.heartbeat_s(
             in_range("heartbeat_interval_ms", request.heartbeat_interval_ms, 0, MAX_HEARTBEAT_MS)
         )
+        del request
         opened = await self._core.open_wait(key, deadline)
+        del key
         if not isinstance(opened, Waiter):
-            yield pb.AwaitResponse(terminal=to_pb.resolution(opened))
+            await context.write(pb.AwaitResponse(terminal=to_pb.resolution(opened)))
             return
+        streams = self._streams
+        streams.hold(opened.future)
         try:
-            async for response in self._streams.wait_with_heartbeats(
-                opened.future,
-                interval,
-                _await_heartbeat,
-                lambda _event: pb.AwaitResponse(terminal=to_pb.resolution(opened.resolution())),
-            ):
-                yield response
+            while not await streams.done_within(opened.future, interval):
+                await context.write(_await_heartbeat())
+            # The terminal, or server_shutting_down / unknown_or_revoked raised here.
+            await context.write(pb.AwaitResponse(terminal=to_pb.resolution(opened.resolution())))
         finally:
             # A dropped stream resolves nothing: stop waiting, leave the key (and its deadline) alone.
+            streams.release(opened.future, cancel=False)
             opened.close()
 
     async def Watch(

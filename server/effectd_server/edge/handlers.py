@@ -7,8 +7,9 @@ code rather than gRPC's own INTERNAL "exception deserializing request".
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from google.protobuf import message_factory
@@ -81,7 +82,9 @@ def _unary_unary(
 def _unary_stream(
     method: str, parse: Callable[[bytes], Message], impl: Callable[..., AsyncIterator[Message]], streams: Streams
 ) -> Any:
-    async def handler(raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+    # A coroutine that writes, not an async generator: a waiting stream is mostly frames. The servicer's
+    # method is an async generator, or a coroutine that writes with `context.write` (cheaper still).
+    async def handler(raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> None:
         peer = context.peer()
         try:
             streams.enter(peer)
@@ -90,8 +93,11 @@ def _unary_stream(
             return
         try:
             try:
-                async for response in impl(parse(raw), context):
-                    yield response
+                if writes_itself:
+                    await cast(Awaitable[None], impl(parse(raw), context))
+                else:
+                    async for response in impl(parse(raw), context):
+                        await context.write(response)
                 return
             except Exception as exc:
                 failure: BaseException = exc
@@ -99,6 +105,7 @@ def _unary_stream(
         finally:
             streams.leave(peer)
 
+    writes_itself = inspect.iscoroutinefunction(impl)
     return grpc.unary_stream_rpc_method_handler(handler, response_serializer=_serialize)
 
 

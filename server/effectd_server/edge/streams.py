@@ -28,7 +28,9 @@ class Streams:
         self.max_per_connection = max_per_connection
         self.min_heartbeat_s = min_heartbeat_s
         self.default_heartbeat_s = default_heartbeat_s
-        self._stops: set[asyncio.Future[None]] = set()
+        self._stops: set[asyncio.Future[Any]] = set()
+        # Stop futures made here end with a result; futures of others (`hold`) with the error.
+        self._held_results: set[asyncio.Future[Any]] = set()
         self._per_peer: dict[str, int] = {}
         self.closing = False
 
@@ -61,20 +63,56 @@ class Streams:
             stop.set_result(None)
         else:
             self._stops.add(stop)
+            self._held_results.add(stop)
         return stop
 
-    def release(self, stop: asyncio.Future[None]) -> None:
+    def release(self, stop: asyncio.Future[Any], *, cancel: bool = True) -> None:
         self._stops.discard(stop)
-        if not stop.done():
+        self._held_results.discard(stop)
+        if cancel and not stop.done():
             stop.cancel()
+
+    def hold(self, future: asyncio.Future[Any]) -> None:
+        """End `future` with server_shutting_down when the server closes (forget it with `release`).
+        The cheapest way for a stream to hear of shutdown: no future of its own."""
+        if self.closing:
+            if not future.done():
+                future.set_exception(shutting_down())
+        else:
+            self._stops.add(future)
 
     def close(self) -> None:
         """End every open stream (they raise server_shutting_down)."""
         self.closing = True
         for stop in self._stops:
             if not stop.done():
-                stop.set_result(None)
+                if stop in self._held_results:
+                    stop.set_result(None)
+                else:
+                    stop.set_exception(shutting_down())
         self._stops.clear()
+        self._held_results.clear()
+
+    @staticmethod
+    async def done_within(future: asyncio.Future[Any], timeout_s: float) -> bool:
+        """Wait until `future` is done or `timeout_s` passed (a timer and one future, no task)."""
+        if future.done():
+            return True
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+
+        def wake(_: object = None) -> None:
+            if not waiter.done():
+                waiter.set_result(None)
+
+        timer = loop.call_later(timeout_s, wake)
+        future.add_done_callback(wake)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            future.remove_done_callback(wake)
+        return future.done()
 
     async def wait_with_heartbeats(
         self, work: asyncio.Future[T], interval_s: float, heartbeat: Callable[[], R], respond: Callable[[T], R]
