@@ -62,7 +62,8 @@ class EffectRecord:
     executor_error: ControllerError | None
     """The recorded executor error (status `failed`), else None."""
     lease_owner_id: str | None
-    """Who holds (or last held) the lease of a runtime-owned effect; None for server-owned kinds."""
+    """Who holds the lease of a runtime-owned effect in progress; None once it completed, and for
+    server-owned kinds."""
     lease_expires_at_unix_ms: int | None
     due_at_unix_ms: int | None
     """For a sleep: when it is due (stored at the first execution)."""
