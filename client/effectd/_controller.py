@@ -181,7 +181,8 @@ class RemoteEffectController:
         self.lease_ttl = lease_ttl
         self._heartbeat_ms = int(heartbeat_interval * 1000) if heartbeat_interval else 0
         self._stub = self.rpc.stub(pb_grpc.EffectControllerStub)
-        self._keys = client if isinstance(client, Client) else Client(self.rpc)
+        self.client = client if isinstance(client, Client) else Client(self.rpc)
+        """The await-events facade over the same Rpc (cancels the key of a cancelled await_event)."""
 
     def scoped(self, scope: ExecutionScope) -> ScopedEffectController:
         return ScopedEffectController(self, scope)
@@ -257,7 +258,7 @@ class RemoteEffectController:
         await cancel.wait()
         if isinstance(command, AwaitEventCommand):
             # Records `cancelled` on the key; the stream then answers whichever terminal won.
-            await self._keys.cancel(command.key)
+            await self.client.cancel(command.key)
         else:
             call.cancel()  # a cancelled sleep records nothing; a replay waits only the remainder
 

@@ -100,7 +100,7 @@ async def test_one_stub_per_service_shared_by_every_facade() -> None:
         client = Client(rpc)
         controller = RemoteEffectController(rpc)
         host = RemoteEffectHost(rpc)
-        assert client.rpc is controller.rpc is host.client.rpc is host.controller.rpc is rpc
+        assert client.rpc is controller.rpc is controller.client.rpc is host.client.rpc is host.controller.rpc is rpc
         assert RemoteEffectController(client).rpc is rpc
         assert controller._stub is rpc.stub(effect_controller_pb2_grpc.EffectControllerStub)
         assert client.default_timeout == rpc.default_timeout
