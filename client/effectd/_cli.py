@@ -19,6 +19,7 @@ from typing import Any
 
 from effectd._client import Client, KeyPending, WatchRejected, WatchTerminal
 from effectd._errors import EffectdError, UnavailableError
+from effectd._journal import EffectRecord
 from effectd._lashjson import dumps, to_lash
 from effectd._scope import (
     AwaitEventKey,
@@ -204,26 +205,21 @@ def _cancel_session_waits(args: argparse.Namespace) -> Action:
     return run
 
 
-_EFFECT_STATUS = {1: "in_progress", 2: "completed", 3: "failed"}
-
-
-def _effect_json(record: Any) -> dict[str, Any]:
-    from effectd import _from_proto as from_pb
-
+def _effect_json(record: EffectRecord) -> dict[str, Any]:
     return {
         "replay_key": record.replay_key,
-        "status": _EFFECT_STATUS.get(record.status, "unknown"),
+        "status": record.status.value,
         "envelope_hash": record.envelope_hash,
-        "envelope": to_lash(from_pb.envelope(record.envelope)),
-        "outcome": to_lash(from_pb.outcome(record.outcome)) if record.HasField("outcome") else None,
+        "envelope": to_lash(record.envelope),
+        "outcome": to_lash(record.outcome) if record.outcome is not None else None,
         "executor_error": (
             {"code": record.executor_error.code, "message": record.executor_error.message}
-            if record.HasField("executor_error")
+            if record.executor_error is not None
             else None
         ),
-        "lease_owner_id": record.lease_owner_id or None,
-        "lease_expires_at_unix_ms": record.lease_expires_at_unix_ms or None,
-        "due_at_unix_ms": record.due_at_unix_ms if record.HasField("due_at_unix_ms") else None,
+        "lease_owner_id": record.lease_owner_id,
+        "lease_expires_at_unix_ms": record.lease_expires_at_unix_ms,
+        "due_at_unix_ms": record.due_at_unix_ms,
         "created_at_unix_ms": record.created_at_unix_ms,
         "updated_at_unix_ms": record.updated_at_unix_ms,
     }

@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import grpc
-from google.rpc import error_details_pb2, status_pb2
 
 from effectd import _from_proto as from_pb
 from effectd import _to_proto as to_pb
-from effectd._channel import insecure_channel
-from effectd._errors import DOMAIN, EffectdError, UnavailableError, error_for
+from effectd._errors import EffectdError, error_for
+from effectd._rpc import DEFAULT_TIMEOUT_S, Reconnect, Rpc
 from effectd._scope import (
     AwaitEventKey,
     AwaitEventWaitIdentity,
@@ -42,12 +40,6 @@ __all__ = [
     "WatchRejected",
     "WatchTerminal",
 ]
-
-T = TypeVar("T")
-
-DEFAULT_TIMEOUT_S = 10.0
-_STATUS_DETAILS_KEY = "grpc-status-details-bin"
-_RETRYABLE = {grpc.StatusCode.UNAVAILABLE}
 
 # Every RPC of the contract and the one SDK method that calls it (a test walks the descriptors).
 # Plain names are `Client` methods; EffectController RPCs are served by `RemoteEffectController`.
@@ -116,39 +108,17 @@ def _signing_key(info: pb.SigningKeyInfo) -> SigningKey:
     return SigningKey(info.kid, _KEY_STATE_NAMES.get(info.state, "retired"), info.created_at_unix_ms)
 
 
-def error_from_rpc(exc: grpc.aio.AioRpcError) -> EffectdError:
-    """The typed error for a failed call, from its ErrorInfo when the server sent one."""
-    status = exc.code()
-    for name, value in exc.trailing_metadata() or ():
-        if name != _STATUS_DETAILS_KEY or not isinstance(value, bytes):
-            continue
-        details = status_pb2.Status.FromString(value)
-        for detail in details.details:
-            info = error_details_pb2.ErrorInfo()
-            if detail.Unpack(info) and info.domain == DOMAIN:
-                return error_for(info.reason, details.message or exc.details() or "", status)
-    return error_for(status.name.lower(), exc.details() or status.name, status)
-
-
-async def _call(call: Awaitable[T]) -> T:
-    try:
-        return await call
-    except grpc.aio.AioRpcError as exc:
-        raise error_from_rpc(exc) from None
-
-
-def _backoff(attempt: int) -> float:
-    return float(min(2.0, 0.05 * 2**attempt)) * (0.5 + random.random() / 2)
-
-
 class Client:
-    """A connection to effectd. Create with `await Client.connect(target)`; close with `async with`."""
+    """A connection to effectd. Create with `await Client.connect(target)`; close with `async with`.
 
-    def __init__(self, channel: grpc.aio.Channel, *, default_timeout: float = DEFAULT_TIMEOUT_S) -> None:
-        self._channel = channel
-        self.default_timeout = default_timeout
-        self._events = pb_grpc.AwaitEventsStub(channel)  # type: ignore[no-untyped-call]
-        self._keyring = pb_grpc.KeyringStub(channel)  # type: ignore[no-untyped-call]
+    `Client(rpc)` makes another facade over an open `Rpc` (the controller and the host share one); a
+    `grpc.aio.Channel` is wrapped in a new `Rpc`. `client.rpc` is what other facades are built on.
+    """
+
+    def __init__(self, rpc: Rpc | grpc.aio.Channel, *, default_timeout: float = DEFAULT_TIMEOUT_S) -> None:
+        self.rpc = rpc if isinstance(rpc, Rpc) else Rpc(rpc, default_timeout=default_timeout)
+        self._events = self.rpc.stub(pb_grpc.AwaitEventsStub)
+        self._keyring = self.rpc.stub(pb_grpc.KeyringStub)
 
     @classmethod
     async def connect(
@@ -161,17 +131,12 @@ class Client:
         """Open a channel to `target`: "host:port", a gRPC target ("dns:///name:port"), or a list of
         "host:port" replicas. Calls go to every address and move on from one that fails. Waits until
         the channel is ready unless connect_timeout is None."""
-        channel = insecure_channel(target)
-        if connect_timeout is not None:
-            try:
-                await asyncio.wait_for(channel.channel_ready(), connect_timeout)
-            except TimeoutError:
-                await channel.close()
-                raise UnavailableError("unavailable", f"cannot reach effectd at {target}") from None
-            except BaseException:
-                await channel.close()
-                raise
-        return cls(channel, default_timeout=default_timeout)
+        return cls(await Rpc.connect(target, default_timeout=default_timeout, connect_timeout=connect_timeout))
+
+    @property
+    def default_timeout(self) -> float:
+        """Seconds every unary call may take unless it is given its own `timeout=` (the Rpc's default)."""
+        return self.rpc.default_timeout
 
     async def __aenter__(self) -> Client:
         return self
@@ -180,10 +145,8 @@ class Client:
         await self.close()
 
     async def close(self) -> None:
-        await self._channel.close()
-
-    def _timeout(self, timeout: float | None) -> float:
-        return self.default_timeout if timeout is None else timeout
+        """Close the channel (shared by every facade built on this client's `rpc`)."""
+        await self.rpc.close()
 
     # -- AwaitEvents -------------------------------------------------------------------------
     async def mint_key(
@@ -191,7 +154,7 @@ class Client:
     ) -> AwaitEventKey:
         """The signed key for (scope, wait); the same inputs always give the same key."""
         request = pb.MintKeyRequest(scope=to_pb.scope(scope), wait=to_pb.wait(wait))
-        response = await _call(self._events.MintKey(request, timeout=self._timeout(timeout)))
+        response = await self.rpc.unary(self._events.MintKey, request, timeout=timeout)
         return from_pb.key(response.key)
 
     async def resolve(
@@ -199,7 +162,7 @@ class Client:
     ) -> ResolveOutcome:
         """First writer wins: Accepted once, then AlreadyResolved(winner); UnknownOrRevoked for bad keys."""
         request = pb.ResolveRequest(key=to_pb.key(key), resolution=to_pb.resolution(resolution))
-        response = await _call(self._events.Resolve(request, timeout=self._timeout(timeout)))
+        response = await self.rpc.unary(self._events.Resolve, request, timeout=timeout)
         return from_pb.resolve_outcome(response.outcome)
 
     async def resolve_many(
@@ -209,7 +172,7 @@ class Client:
         request = pb.ResolveManyRequest(
             items=[pb.ResolveRequest(key=to_pb.key(k), resolution=to_pb.resolution(r)) for k, r in items]
         )
-        response = await _call(self._events.ResolveMany(request, timeout=self._timeout(timeout)))
+        response = await self.rpc.unary(self._events.ResolveMany, request, timeout=timeout)
         results: list[ResolveOutcome | EffectdError] = []
         for result in response.results:
             if result.WhichOneof("result") == "error":
@@ -240,23 +203,16 @@ class Client:
             request.deadline_unix_ms = deadline_unix_ms
         if heartbeat_interval is not None:
             request.heartbeat_interval_ms = max(1, int(heartbeat_interval * 1000))
-        attempt = 0
-        failing_since: float | None = None
+        reconnect = Reconnect(give_up_after=reconnect_for)
         while True:
             try:
                 async for response in self._events.Await(request):
-                    attempt, failing_since = 0, None
+                    reconnect.succeeded()
                     if response.WhichOneof("event") == "terminal":
                         return from_pb.resolution(response.terminal)
             except grpc.aio.AioRpcError as exc:
-                if exc.code() not in _RETRYABLE:
-                    raise error_from_rpc(exc) from None
-                now = time.monotonic()
-                failing_since = failing_since or now
-                if now - failing_since > reconnect_for:
-                    raise error_from_rpc(exc) from None
-            await asyncio.sleep(_backoff(attempt))
-            attempt += 1
+                reconnect.failed(exc)
+            await reconnect.wait()
 
     def watch(
         self,
@@ -272,7 +228,7 @@ class Client:
         return Watch(self._events, keys, heartbeat_interval=heartbeat_interval, until_done=until_done)
 
     async def peek(self, key: AwaitEventKey, *, timeout: float | None = None) -> Resolution | KeyPending:
-        response = await _call(self._events.Peek(pb.PeekRequest(key=to_pb.key(key)), timeout=self._timeout(timeout)))
+        response = await self.rpc.unary(self._events.Peek, pb.PeekRequest(key=to_pb.key(key)), timeout=timeout)
         if response.WhichOneof("state") == "terminal":
             return from_pb.resolution(response.terminal)
         pending = response.pending
@@ -280,44 +236,36 @@ class Client:
 
     async def cancel(self, key: AwaitEventKey, *, timeout: float | None = None) -> ResolveOutcome:
         """Record `cancelled` as the key's terminal (first writer wins)."""
-        response = await _call(
-            self._events.Cancel(pb.CancelRequest(key=to_pb.key(key)), timeout=self._timeout(timeout))
-        )
+        response = await self.rpc.unary(self._events.Cancel, pb.CancelRequest(key=to_pb.key(key)), timeout=timeout)
         return from_pb.resolve_outcome(response.outcome)
 
     async def revoke_key(self, key: AwaitEventKey, *, timeout: float | None = None) -> None:
-        await _call(self._events.RevokeKey(pb.RevokeKeyRequest(key=to_pb.key(key)), timeout=self._timeout(timeout)))
+        await self.rpc.unary(self._events.RevokeKey, pb.RevokeKeyRequest(key=to_pb.key(key)), timeout=timeout)
 
     async def revoke_session(self, session_id: str, *, timeout: float | None = None) -> None:
-        await _call(
-            self._events.RevokeSession(pb.RevokeSessionRequest(session_id=session_id), timeout=self._timeout(timeout))
+        await self.rpc.unary(
+            self._events.RevokeSession, pb.RevokeSessionRequest(session_id=session_id), timeout=timeout
         )
 
     async def cancel_session_waits(self, session_id: str, *, timeout: float | None = None) -> int:
         """Resolve every pending key of the session as `cancelled`; returns how many."""
-        response = await _call(
-            self._events.CancelSessionWaits(
-                pb.CancelSessionWaitsRequest(session_id=session_id), timeout=self._timeout(timeout)
-            )
+        response = await self.rpc.unary(
+            self._events.CancelSessionWaits, pb.CancelSessionWaitsRequest(session_id=session_id), timeout=timeout
         )
         return int(response.cancelled)
 
     # -- Keyring -----------------------------------------------------------------------------
     async def list_signing_keys(self, *, timeout: float | None = None) -> list[SigningKey]:
-        response = await _call(
-            self._keyring.ListSigningKeys(pb.ListSigningKeysRequest(), timeout=self._timeout(timeout))
-        )
+        response = await self.rpc.unary(self._keyring.ListSigningKeys, pb.ListSigningKeysRequest(), timeout=timeout)
         return [_signing_key(k) for k in response.keys]
 
     async def rotate_signing_key(self, *, timeout: float | None = None) -> SigningKey:
-        response = await _call(
-            self._keyring.RotateSigningKey(pb.RotateSigningKeyRequest(), timeout=self._timeout(timeout))
-        )
+        response = await self.rpc.unary(self._keyring.RotateSigningKey, pb.RotateSigningKeyRequest(), timeout=timeout)
         return _signing_key(response.active)
 
     async def retire_signing_key(self, kid: str, *, timeout: float | None = None) -> SigningKey:
-        response = await _call(
-            self._keyring.RetireSigningKey(pb.RetireSigningKeyRequest(kid=kid), timeout=self._timeout(timeout))
+        response = await self.rpc.unary(
+            self._keyring.RetireSigningKey, pb.RetireSigningKeyRequest(kid=kid), timeout=timeout
         )
         return _signing_key(response.key)
 
@@ -397,7 +345,7 @@ class Watch:
                 await task
 
     async def _run(self) -> None:
-        attempt = 0
+        reconnect = Reconnect()
         while not self._closed:
             outbox: asyncio.Queue[Any] = asyncio.Queue()
             self._outbox = outbox
@@ -412,19 +360,20 @@ class Watch:
             call = self._stub.Watch(_drain(outbox))
             try:
                 async for response in call:
-                    attempt = 0
+                    reconnect.succeeded()
                     self._handle(response)
                 if not self._pending:
                     return
             except grpc.aio.AioRpcError as exc:
-                if exc.code() not in _RETRYABLE:
-                    self._events.put_nowait(error_from_rpc(exc))
+                try:
+                    reconnect.failed(exc)
+                except EffectdError as error:
+                    self._events.put_nowait(error)
                     return
             finally:
                 outbox.put_nowait(_CLOSE)
                 call.cancel()
-            await asyncio.sleep(_backoff(attempt))
-            attempt += 1
+            await reconnect.wait()
 
     def _handle(self, response: pb.WatchResponse) -> None:
         which = response.WhichOneof("event")

@@ -12,7 +12,6 @@ later execution returns the recorded outcome, or raises the recorded executor er
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import secrets
 from collections.abc import Awaitable, Callable
@@ -21,27 +20,28 @@ from typing import Any, Literal
 
 import grpc
 
-from effectd import _from_proto as from_pb
-from effectd import _to_proto as to_pb
-from effectd._client import Client, _call, error_from_rpc
+from effectd import _convert_effect_controller as convert
+from effectd._client import Client
 from effectd._effects import (
     AwaitEventCommand,
+    ControllerError,
     DurableStepCommand,
     DurableStepOutcome,
-    EffectSubject,
+    RuntimeEffectCommand,
     RuntimeEffectEnvelope,
-    RuntimeEffectKind,
     RuntimeEffectOutcome,
-    RuntimeInvocation,
-    RuntimeReplay,
-    RuntimeScope,
     SleepCommand,
     SleepOutcome,
     into_durable_step,
+    validate_envelope,
 )
-from effectd._errors import EffectdError, InvalidArgumentError, LeaseLostError
+from effectd._errors import EffectdError, InvalidArgumentError
+from effectd._journal import ControllerDescription, DurabilityTier, EffectLease, EffectRecord, RecordedOutcome
 from effectd._lashjson import JsonValue
-from effectd._scope import ExecutionScope, blank, validate_scope
+from effectd._lease import held_lease, release_quietly
+from effectd._lineage import EffectSubject, RuntimeEffectKind, RuntimeInvocation, RuntimeReplay, RuntimeScope
+from effectd._rpc import Rpc, error_from_rpc
+from effectd._scope import ExecutionScope, TurnScope, blank, validate_scope
 from effectd.v1 import effect_controller_pb2 as pb
 from effectd.v1 import effect_controller_pb2_grpc as pb_grpc
 
@@ -52,8 +52,6 @@ __all__ = [
     "RemoteEffectController",
     "ScopedEffectController",
 ]
-
-DurabilityTier = Literal["inline", "durable"]
 
 
 class ExecutorError(EffectdError):
@@ -159,31 +157,40 @@ _NOT_AN_ANSWER = frozenset({"runtime_effect_local_executor_unavailable", "runtim
 
 
 class RemoteEffectController:
-    """lash's `RuntimeEffectController`, backed by effectd's journal."""
+    """lash's `RuntimeEffectController`, backed by effectd's journal.
 
-    durability_tier: DurabilityTier = "durable"
+    Built on a `Client` (or directly on an `Rpc`); it shares that channel and its default deadlines.
+    """
+
+    durability_tier = DurabilityTier.DURABLE
     supports_durable_effects = True
     requires_durable_attachment_store = False
 
     def __init__(
         self,
-        client: Client,
+        client: Client | Rpc,
         *,
         owner_id: str | None = None,
         lease_ttl: float = 30.0,
         heartbeat_interval: float | None = None,
     ) -> None:
-        self.client = client
+        if lease_ttl <= 0:
+            raise ValueError(f"lease_ttl must be positive, got {lease_ttl!r}")
+        self.rpc = client if isinstance(client, Rpc) else client.rpc
         self.owner_id = owner_id or f"sdk-{secrets.token_hex(6)}"
         self.lease_ttl = lease_ttl
         self._heartbeat_ms = int(heartbeat_interval * 1000) if heartbeat_interval else 0
-        self._stub = pb_grpc.EffectControllerStub(client._channel)  # type: ignore[no-untyped-call]
+        self._stub = self.rpc.stub(pb_grpc.EffectControllerStub)
+        self.client = client if isinstance(client, Client) else Client(self.rpc)
+        """The await-events facade over the same Rpc (cancels the key of a cancelled await_event)."""
 
     def scoped(self, scope: ExecutionScope) -> ScopedEffectController:
         return ScopedEffectController(self, scope)
 
-    async def describe(self, *, timeout: float | None = None) -> pb.DescribeResponse:
-        return await _call(self._stub.Describe(pb.DescribeRequest(), timeout=self.client._timeout(timeout)))
+    async def describe(self, *, timeout: float | None = None) -> ControllerDescription:
+        """The server's tier and capability flags."""
+        response = await self.rpc.unary(self._stub.Describe, pb.DescribeRequest(), timeout=timeout)
+        return convert.description_from_proto(response)
 
     async def execute_effect(
         self,
@@ -195,44 +202,43 @@ class RemoteEffectController:
     ) -> RuntimeEffectOutcome:
         """The effect's outcome: recorded, run on the server, or run here under a lease and recorded."""
         validate_scope(scope)
-        envelope.validate()
-        request = pb.ExecuteRequest(
-            scope=to_pb.scope(scope),
-            envelope=to_pb.envelope(envelope),
+        validate_envelope(envelope)
+        command = envelope.command
+        cancel = local_executor.cancel if local_executor.mode in ("sleep", "await_event") else None
+        deadline_ms = None
+        if isinstance(command, AwaitEventCommand) and local_executor.deadline is not None:
+            deadline_ms = int(local_executor.deadline * 1000)
+        if isinstance(command, SleepCommand) and cancel is not None and cancel.is_set():
+            raise ExecutorError("runtime_effect_sleep_cancelled", "runtime effect sleep was cancelled")
+        request = convert.execute_request(
+            scope,
+            envelope,
             strict_replay=strict_replay,
             owner_id=self.owner_id,
             lease_ttl_ms=int(self.lease_ttl * 1000),
             heartbeat_interval_ms=self._heartbeat_ms,
+            await_deadline_unix_ms=deadline_ms,
         )
-        command = envelope.command
-        cancel = local_executor.cancel if local_executor.mode in ("sleep", "await_event") else None
-        if isinstance(command, AwaitEventCommand) and local_executor.deadline is not None:
-            request.await_deadline_unix_ms = int(local_executor.deadline * 1000)
-        if isinstance(command, SleepCommand) and cancel is not None and cancel.is_set():
-            raise ExecutorError("runtime_effect_sleep_cancelled", "runtime effect sleep was cancelled")
         answer = await self._execute(request, command, cancel)
-        if isinstance(answer, pb.EffectLease):
+        if isinstance(answer, EffectLease):
             return await self._run_leased(scope, envelope, local_executor, answer)
-        return answer
+        return answer.outcome
 
     async def _execute(
-        self, request: pb.ExecuteRequest, command: Any, cancel: asyncio.Event | None
-    ) -> RuntimeEffectOutcome | pb.EffectLease:
+        self, request: pb.ExecuteRequest, command: RuntimeEffectCommand, cancel: asyncio.Event | None
+    ) -> RecordedOutcome | EffectLease:
         call = self._stub.Execute(request)
         watcher: asyncio.Task[None] | None = None
         if cancel is not None:
             watcher = asyncio.create_task(self._watch_cancel(call, command, cancel))
         try:
             async for response in call:
-                which = response.WhichOneof("event")
-                if which == "lease":
-                    lease: pb.EffectLease = response.lease
-                    return lease
-                if which == "outcome":
-                    return from_pb.outcome(response.outcome.outcome)
-                if which == "executor_error":
-                    error = response.executor_error.error
-                    raise ExecutorError(error.code, error.message)
+                answer = convert.execute_answer_from_proto(response)
+                if answer is None:
+                    continue  # a heartbeat
+                if isinstance(answer, EffectLease | RecordedOutcome):
+                    return answer
+                raise ExecutorError(answer.error.code, answer.error.message)
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if cancel is not None and cancel.is_set() and task is not None and not task.cancelling():
@@ -248,7 +254,7 @@ class RemoteEffectController:
                 watcher.cancel()
         raise EffectdError("unavailable", "the server ended the effect stream without an answer")
 
-    async def _watch_cancel(self, call: Any, command: Any, cancel: asyncio.Event) -> None:
+    async def _watch_cancel(self, call: Any, command: RuntimeEffectCommand, cancel: asyncio.Event) -> None:
         await cancel.wait()
         if isinstance(command, AwaitEventCommand):
             # Records `cancelled` on the key; the stream then answers whichever terminal won.
@@ -261,108 +267,75 @@ class RemoteEffectController:
         scope: ExecutionScope,
         envelope: RuntimeEffectEnvelope,
         local_executor: LocalExecutor,
-        lease: pb.EffectLease,
+        lease: EffectLease,
     ) -> RuntimeEffectOutcome:
-        replay_key = envelope.invocation.replay.key if envelope.invocation.replay else ""
-        scope_pb = to_pb.scope(scope)
-        lost = asyncio.Event()
-        renewer = asyncio.create_task(self._renew(scope_pb, replay_key, lease, lost))
-        running = asyncio.ensure_future(local_executor.execute(envelope))
-        lost_waiter = asyncio.ensure_future(lost.wait())
-        try:
-            await asyncio.wait({running, lost_waiter}, return_when=asyncio.FIRST_COMPLETED)
-            if not running.done():
-                running.cancel()
-                raise LeaseLostError("effect_replay_lease_lost", f"the lease on {replay_key!r} was lost while running")
+        replay_key = envelope.invocation.replay_key or ""
+
+        async def renew() -> int:
+            return await self._renew(scope, replay_key, lease)
+
+        async def release() -> None:
+            await self._complete(scope, replay_key, lease)
+
+        async with held_lease(renew, self.lease_ttl, description=f"the lease on {replay_key!r}") as held:
             try:
-                outcome = running.result()
+                outcome = await held.run(local_executor.execute(envelope))
             except ExecutorError as exc:
                 if exc.code in _NOT_AN_ANSWER:
-                    await self._release(scope_pb, replay_key, lease)
+                    await release()
                     raise
-                await self._complete(scope_pb, replay_key, lease, executor_error=(exc.code, exc.message))
+                await self._complete(scope, replay_key, lease, executor_error=ControllerError(exc.code, exc.message))
                 raise
             except BaseException:
-                # Not an executor's answer (a bug, a crash, cancellation): record nothing, free the lease.
-                with contextlib.suppress(EffectdError, asyncio.CancelledError):
-                    await asyncio.shield(self._release(scope_pb, replay_key, lease))
+                # Not an executor's answer (a bug, a crash, cancellation, a lost lease): record nothing.
+                if not held.lost.is_set():
+                    await release_quietly(release)
                 raise
-            await self._complete(scope_pb, replay_key, lease, outcome=outcome)
+            await self._complete(scope, replay_key, lease, outcome=outcome)
             return outcome
-        finally:
-            renewer.cancel()
-            lost_waiter.cancel()
 
-    async def _renew(self, scope_pb: Any, replay_key: str, lease: pb.EffectLease, lost: asyncio.Event) -> None:
-        interval = max(0.05, self.lease_ttl / 3)
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await _call(
-                    self._stub.RenewLease(
-                        pb.RenewLeaseRequest(
-                            scope=scope_pb,
-                            replay_key=replay_key,
-                            lease_token=lease.lease_token,
-                            lease_ttl_ms=int(self.lease_ttl * 1000),
-                        ),
-                        timeout=self.client.default_timeout,
-                    )
-                )
-            except LeaseLostError:
-                lost.set()
-                return
-            except EffectdError:
-                continue  # transient: try again before the lease runs out
+    async def _renew(self, scope: ExecutionScope, replay_key: str, lease: EffectLease) -> int:
+        """Extend a lease by `lease_ttl`; returns the new expiry (unix ms). LeaseLostError once taken over."""
+        request = convert.renew_lease_request(scope, replay_key, lease.lease_token, int(self.lease_ttl * 1000))
+        response = await self.rpc.unary(self._stub.RenewLease, request)
+        return int(response.expires_at_unix_ms)
 
     async def _complete(
         self,
-        scope_pb: Any,
+        scope: ExecutionScope,
         replay_key: str,
-        lease: pb.EffectLease,
+        lease: EffectLease,
         *,
         outcome: RuntimeEffectOutcome | None = None,
-        executor_error: tuple[str, str] | None = None,
+        executor_error: ControllerError | None = None,
     ) -> None:
-        request = pb.CompleteRequest(scope=scope_pb, replay_key=replay_key, lease_token=lease.lease_token)
-        if outcome is not None:
-            request.outcome.CopyFrom(to_pb.outcome(outcome))
-        elif executor_error is not None:
-            request.executor_error.code, request.executor_error.message = executor_error
-        await _call(self._stub.Complete(request, timeout=self.client.default_timeout))
-
-    async def _release(self, scope_pb: Any, replay_key: str, lease: pb.EffectLease) -> None:
-        await self._complete(scope_pb, replay_key, lease)
+        """Record the outcome or the executor error of a leased effect; with neither, release the lease."""
+        request = convert.complete_request(
+            scope, replay_key, lease.lease_token, outcome=outcome, executor_error=executor_error
+        )
+        await self.rpc.unary(self._stub.Complete, request)
 
     async def list_effects(
         self, scope: ExecutionScope, *, page_size: int = 100, timeout: float | None = None
-    ) -> list[pb.EffectRecord]:
-        """Every journal row of a scope, oldest first."""
-        records: list[pb.EffectRecord] = []
+    ) -> list[EffectRecord]:
+        """Every journal row of a scope, oldest first (fetched `page_size` rows per call)."""
+        records: list[EffectRecord] = []
         token = ""
         while True:
-            response = await _call(
-                self._stub.ListEffects(
-                    pb.ListEffectsRequest(scope=to_pb.scope(scope), page_size=page_size, page_token=token),
-                    timeout=self.client._timeout(timeout),
-                )
+            response = await self.rpc.unary(
+                self._stub.ListEffects, convert.list_effects_request(scope, page_size, token), timeout=timeout
             )
-            records.extend(response.effects)
+            records.extend(convert.effect_record_from_proto(r) for r in response.effects)
             token = response.next_page_token
             if not token:
                 return records
 
-    async def get_effect(
-        self, scope: ExecutionScope, replay_key: str, *, timeout: float | None = None
-    ) -> pb.EffectRecord:
-        response = await _call(
-            self._stub.GetEffect(
-                pb.GetEffectRequest(scope=to_pb.scope(scope), replay_key=replay_key),
-                timeout=self.client._timeout(timeout),
-            )
+    async def get_effect(self, scope: ExecutionScope, replay_key: str, *, timeout: float | None = None) -> EffectRecord:
+        """One journal row; NotFoundError when (scope, replay_key) never ran."""
+        response = await self.rpc.unary(
+            self._stub.GetEffect, convert.get_effect_request(scope, replay_key), timeout=timeout
         )
-        record: pb.EffectRecord = response.effect
-        return record
+        return convert.effect_record_from_proto(response.effect)
 
 
 class ScopedEffectController:
@@ -370,19 +343,34 @@ class ScopedEffectController:
 
     def __init__(self, controller: RemoteEffectController, scope: ExecutionScope) -> None:
         validate_scope(scope)
-        self.controller = controller
-        self.execution_scope = scope
+        self._controller = controller
+        self._scope = scope
+
+    @property
+    def controller(self) -> RemoteEffectController:
+        return self._controller
+
+    @property
+    def execution_scope(self) -> ExecutionScope:
+        return self._scope
 
     @property
     def scope_id(self) -> str:
-        return self.execution_scope.id
+        """The scope's id (lash's `scope.id()`): the turn, process, ... id."""
+        return self._scope.id
+
+    @property
+    def turn_id(self) -> str | None:
+        """The turn id of a `turn` scope; None for every other scope."""
+        return self._scope.turn_id if isinstance(self._scope, TurnScope) else None
 
     async def execute_effect(
         self, envelope: RuntimeEffectEnvelope, local_executor: LocalExecutor, *, strict_replay: bool = False
     ) -> RuntimeEffectOutcome:
-        return await self.controller.execute_effect(
-            self.execution_scope, envelope, local_executor, strict_replay=strict_replay
-        )
+        return await self._controller.execute_effect(self._scope, envelope, local_executor, strict_replay=strict_replay)
+
+    def __repr__(self) -> str:
+        return f"ScopedEffectController({self._scope!r})"
 
 
 class DurableSteps:

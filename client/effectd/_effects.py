@@ -1,33 +1,57 @@
-"""Effect envelopes, commands and outcomes (SEED-SPEC §1), as frozen dataclasses.
+"""Effect envelopes, commands and outcomes (SEED-SPEC §1.3-1.6), as frozen dataclasses.
 
 Fields are declared in lash's declaration order and carry lash's serde shape (see `_lashjson`), so
 `dumps(envelope)` is the exact text lash hashes and `RuntimeEffectEnvelope.stable_hash()` equals lash's
 envelope hash. JSON that effectd does not interpret (LLM requests and responses, tool arguments and
 results, step inputs and values) stays a plain JSON value.
 
-Process commands and outcomes live in `_process`; they import the lineage types defined here.
+The invocation lineage (scopes, subjects, causal references, effect kinds) lives in `_lineage`, process
+commands and outcomes in `_process`; this module builds on both.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 import grpc
 
 from effectd._errors import EffectdError, InvalidArgumentError
 from effectd._lashjson import JsonValue, sha256_hex
+from effectd._lineage import (
+    CausalRef,
+    EffectRef,
+    EffectSubject,
+    PreparedToolCall,
+    ProcessEventRef,
+    ProcessEventSubject,
+    ProcessRef,
+    ProcessSubject,
+    RuntimeEffectKind,
+    RuntimeInvocation,
+    RuntimeReplay,
+    RuntimeScope,
+    RuntimeSubject,
+    SessionNodeRef,
+    SessionNodeSubject,
+    ToolCallRef,
+    TriggerOccurrenceRef,
+    TriggerOccurrenceSubject,
+    TurnRef,
+    causal_ref_from_lash,
+    invocation_from_lash,
+    prepared_tool_call_from_lash,
+    runtime_scope_from_lash,
+    subject_from_lash,
+)
+from effectd._process import ProcessCommand, ProcessEffectOutcome
 from effectd._scope import AwaitEventKey, Resolution
 from effectd._scope import blank as _blank
-
-if TYPE_CHECKING:
-    from effectd._process import ProcessCommand, ProcessEffectOutcome
 
 __all__ = [
     "AwaitEventCommand",
     "AwaitEventOutcome",
-    "CausalRef",
     "CheckpointCommand",
     "CheckpointKind",
     "CheckpointOutcome",
@@ -36,33 +60,19 @@ __all__ = [
     "DirectOutcome",
     "DurableStepCommand",
     "DurableStepOutcome",
-    "EffectRef",
-    "EffectSubject",
     "ExecCodeCommand",
     "ExecCodeOutcome",
     "LlmCallCommand",
     "LlmCallOutcome",
     "OutcomeError",
-    "PreparedToolCall",
     "ProcessEffectCommand",
-    "ProcessEventRef",
-    "ProcessEventSubject",
     "ProcessOutcome",
-    "ProcessRef",
-    "ProcessSubject",
     "Result",
     "ResultErr",
     "ResultOk",
     "RuntimeEffectCommand",
     "RuntimeEffectEnvelope",
-    "RuntimeEffectKind",
     "RuntimeEffectOutcome",
-    "RuntimeInvocation",
-    "RuntimeReplay",
-    "RuntimeScope",
-    "RuntimeSubject",
-    "SessionNodeRef",
-    "SessionNodeSubject",
     "SleepCommand",
     "SleepOutcome",
     "SyncExecutionEnvironmentCommand",
@@ -72,11 +82,6 @@ __all__ = [
     "ToolCallLaunch",
     "ToolCallOutcome",
     "ToolCallPending",
-    "ToolCallRef",
-    "TriggerOccurrenceRef",
-    "TriggerOccurrenceSubject",
-    "TurnRef",
-    "causal_ref_from_lash",
     "into_await_event",
     "into_checkpoint",
     "into_direct_response",
@@ -88,182 +93,41 @@ __all__ = [
     "into_sync_execution_environment",
     "into_tool_call",
     "into_tool_call_effect",
+    "validate_envelope",
+]
+# Re-exported from _lineage, so that `_effects.RuntimeScope` and the like keep working for the converters;
+# new code imports them from `_lineage`.
+__all__ += [
+    "CausalRef",
+    "EffectRef",
+    "EffectSubject",
+    "PreparedToolCall",
+    "ProcessEventRef",
+    "ProcessEventSubject",
+    "ProcessRef",
+    "ProcessSubject",
+    "RuntimeEffectKind",
+    "RuntimeInvocation",
+    "RuntimeReplay",
+    "RuntimeScope",
+    "RuntimeSubject",
+    "SessionNodeRef",
+    "SessionNodeSubject",
+    "ToolCallRef",
+    "TriggerOccurrenceRef",
+    "TriggerOccurrenceSubject",
+    "TurnRef",
+    "causal_ref_from_lash",
     "invocation_from_lash",
     "prepared_tool_call_from_lash",
     "runtime_scope_from_lash",
     "subject_from_lash",
-    "validate_envelope",
 ]
-
-
-class RuntimeEffectKind(enum.StrEnum):
-    """The seed's `RuntimeEffectKind`; the value is lash's `as_str()`."""
-
-    LLM_CALL = "llm_call"
-    DIRECT = "direct"
-    TOOL_CALL = "tool_call"
-    PROCESS = "process"
-    EXEC_CODE = "exec_code"
-    CHECKPOINT = "checkpoint"
-    SYNC_EXECUTION_ENVIRONMENT = "sync_execution_environment"
-    SLEEP = "sleep"
-    AWAIT_EVENT = "await_event"
-    DURABLE_STEP = "durable_step"
 
 
 class CheckpointKind(enum.StrEnum):
     AFTER_WORK = "after_work"
     BEFORE_COMPLETION = "before_completion"
-
-
-# -- invocation lineage (§1.2) ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RuntimeScope:
-    """Where an effect runs: a session, optionally a turn's coordinates."""
-
-    session_id: str
-    turn_id: str | None = None
-    turn_index: int | None = None
-    protocol_iteration: int | None = None
-    LASH_OMIT_NONE: ClassVar = frozenset({"turn_id", "turn_index", "protocol_iteration"})
-
-
-@dataclass(frozen=True, slots=True)
-class RuntimeReplay:
-    key: str
-
-
-@dataclass(frozen=True, slots=True)
-class EffectSubject:
-    effect_id: str
-    kind: RuntimeEffectKind
-    LASH_TAG: ClassVar = ("type", "effect")
-
-
-@dataclass(frozen=True, slots=True)
-class ProcessSubject:
-    process_id: str
-    LASH_TAG: ClassVar = ("type", "process")
-
-
-@dataclass(frozen=True, slots=True)
-class ProcessEventSubject:
-    process_id: str
-    sequence: int
-    event_type: str
-    LASH_TAG: ClassVar = ("type", "process_event")
-
-
-@dataclass(frozen=True, slots=True)
-class TriggerOccurrenceSubject:
-    occurrence_id: str
-    LASH_TAG: ClassVar = ("type", "trigger_occurrence")
-
-
-@dataclass(frozen=True, slots=True)
-class SessionNodeSubject:
-    node_id: str
-    LASH_TAG: ClassVar = ("type", "session_node")
-
-
-RuntimeSubject = EffectSubject | ProcessSubject | ProcessEventSubject | TriggerOccurrenceSubject | SessionNodeSubject
-
-
-@dataclass(frozen=True, slots=True)
-class TurnRef:
-    session_id: str
-    turn_id: str
-    LASH_TAG: ClassVar = ("type", "turn")
-
-
-@dataclass(frozen=True, slots=True)
-class EffectRef:
-    session_id: str
-    turn_id: str | None
-    effect_id: str
-    LASH_TAG: ClassVar = ("type", "effect")
-    LASH_OMIT_NONE: ClassVar = frozenset({"turn_id"})
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCallRef:
-    session_id: str
-    call_id: str
-    LASH_TAG: ClassVar = ("type", "tool_call")
-
-
-@dataclass(frozen=True, slots=True)
-class ProcessRef:
-    process_id: str
-    LASH_TAG: ClassVar = ("type", "process")
-
-
-@dataclass(frozen=True, slots=True)
-class ProcessEventRef:
-    process_id: str
-    sequence: int
-    LASH_TAG: ClassVar = ("type", "process_event")
-
-
-@dataclass(frozen=True, slots=True)
-class TriggerOccurrenceRef:
-    occurrence_id: str
-    LASH_TAG: ClassVar = ("type", "trigger_occurrence")
-
-
-@dataclass(frozen=True, slots=True)
-class SessionNodeRef:
-    session_id: str
-    node_id: str
-    LASH_TAG: ClassVar = ("type", "session_node")
-
-
-CausalRef = TurnRef | EffectRef | ToolCallRef | ProcessRef | ProcessEventRef | TriggerOccurrenceRef | SessionNodeRef
-"""The seed's `CausalRef` (lash-sansio): the parent of an invocation."""
-
-
-@dataclass(frozen=True, slots=True)
-class RuntimeInvocation:
-    scope: RuntimeScope
-    subject: RuntimeSubject
-    caused_by: CausalRef | None = None
-    replay: RuntimeReplay | None = None
-    LASH_OMIT_NONE: ClassVar = frozenset({"caused_by", "replay"})
-
-    @classmethod
-    def effect(cls, scope: RuntimeScope, effect_id: str, kind: RuntimeEffectKind, replay_key: str) -> RuntimeInvocation:
-        """An effect invocation: subject `effect`, no parent, `replay` set (lash's `RuntimeInvocation::effect`)."""
-        return cls(scope=scope, subject=EffectSubject(effect_id, kind), replay=RuntimeReplay(replay_key))
-
-    @property
-    def effect_id(self) -> str | None:
-        return self.subject.effect_id if isinstance(self.subject, EffectSubject) else None
-
-    @property
-    def effect_kind(self) -> RuntimeEffectKind | None:
-        return self.subject.kind if isinstance(self.subject, EffectSubject) else None
-
-    @property
-    def replay_key(self) -> str | None:
-        return self.replay.key if self.replay is not None else None
-
-    def causal_ref(self) -> CausalRef:
-        """The reference a child invocation records as `caused_by` (§1.2)."""
-        subject = self.subject
-        match subject:
-            case EffectSubject():
-                return EffectRef(self.scope.session_id, self.scope.turn_id, subject.effect_id)
-            case ProcessSubject():
-                return ProcessRef(subject.process_id)
-            case ProcessEventSubject():
-                return ProcessEventRef(subject.process_id, subject.sequence)
-            case TriggerOccurrenceSubject():
-                return TriggerOccurrenceRef(subject.occurrence_id)
-            case SessionNodeSubject():
-                return SessionNodeRef(self.scope.session_id, subject.node_id)
-        raise TypeError(f"not a runtime subject: {subject!r}")
 
 
 # -- commands (§1.4) --------------------------------------------------------------------------------
@@ -278,18 +142,6 @@ class _Tagged:
     @property
     def kind(self) -> RuntimeEffectKind:
         return RuntimeEffectKind(self.LASH_TAG[1])
-
-
-@dataclass(frozen=True, slots=True)
-class PreparedToolCall:
-    """One logical tool call. `replay` is lash's `ProviderReplayMeta` as JSON."""
-
-    call_id: str
-    tool_name: str
-    args: JsonValue
-    replay: JsonValue = None
-    prepared_payload: JsonValue = None
-    LASH_OMIT_NONE: ClassVar = frozenset({"replay", "prepared_payload"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,18 +226,12 @@ RuntimeEffectCommand = (
 # -- the envelope (§1.3) ----------------------------------------------------------------------------
 
 
-# Rust's `str::trim` strips Unicode White_Space, which is not quite Python's `str.isspace`
-# (Python also strips U+001C..U+001F).
 @dataclass(frozen=True, slots=True)
 class RuntimeEffectEnvelope:
     """What a runtime hands its effect controller at a nondeterministic boundary."""
 
     invocation: RuntimeInvocation
     command: RuntimeEffectCommand
-
-    def validate(self) -> None:
-        """Raise InvalidArgumentError unless this envelope passes the seed's five rules (§1.3)."""
-        validate_envelope(self)
 
     def stable_hash(self) -> str:
         """The envelope hash: sha256 hex of the envelope's lash-json (lash's `stable_hash()`)."""
@@ -633,126 +479,3 @@ def into_durable_step(outcome: RuntimeEffectOutcome) -> JsonValue:
     if not isinstance(outcome, DurableStepOutcome):
         _wrong(RuntimeEffectKind.DURABLE_STEP, outcome)
     return outcome.value
-
-
-# -- reading lash JSON back (types the contract carries as JSON, e.g. a provenance's caused_by) ------
-
-
-def _bad(what: str, detail: str) -> InvalidArgumentError:
-    return InvalidArgumentError("invalid_request", f"{what} {detail}")
-
-
-def _object(value: JsonValue, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _bad(what, "must be a JSON object")
-    return value
-
-
-def _str(obj: dict[str, Any], name: str, what: str, *, optional: bool = False) -> Any:
-    value = obj.get(name)
-    if value is None and optional:
-        return None
-    if not isinstance(value, str):
-        raise _bad(what, f"needs a string {name!r}")
-    return value
-
-
-def _uint(obj: dict[str, Any], name: str, what: str, *, optional: bool = False) -> Any:
-    value = obj.get(name)
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _bad(what, f"needs a non-negative integer {name!r}")
-    return value
-
-
-def _variant(value: JsonValue, tag: str, what: str) -> tuple[str, dict[str, Any]]:
-    obj = _object(value, what)
-    name = obj.get(tag)
-    if not isinstance(name, str):
-        raise _bad(what, f"needs a {tag!r} tag")
-    return name, obj
-
-
-def runtime_scope_from_lash(value: JsonValue) -> RuntimeScope:
-    what = "runtime scope"
-    obj = _object(value, what)
-    return RuntimeScope(
-        session_id=_str(obj, "session_id", what),
-        turn_id=_str(obj, "turn_id", what, optional=True),
-        turn_index=_uint(obj, "turn_index", what, optional=True),
-        protocol_iteration=_uint(obj, "protocol_iteration", what, optional=True),
-    )
-
-
-def _kind(value: JsonValue) -> RuntimeEffectKind:
-    try:
-        return RuntimeEffectKind(value)
-    except ValueError:
-        raise _bad("effect subject", f"has an unknown kind {value!r}") from None
-
-
-def subject_from_lash(value: JsonValue) -> RuntimeSubject:
-    what = "runtime subject"
-    tag, obj = _variant(value, "type", what)
-    if tag == "effect":
-        return EffectSubject(_str(obj, "effect_id", what), _kind(obj.get("kind")))
-    if tag == "process":
-        return ProcessSubject(_str(obj, "process_id", what))
-    if tag == "process_event":
-        return ProcessEventSubject(
-            _str(obj, "process_id", what), _uint(obj, "sequence", what), _str(obj, "event_type", what)
-        )
-    if tag == "trigger_occurrence":
-        return TriggerOccurrenceSubject(_str(obj, "occurrence_id", what))
-    if tag == "session_node":
-        return SessionNodeSubject(_str(obj, "node_id", what))
-    raise _bad(what, f"has an unknown type {tag!r}")
-
-
-def causal_ref_from_lash(value: JsonValue) -> CausalRef:
-    what = "causal reference"
-    tag, obj = _variant(value, "type", what)
-    if tag == "turn":
-        return TurnRef(_str(obj, "session_id", what), _str(obj, "turn_id", what))
-    if tag == "effect":
-        return EffectRef(
-            _str(obj, "session_id", what), _str(obj, "turn_id", what, optional=True), _str(obj, "effect_id", what)
-        )
-    if tag == "tool_call":
-        return ToolCallRef(_str(obj, "session_id", what), _str(obj, "call_id", what))
-    if tag == "process":
-        return ProcessRef(_str(obj, "process_id", what))
-    if tag == "process_event":
-        return ProcessEventRef(_str(obj, "process_id", what), _uint(obj, "sequence", what))
-    if tag == "trigger_occurrence":
-        return TriggerOccurrenceRef(_str(obj, "occurrence_id", what))
-    if tag == "session_node":
-        return SessionNodeRef(_str(obj, "session_id", what), _str(obj, "node_id", what))
-    raise _bad(what, f"has an unknown type {tag!r}")
-
-
-def invocation_from_lash(value: JsonValue) -> RuntimeInvocation:
-    """A RuntimeInvocation from its lash JSON."""
-    what = "runtime invocation"
-    obj = _object(value, what)
-    caused_by = obj.get("caused_by")
-    replay = obj.get("replay")
-    return RuntimeInvocation(
-        scope=runtime_scope_from_lash(obj.get("scope")),
-        subject=subject_from_lash(obj.get("subject")),
-        caused_by=causal_ref_from_lash(caused_by) if caused_by is not None else None,
-        replay=RuntimeReplay(_str(_object(replay, "replay"), "key", "replay")) if replay is not None else None,
-    )
-
-
-def prepared_tool_call_from_lash(value: JsonValue) -> PreparedToolCall:
-    what = "prepared tool call"
-    obj = _object(value, what)
-    return PreparedToolCall(
-        call_id=_str(obj, "call_id", what),
-        tool_name=_str(obj, "tool_name", what),
-        args=obj.get("args"),
-        replay=obj.get("replay"),
-        prepared_payload=obj.get("prepared_payload"),
-    )

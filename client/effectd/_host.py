@@ -1,4 +1,4 @@
-"""`RemoteEffectHost`: the seed's EffectHost await-event methods, served by a remote effectd."""
+"""`RemoteEffectHost`: the seed's `EffectHost` (scoped controllers and await-event methods) over effectd."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import asyncio
 import contextlib
 
 from effectd._client import Client
+from effectd._controller import RemoteEffectController, ScopedEffectController
+from effectd._journal import DurabilityTier
+from effectd._rpc import Rpc
 from effectd._scope import (
     AwaitEventKey,
     AwaitEventWaitIdentity,
@@ -18,10 +21,34 @@ __all__ = ["RemoteEffectHost"]
 
 
 class RemoteEffectHost:
-    """Mirrors lash's `EffectHost` await-event surface over a `Client`."""
+    """Mirrors lash's `EffectHost` over effectd: `scoped(scope)` gives a journaled controller bound to one
+    scope; the await-event methods mint, resolve, await and revoke keys.
 
-    def __init__(self, client: Client) -> None:
-        self.client = client
+    Built on a `Client` (or an `Rpc`); the controller shares its channel. Pass `controller=` to choose the
+    controller's owner id, lease length or heartbeats.
+    """
+
+    def __init__(self, client: Client | Rpc, *, controller: RemoteEffectController | None = None) -> None:
+        self.client = client if isinstance(client, Client) else Client(client)
+        self.controller = controller if controller is not None else RemoteEffectController(self.client)
+        if self.controller.rpc is not self.client.rpc:
+            raise ValueError("the controller must share the host's Rpc")
+
+    @property
+    def durability_tier(self) -> DurabilityTier:
+        return self.controller.durability_tier
+
+    @property
+    def supports_durable_effects(self) -> bool:
+        return self.controller.supports_durable_effects
+
+    @property
+    def requires_durable_attachment_store(self) -> bool:
+        return self.controller.requires_durable_attachment_store
+
+    def scoped(self, scope: ExecutionScope) -> ScopedEffectController:
+        """The controller bound to `scope` (validated: `missing_execution_scope_id` for a blank id)."""
+        return self.controller.scoped(scope)
 
     async def await_event_key(self, scope: ExecutionScope, wait: AwaitEventWaitIdentity) -> AwaitEventKey:
         return await self.client.mint_key(scope, wait)

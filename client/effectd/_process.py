@@ -1,5 +1,7 @@
 """Process commands, outcomes and the records they carry (SEED-SPEC §1.5, §1.7, §3.1-3.3).
 
+Built on the lineage types of `_lineage`; the effect envelopes of `_effects` build on these.
+
 Frozen dataclasses in lash's declaration order, so lash-json of a registration, a command or an id input is
 the exact text lash writes. Opaque JSON (payloads, schemas, metadata, tool controls) stays plain JSON values.
 Value selectors (§3.3) are plain JSON too (`"payload"`, `{"pointer": "/x"}`, `{"const": v}`,
@@ -15,18 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from effectd._effects import (
-    CausalRef,
-    PreparedToolCall,
-    RuntimeInvocation,
-    RuntimeReplay,
-    _bad,
-    _object,
-    _str,
-    _variant,
-)
 from effectd._errors import InvalidArgumentError
 from effectd._lashjson import JsonValue, sha256_hex
+from effectd._lashread import bad, json_object, json_str, json_variant
+from effectd._lineage import CausalRef, PreparedToolCall, RuntimeInvocation, RuntimeReplay
 
 __all__ = [
     "ExternalProcessInput",
@@ -167,12 +161,12 @@ def selector_from_lash(value: JsonValue) -> ProcessValueSelector:
     if isinstance(value, TemplateSelector):
         return value
     if isinstance(value, dict) and len(value) == 1 and "template" in value:
-        body = _object(value["template"], "template selector")
+        body = json_object(value["template"], "template selector")
         fields = body.get("fields") or {}
         return TemplateSelector(
             ProcessTemplate(
-                template=_str(body, "template", "template selector"),
-                fields={k: selector_from_lash(v) for k, v in _object(fields, "template fields").items()},
+                template=json_str(body, "template", "template selector"),
+                fields={k: selector_from_lash(v) for k, v in json_object(fields, "template fields").items()},
             )
         )
     return value
@@ -729,55 +723,57 @@ _TERMINAL_STATES = ("completed", "failed", "cancelled")
 def _state(obj: dict[str, Any], what: str) -> TerminalState:
     state = obj.get("state")
     if state not in _TERMINAL_STATES:
-        raise _bad(what, "needs a state of completed, failed or cancelled")
+        raise bad(what, "needs a state of completed, failed or cancelled")
     return state  # type: ignore[no-any-return]
 
 
 def terminal_spec_from_lash(value: JsonValue) -> ProcessTerminalSpec:
-    obj = _object(value, "terminal spec")
+    obj = json_object(value, "terminal spec")
     return ProcessTerminalSpec(state=_state(obj, "terminal spec"), await_output=obj.get("await_output"))
 
 
 def wake_spec_from_lash(value: JsonValue) -> ProcessWakeSpec:
     what = "wake spec"
-    obj = _object(value, what)
+    obj = json_object(value, what)
     if "input" not in obj:
-        raise _bad(what, "needs an input selector")
+        raise bad(what, "needs an input selector")
     return ProcessWakeSpec(when=obj.get("when"), input=obj["input"], dedupe_key=obj.get("dedupe_key", "event_identity"))
 
 
 def await_output_from_lash(value: JsonValue) -> ProcessAwaitOutput:
     """A ProcessAwaitOutput from its lash JSON (e.g. a terminal event's `await_output`)."""
     what = "process await output"
-    tag, obj = _variant(value, "type", what)
+    tag, obj = json_variant(value, "type", what)
     if tag == "success":
         return ProcessAwaitSuccess(value=obj.get("value"), control=obj.get("control"))
     if tag == "failure":
         try:
-            failure_class = ToolFailureClass(_str(obj, "class", what))
+            failure_class = ToolFailureClass(json_str(obj, "class", what))
         except ValueError:
-            raise _bad(what, "needs a known failure class") from None
+            raise bad(what, "needs a known failure class") from None
         return ProcessAwaitFailure(
             class_=failure_class,
-            code=_str(obj, "code", what),
-            message=_str(obj, "message", what),
+            code=json_str(obj, "code", what),
+            message=json_str(obj, "message", what),
             raw=obj.get("raw"),
             control=obj.get("control"),
         )
     if tag == "cancelled":
-        return ProcessAwaitCancelled(message=_str(obj, "message", what), raw=obj.get("raw"), control=obj.get("control"))
-    raise _bad(what, f"has an unknown type {tag!r}")
+        return ProcessAwaitCancelled(
+            message=json_str(obj, "message", what), raw=obj.get("raw"), control=obj.get("control")
+        )
+    raise bad(what, f"has an unknown type {tag!r}")
 
 
 def event_semantics_from_lash(value: JsonValue) -> ProcessEventSemantics:
     what = "process event semantics"
-    obj = _object(value, what)
+    obj = json_object(value, what)
     terminal = obj.get("terminal")
     wake = obj.get("wake")
     return ProcessEventSemantics(
         terminal=(
             ProcessTerminalSemantics(
-                state=_state(_object(terminal, what), what),
+                state=_state(json_object(terminal, what), what),
                 await_output=await_output_from_lash(terminal.get("await_output")),
             )
             if terminal is not None
@@ -785,7 +781,7 @@ def event_semantics_from_lash(value: JsonValue) -> ProcessEventSemantics:
         ),
         wake=(
             ProcessWakeSemantics(
-                input=_str(_object(wake, what), "input", what), dedupe_key=_str(wake, "dedupe_key", what)
+                input=json_str(json_object(wake, what), "input", what), dedupe_key=json_str(wake, "dedupe_key", what)
             )
             if wake is not None
             else None

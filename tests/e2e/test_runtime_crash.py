@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from effectd import DurableStepOutcome, LocalExecutor, RemoteEffectController
-from effectd.v1 import effect_controller_pb2 as pb
+from effectd import DurableStepOutcome, EffectStatus, LocalExecutor, RemoteEffectController
 
 from .conftest import SpawnServer, clean_env
 from .runtime_worker import N_EFFECTS, SCOPE, envelope, replay_key
@@ -229,8 +228,8 @@ async def test_a_runtime_sigkilled_three_times_runs_every_executor_exactly_once(
         controller = RemoteEffectController(client, lease_ttl=1.0)
         records = await controller.list_effects(SCOPE)
         assert sorted(r.replay_key for r in records) == sorted(replay_key(i) for i in range(N_EFFECTS))
-        assert all(r.status == pb.EFFECT_STATUS_COMPLETED for r in records)
-        assert all(not r.HasField("executor_error") for r in records)
+        assert all(r.status == EffectStatus.COMPLETED for r in records)
+        assert all(r.executor_error is None for r in records)
         scoped = controller.scoped(SCOPE)
         for i in range(N_EFFECTS):
             outcome = await scoped.execute_effect(envelope(i), LocalExecutor.durable_step(never_called))

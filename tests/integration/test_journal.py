@@ -12,7 +12,10 @@ import pytest
 from effectd import (
     Accepted,
     ConflictError,
+    ControllerDescription,
     CustomWait,
+    DurabilityTier,
+    EffectStatus,
     InvalidArgumentError,
     LeaseLostError,
     NotFoundError,
@@ -80,8 +83,9 @@ async def controller(client: Client) -> AsyncIterator[RemoteEffectController]:
 
 async def test_describe(controller: RemoteEffectController) -> None:
     described = await controller.describe()
-    assert described.durability_tier == pb.DURABILITY_TIER_DURABLE
-    assert described.supports_durable_effects
+    assert described == ControllerDescription(
+        DurabilityTier.DURABLE, supports_durable_effects=True, requires_durable_attachment_store=False
+    )
 
 
 async def test_durable_step_success_is_recorded_and_replayed(controller: RemoteEffectController) -> None:
@@ -98,7 +102,7 @@ async def test_durable_step_success_is_recorded_and_replayed(controller: RemoteE
     assert again == first
     assert calls == [{"x": 1}]
     record = await controller.get_effect(SCOPE, "replay:create")
-    assert record.status == pb.EFFECT_STATUS_COMPLETED
+    assert record.status == EffectStatus.COMPLETED
     assert record.envelope_hash == step("create").stable_hash()
 
 
@@ -342,7 +346,7 @@ async def test_a_cancelled_sleep_records_nothing(controller: RemoteEffectControl
         await sleeping
     assert raised.value.code == "runtime_effect_sleep_cancelled"
     record = await controller.get_effect(SCOPE, "replay:cancelled-sleep")
-    assert record.status == pb.EFFECT_STATUS_IN_PROGRESS
+    assert record.status == EffectStatus.IN_PROGRESS
 
 
 async def test_await_event_is_journaled(controller: RemoteEffectController, client: Client) -> None:
