@@ -48,6 +48,7 @@ from effectd._scope import (
     UnknownOrRevoked,
     await_event_key_id,
 )
+from effectd._token import InvalidTokenError, key_from_token, key_token
 
 __all__ = [
     *_effects_all,
@@ -72,6 +73,7 @@ __all__ = [
     "ExternalCompletionError",
     "InternalError",
     "InvalidArgumentError",
+    "InvalidTokenError",
     "KeyPending",
     "LeaseLostError",
     "NotFoundError",
@@ -96,4 +98,6 @@ __all__ = [
     "WatchRejected",
     "WatchTerminal",
     "await_event_key_id",
+    "key_from_token",
+    "key_token",
 ]

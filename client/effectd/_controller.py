@@ -21,9 +21,9 @@ from typing import Any, Literal
 
 import grpc
 
-from effectd import _from_proto as from_pb
-from effectd import _to_proto as to_pb
 from effectd._client import Client, _call, error_from_rpc
+from effectd._convert_envelope import envelope_to_proto, outcome_from_proto, outcome_to_proto
+from effectd._convert_scope import scope_to_proto
 from effectd._effects import (
     AwaitEventCommand,
     DurableStepCommand,
@@ -197,8 +197,8 @@ class RemoteEffectController:
         validate_scope(scope)
         envelope.validate()
         request = pb.ExecuteRequest(
-            scope=to_pb.scope(scope),
-            envelope=to_pb.envelope(envelope),
+            scope=scope_to_proto(scope),
+            envelope=envelope_to_proto(envelope),
             strict_replay=strict_replay,
             owner_id=self.owner_id,
             lease_ttl_ms=int(self.lease_ttl * 1000),
@@ -229,7 +229,7 @@ class RemoteEffectController:
                     lease: pb.EffectLease = response.lease
                     return lease
                 if which == "outcome":
-                    return from_pb.outcome(response.outcome.outcome)
+                    return outcome_from_proto(response.outcome.outcome, "outcome.outcome")
                 if which == "executor_error":
                     error = response.executor_error.error
                     raise ExecutorError(error.code, error.message)
@@ -264,7 +264,7 @@ class RemoteEffectController:
         lease: pb.EffectLease,
     ) -> RuntimeEffectOutcome:
         replay_key = envelope.invocation.replay.key if envelope.invocation.replay else ""
-        scope_pb = to_pb.scope(scope)
+        scope_pb = scope_to_proto(scope)
         lost = asyncio.Event()
         renewer = asyncio.create_task(self._renew(scope_pb, replay_key, lease, lost))
         running = asyncio.ensure_future(local_executor.execute(envelope))
@@ -326,7 +326,7 @@ class RemoteEffectController:
     ) -> None:
         request = pb.CompleteRequest(scope=scope_pb, replay_key=replay_key, lease_token=lease.lease_token)
         if outcome is not None:
-            request.outcome.CopyFrom(to_pb.outcome(outcome))
+            request.outcome.CopyFrom(outcome_to_proto(outcome))
         elif executor_error is not None:
             request.executor_error.code, request.executor_error.message = executor_error
         await _call(self._stub.Complete(request, timeout=self.client.default_timeout))
@@ -343,7 +343,7 @@ class RemoteEffectController:
         while True:
             response = await _call(
                 self._stub.ListEffects(
-                    pb.ListEffectsRequest(scope=to_pb.scope(scope), page_size=page_size, page_token=token),
+                    pb.ListEffectsRequest(scope=scope_to_proto(scope), page_size=page_size, page_token=token),
                     timeout=self.client._timeout(timeout),
                 )
             )
@@ -357,7 +357,7 @@ class RemoteEffectController:
     ) -> pb.EffectRecord:
         response = await _call(
             self._stub.GetEffect(
-                pb.GetEffectRequest(scope=to_pb.scope(scope), replay_key=replay_key),
+                pb.GetEffectRequest(scope=scope_to_proto(scope), replay_key=replay_key),
                 timeout=self.client._timeout(timeout),
             )
         )

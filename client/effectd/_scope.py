@@ -167,6 +167,13 @@ class AwaitEventKey:
         """The key as lash-json text (what the CLI prints and reads)."""
         return dumps(self)
 
+    @property
+    def token(self) -> str:
+        """The key as one URL-safe string ("ek1_..."), accepted wherever a key is."""
+        from effectd._token import key_token  # _token builds on this module
+
+        return key_token(self)
+
 
 @dataclass(frozen=True, slots=True)
 class ExternalCompletionError:

@@ -15,6 +15,7 @@ from typing import Any
 import grpc
 from effectd._errors import DOMAIN, EffectdError, InternalError, InvalidArgumentError
 from effectd._errors import status_for as _status_for
+from effectd._wire_diagnosis import diagnose_decode_error
 from google.protobuf import any_pb2, message_factory
 from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message import DecodeError, Message
@@ -91,7 +92,11 @@ class InFlight:
 
 
 def _parse(cls: type[Message], raw: bytes) -> Message:
-    return cls.FromString(raw)
+    try:
+        return cls.FromString(raw)
+    except DecodeError:
+        # Invalid UTF-8 in a Json field is invalid_json naming the field; anything else malformed_request.
+        raise diagnose_decode_error(cls, raw) from None
 
 
 def _unary_unary(method: str, cls: type[Message], impl: Callable[..., Awaitable[Message]], in_flight: InFlight) -> Any:

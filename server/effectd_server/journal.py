@@ -12,7 +12,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 
-from effectd import _to_proto as to_pb
+from effectd._convert_scope import resolution_to_proto
 from effectd._effects import AwaitEventCommand, RuntimeEffectEnvelope, SleepCommand, validate_envelope
 from effectd._errors import ConflictError, LeaseLostError, NotFoundError
 from effectd._lashjson import dumps
@@ -215,7 +215,7 @@ class Journal:
             outcome.sleep.SetInParent()
         elif isinstance(command, AwaitEventCommand):
             resolution = await self.await_events.wait(command.key, await_deadline_ms)
-            outcome.await_event.resolution.CopyFrom(to_pb.resolution(resolution))
+            outcome.await_event.resolution.CopyFrom(resolution_to_proto(resolution))
         else:  # pragma: no cover - SERVER_OWNED lists exactly the kinds above
             raise AssertionError(f"not a server-owned kind: {command}")
         finished = await self.store.finish_effect(

@@ -7,8 +7,8 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from effectd import _from_proto as from_pb
-from effectd import _to_proto as to_pb
+from effectd._convert_envelope import envelope_from_proto, outcome_from_proto, outcome_to_proto
+from effectd._convert_scope import scope_from_proto, scope_to_proto
 from effectd._errors import EffectdError, InvalidArgumentError
 from effectd._lashjson import loads
 from effectd._scope import scope_from_lash
@@ -35,7 +35,7 @@ _PAGE_DEFAULT, _PAGE_MAX = 100, 1000
 def _scope(request: Any) -> Any:
     if not request.HasField("scope"):
         raise InvalidArgumentError("missing_execution_scope_id", "execution scopes require non-empty stable ids")
-    return from_pb.scope(request.scope)
+    return scope_from_proto(request.scope)
 
 
 def _recorded_response(recorded: Recorded) -> effect_controller_pb2.ExecuteResponse:
@@ -52,7 +52,7 @@ def _recorded_response(recorded: Recorded) -> effect_controller_pb2.ExecuteRespo
 
 def _record(row: EffectRow) -> effect_controller_pb2.EffectRecord:
     record = pb.EffectRecord(
-        scope=to_pb.scope(scope_from_lash(loads(row.scope_json))),
+        scope=scope_to_proto(scope_from_lash(loads(row.scope_json))),
         replay_key=row.replay_key,
         envelope_hash=row.envelope_hash,
         status=_STATUS[row.status],
@@ -91,7 +91,7 @@ class EffectControllerServicer:
         scope = _scope(request)
         if not request.HasField("envelope"):
             raise InvalidArgumentError("invalid_request", "an envelope is required")
-        envelope = from_pb.envelope(request.envelope)
+        envelope = envelope_from_proto(request.envelope)
         interval = (
             max(0.05, request.heartbeat_interval_ms / 1000) if request.heartbeat_interval_ms else self._heartbeat_s
         )
@@ -145,8 +145,10 @@ class EffectControllerServicer:
         if which is None:
             await self._journal.release(scope, request.replay_key, request.lease_token)
         elif which == "outcome":
+            # Read strictly and stored as re-encoded: invalid JSON is refused (invalid_json), nothing stored.
+            outcome = outcome_to_proto(outcome_from_proto(request.outcome))
             await self._journal.complete(
-                scope, request.replay_key, request.lease_token, request.outcome.SerializeToString(), None
+                scope, request.replay_key, request.lease_token, outcome.SerializeToString(), None
             )
         else:
             error = request.executor_error

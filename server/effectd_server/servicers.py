@@ -7,10 +7,18 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from effectd import _from_proto as from_pb
-from effectd import _to_proto as to_pb
+from effectd._convert_await_events import minted_key_to_proto
+from effectd._convert_scope import (
+    key_from_proto,
+    resolution_from_proto,
+    resolution_to_proto,
+    resolve_outcome_to_proto,
+    scope_from_proto,
+    wait_from_proto,
+)
 from effectd._errors import EffectdError, InvalidArgumentError, ResourceExhaustedError, UnavailableError
-from effectd._scope import AwaitEventKey, Resolution
+from effectd._scope import AwaitEventKey, CustomWait, Resolution, TurnScope
+from effectd._token import InvalidTokenError, key_from_token
 from effectd.v1 import await_events_pb2 as pb
 
 from effectd_server.await_events import (
@@ -43,32 +51,60 @@ def _heartbeat() -> pb.Heartbeat:
     return pb.Heartbeat(server_time_unix_ms=now_ms())
 
 
+# What an undecodable token stands for: a well-formed key whose key_id matches nothing, so that it is
+# answered exactly like a tampered key (resolve: unknown_or_revoked; await/peek: NOT_FOUND).
+UNDECODABLE_TOKEN_KEY = AwaitEventKey(
+    TurnScope("undecodable-token", "undecodable-token"),
+    CustomWait("undecodable-token"),
+    key_id="undecodable-token",
+    signature="v1.undecodable-token.0",
+)
+
+
 class _KeyDecoder:
-    """Decodes keys from the wire, reusing the object decoded before for the same bytes: the core's
-    cache of verified keys then matches it by identity, with no re-validation or re-rendering."""
+    """Decodes keys (structured or token) from the wire, reusing the object decoded before for the
+    same bytes: the core's cache of verified keys then matches it by identity, with no re-validation
+    or re-rendering."""
 
     _SIZE = 16_384
 
     def __init__(self) -> None:
         self._decoded: dict[bytes, AwaitEventKey] = {}
+        self._tokens: dict[str, AwaitEventKey] = {}
 
     def __call__(self, request: Any) -> AwaitEventKey:
-        if not request.HasField("key"):
-            raise InvalidArgumentError("invalid_await_event_key", "an await-event key is required")
+        which = request.WhichOneof("key_ref")
+        if which == "token":
+            return self.token(request.token)
+        if which != "key":
+            raise InvalidArgumentError("invalid_await_event_key", "an await-event key (or its token) is required")
         wire = request.key.SerializeToString()
         key = self._decoded.get(wire)
         if key is None:
-            key = from_pb.key(request.key)
+            key = key_from_proto(request.key)
             if len(self._decoded) >= self._SIZE:
                 self._decoded.clear()
             self._decoded[wire] = key
+        return key
+
+    def token(self, token: str) -> AwaitEventKey:
+        """The key a token holds; UNDECODABLE_TOKEN_KEY when it does not decode."""
+        key = self._tokens.get(token)
+        if key is None:
+            try:
+                key = key_from_token(token)
+            except InvalidTokenError:
+                return UNDECODABLE_TOKEN_KEY
+            if len(self._tokens) >= self._SIZE:
+                self._tokens.clear()
+            self._tokens[token] = key
         return key
 
 
 def _required_resolution(request: Any) -> Resolution:
     if not request.HasField("resolution"):
         raise InvalidArgumentError("invalid_resolution", "a resolution is required")
-    return from_pb.resolution(request.resolution)
+    return resolution_from_proto(request.resolution)
 
 
 class AwaitEventsServicer:
@@ -85,12 +121,12 @@ class AwaitEventsServicer:
         return max(0.05, requested_ms / 1000) if requested_ms else self._heartbeat_s
 
     async def MintKey(self, request: pb.MintKeyRequest, context: Context) -> pb.MintKeyResponse:
-        key = await self._core.mint(from_pb.scope(request.scope), from_pb.wait(request.wait))
-        return pb.MintKeyResponse(key=to_pb.key(key))
+        key = await self._core.mint(scope_from_proto(request.scope), wait_from_proto(request.wait))
+        return minted_key_to_proto(key)
 
     async def Resolve(self, request: pb.ResolveRequest, context: Context) -> pb.ResolveResponse:
         outcome = await self._core.resolve(self._key(request), _required_resolution(request))
-        return pb.ResolveResponse(outcome=to_pb.resolve_outcome(outcome))
+        return pb.ResolveResponse(outcome=resolve_outcome_to_proto(outcome))
 
     async def ResolveMany(self, request: pb.ResolveManyRequest, context: Context) -> pb.ResolveManyResponse:
         parsed: list[tuple[AwaitEventKey, Resolution] | EffectdError] = []
@@ -109,7 +145,7 @@ class AwaitEventsServicer:
                 result.error.code = answer.code
                 result.error.message = answer.message
             else:
-                result.outcome.CopyFrom(to_pb.resolve_outcome(answer))
+                result.outcome.CopyFrom(resolve_outcome_to_proto(answer))
         return response
 
     async def Await(self, request: pb.AwaitRequest, context: Context) -> AsyncIterator[pb.AwaitResponse]:
@@ -127,7 +163,7 @@ class AwaitEventsServicer:
             while True:
                 done, _ = await asyncio.wait({waiting, closing}, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
                 if waiting in done:
-                    yield pb.AwaitResponse(terminal=to_pb.resolution(waiting.result()))
+                    yield pb.AwaitResponse(terminal=resolution_to_proto(waiting.result()))
                     return
                 if closing in done:
                     raise shutting_down()
@@ -142,7 +178,7 @@ class AwaitEventsServicer:
     async def Watch(
         self, requests: AsyncIterator[pb.WatchRequest], context: Context
     ) -> AsyncIterator[pb.WatchResponse]:
-        stream = _WatchStream(self._core, self._max_watched)
+        stream = _WatchStream(self._core, self._max_watched, self._key)
         reader = asyncio.ensure_future(stream.read(requests))
         closing = asyncio.ensure_future(self._closing.wait())
         interval = self._heartbeat_s
@@ -177,11 +213,11 @@ class AwaitEventsServicer:
             if state.deadline_unix_ms is not None:
                 pending.deadline_unix_ms = state.deadline_unix_ms
             return pb.PeekResponse(pending=pending)
-        return pb.PeekResponse(terminal=to_pb.resolution(state))
+        return pb.PeekResponse(terminal=resolution_to_proto(state))
 
     async def Cancel(self, request: pb.CancelRequest, context: Context) -> pb.CancelResponse:
         outcome = await self._core.cancel(self._key(request))
-        return pb.CancelResponse(outcome=to_pb.resolve_outcome(outcome))
+        return pb.CancelResponse(outcome=resolve_outcome_to_proto(outcome))
 
     async def RevokeKey(self, request: pb.RevokeKeyRequest, context: Context) -> pb.RevokeKeyResponse:
         await self._core.revoke_key(self._key(request))
@@ -201,8 +237,9 @@ class AwaitEventsServicer:
 class _WatchStream:
     """One Watch stream: the keys it watches and the responses waiting to be sent."""
 
-    def __init__(self, core: AwaitEventCore, max_keys: int) -> None:
+    def __init__(self, core: AwaitEventCore, max_keys: int, decoder: _KeyDecoder) -> None:
         self._core = core
+        self._decoder = decoder
         self._max_keys = max_keys
         self._watched: dict[str, str | None] = {}
         self._responses: asyncio.Queue[pb.WatchResponse] = asyncio.Queue()
@@ -226,7 +263,7 @@ class _WatchStream:
             self._responses.put_nowait(
                 pb.WatchResponse(
                     terminal=pb.WatchTerminal(
-                        key_id=event.key_id, terminal=to_pb.resolution(event.resolution), cursor=event.seq
+                        key_id=event.key_id, terminal=resolution_to_proto(event.resolution), cursor=event.seq
                     )
                 )
             )
@@ -258,21 +295,25 @@ class _WatchStream:
             self._resume_after = request.resume_after
             if request.heartbeat_interval_ms:
                 self.heartbeat_interval = max(0.05, request.heartbeat_interval_ms / 1000)
-        if len(self._watched) + len(request.add_keys) > self._max_keys:
+        if len(self._watched) + len(request.add_keys) + len(request.add_tokens) > self._max_keys:
             raise ResourceExhaustedError(
                 "too_many_watched_keys", f"one watch stream holds at most {self._max_keys} keys"
             )
         added: list[str] = []
-        for message in request.add_keys:
+        adds: list[tuple[Any, str]] = [(m, "") for m in request.add_keys]
+        adds += [(t, t) for t in request.add_tokens]
+        for message, token in adds:
             try:
-                key = from_pb.key(message)
+                key = self._decoder.token(token) if token else key_from_proto(message)
                 row, _ = await self._core.identify(key)
             except EffectdError as exc:
-                self._responses.put_nowait(_rejected(message.key_id, exc.code, exc.message))
+                key_id = "" if token else message.key_id
+                self._responses.put_nowait(_rejected(key_id, exc.code, exc.message, token))
                 continue
             if row is None:
+                key_id = "" if key is UNDECODABLE_TOKEN_KEY else key.key_id
                 self._responses.put_nowait(
-                    _rejected(key.key_id, "await_event_unknown_or_revoked", UNKNOWN_OR_REVOKED_MESSAGE)
+                    _rejected(key_id, "await_event_unknown_or_revoked", UNKNOWN_OR_REVOKED_MESSAGE, token)
                 )
                 continue
             if key.key_id in self._watched:
@@ -301,7 +342,7 @@ class _WatchStream:
                             pb.WatchResponse(
                                 terminal=pb.WatchTerminal(
                                     key_id=key_id,
-                                    terminal=to_pb.resolution(self._core.decode_terminal(state.terminal_json)),
+                                    terminal=resolution_to_proto(self._core.decode_terminal(state.terminal_json)),
                                     cursor=seq,
                                 )
                             )
@@ -326,8 +367,8 @@ class _WatchStream:
 _MISSING = object()
 
 
-def _rejected(key_id: str, code: str, message: str) -> pb.WatchResponse:
-    return pb.WatchResponse(rejected=pb.WatchRejected(key_id=key_id, code=code, message=message))
+def _rejected(key_id: str, code: str, message: str, token: str = "") -> pb.WatchResponse:
+    return pb.WatchResponse(rejected=pb.WatchRejected(key_id=key_id, code=code, message=message, token=token))
 
 
 def _key_info(row: SigningKeyRow) -> pb.SigningKeyInfo:

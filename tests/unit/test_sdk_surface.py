@@ -26,6 +26,7 @@ EXPECTED_ALL = {
     "ExternalCompletionError",
     "InternalError",
     "InvalidArgumentError",
+    "InvalidTokenError",
     "KeyPending",
     "LeaseLostError",
     "NotFoundError",
@@ -50,6 +51,8 @@ EXPECTED_ALL = {
     "WatchRejected",
     "WatchTerminal",
     "await_event_key_id",
+    "key_from_token",
+    "key_token",
 }
 
 
