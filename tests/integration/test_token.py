@@ -40,7 +40,7 @@ def _tampered(token: str) -> list[str]:
     for position in (6, len(token) // 2, len(token) - 2):
         char = "A" if token[position] != "A" else "B"
         out.append(token[:position] + char + token[position + 1 :])
-    return out + ["ek1_" + "x" * 40, "not-a-token"]
+    return [*out, "ek1_" + "x" * 40, "not-a-token"]
 
 
 @pytest.fixture
