@@ -44,8 +44,9 @@ from _common import (
     run_closed_loop,
 )
 from effectd import Client, TurnScope
-from effectd import _to_proto as to_pb
 from effectd._controller import LocalExecutor, RemoteEffectController
+from effectd._convert_envelope import envelope_to_proto, outcome_to_proto
+from effectd._convert_scope import scope_to_proto
 from effectd._effects import (
     DurableStepCommand,
     DurableStepOutcome,
@@ -98,8 +99,8 @@ def rate(count: int, seconds: float) -> float:
 def execute_request(scope: TurnScope, env: RuntimeEffectEnvelope) -> bytes:
     """The ExecuteRequest the SDK sends for `env`, serialized."""
     return pb.ExecuteRequest(
-        scope=to_pb.scope(scope),
-        envelope=to_pb.envelope(env),
+        scope=scope_to_proto(scope),
+        envelope=envelope_to_proto(env),
         owner_id=OWNER,
         lease_ttl_ms=int(LEASE_TTL_S * 1000),
     ).SerializeToString()
@@ -111,7 +112,7 @@ def complete_prefix(scope: TurnScope, env: RuntimeEffectEnvelope) -> bytes:
     assert isinstance(env.command, DurableStepCommand)
     outcome = DurableStepOutcome(step_result(env.command.input))
     return pb.CompleteRequest(
-        scope=to_pb.scope(scope), replay_key=env.invocation.replay_key or "", outcome=to_pb.outcome(outcome)
+        scope=scope_to_proto(scope), replay_key=env.invocation.replay_key or "", outcome=outcome_to_proto(outcome)
     ).SerializeToString()
 
 

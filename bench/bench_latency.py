@@ -37,7 +37,7 @@ from _common import (
     rnd,
 )
 from effectd import Accepted, Client, KeyPending, Ok, ToolCompletionWait, TurnScope
-from effectd import _to_proto as to_pb
+from effectd._convert_scope import key_to_proto
 from effectd.v1 import await_events_pb2 as pb
 from effectd.v1 import await_events_pb2_grpc as pb_grpc
 
@@ -67,7 +67,7 @@ async def measure_wake(target: str, *, iterations: int, warmup: int, warm: bool)
             t_peeked = time.perf_counter()
             if not isinstance(state, KeyPending):
                 raise RuntimeError(f"a fresh key is not pending: {state}")
-            call = stub.Await(pb.AwaitRequest(key=to_pb.key(key), heartbeat_interval_ms=HEARTBEAT_MS))
+            call = stub.Await(pb.AwaitRequest(key=key_to_proto(key), heartbeat_interval_ms=HEARTBEAT_MS))
             registered = asyncio.ensure_future(call.read())
             if warm:
                 while not registered.done():

@@ -74,8 +74,7 @@ from effectd import (
     TurnScope,
     into_durable_step,
 )
-from effectd import _from_proto as from_pb
-from effectd import _to_proto as to_pb
+from effectd._convert_scope import key_to_proto, resolution_from_proto, resolution_to_proto
 from effectd.v1 import await_events_pb2 as pb
 from effectd.v1 import await_events_pb2_grpc as pb_grpc
 
@@ -201,7 +200,7 @@ async def measure_wake(
             state = await resolver.peek(key)
             if not isinstance(state, KeyPending):
                 raise RuntimeError(f"a fresh key is not pending: {state}")
-            call = stub.Await(pb.AwaitRequest(key=to_pb.key(key), heartbeat_interval_ms=HEARTBEAT_MS))
+            call = stub.Await(pb.AwaitRequest(key=key_to_proto(key), heartbeat_interval_ms=HEARTBEAT_MS))
             registered = asyncio.ensure_future(call.read())
             peeks = 0
             if warm:
@@ -229,7 +228,7 @@ async def measure_wake(
             if not isinstance(outcome, Accepted):
                 raise RuntimeError(f"resolve answered {outcome}")
             woken_at, terminal = woken[0]
-            if from_pb.resolution(terminal) != RESOLUTION:
+            if resolution_from_proto(terminal) != RESOLUTION:
                 raise RuntimeError(f"the waiter got {terminal}, not the resolution")
             if i >= warmup:
                 wake.append(woken_at - start)
@@ -389,7 +388,7 @@ async def bench_run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str,
         replicas = {"replica_a": a.pid, "replica_b": b.pid}
         async with await Client.connect(a.target) as client:
             sample = await client.mint_key(TurnScope("echo-payload", "t"), ToolCompletionWait("c"))
-        request = pb.ResolveRequest(key=to_pb.key(sample), resolution=to_pb.resolution(RESOLUTION))
+        request = pb.ResolveRequest(key=key_to_proto(sample), resolution=resolution_to_proto(RESOLUTION))
         echo = await bench_echo(args, len(request.SerializeToString()))
         result["memory_before"] = {"replica_a": a.memory(), "replica_b": b.memory()}
 

@@ -31,7 +31,7 @@ from _common import (
     run_all,
 )
 from effectd import Accepted, AwaitEventKey, Client, Ok, ToolCompletionWait, TurnScope
-from effectd import _to_proto as to_pb
+from effectd._convert_scope import key_to_proto, resolution_to_proto
 from effectd.v1 import await_events_pb2 as pb
 
 TARGET_RESOLVE_RATIO = 0.80
@@ -84,7 +84,7 @@ async def bench_effectd(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
 
         # Resolve through a raw-bytes stub: no SDK conversion on the client side.
         requests = [
-            pb.ResolveRequest(key=to_pb.key(key), resolution=to_pb.resolution(RESOLUTION)).SerializeToString()
+            pb.ResolveRequest(key=key_to_proto(key), resolution=resolution_to_proto(RESOLUTION)).SerializeToString()
             for key in raw_keys
         ]
         request_bytes = len(requests[0])

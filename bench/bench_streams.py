@@ -39,7 +39,7 @@ from _common import (
     run_all,
 )
 from effectd import Accepted, AwaitEventKey, Client, Ok, ToolCompletionWait, TurnScope, WatchTerminal
-from effectd import _to_proto as to_pb
+from effectd._convert_scope import key_to_proto
 from effectd.v1 import await_events_pb2 as pb
 from effectd.v1 import await_events_pb2_grpc as pb_grpc
 
@@ -109,7 +109,7 @@ async def bench_awaits(
 
         async def waiter(index: int, key: AwaitEventKey) -> None:
             nonlocal heartbeats_after_first
-            request = pb.AwaitRequest(key=to_pb.key(key), heartbeat_interval_ms=args.heartbeat_ms)
+            request = pb.AwaitRequest(key=key_to_proto(key), heartbeat_interval_ms=args.heartbeat_ms)
             call = stubs[index % len(stubs)].Await(request)
             first = True
             async for response in call:

@@ -197,6 +197,7 @@ from effectd._scope import (
     Err,
     ExecutionScope,
     ExternalCompletionError,
+    InvalidTokenError,
     Ok,
     ProcessScope,
     ProcessSignalWait,
@@ -210,6 +211,8 @@ from effectd._scope import (
     TurnScope,
     UnknownOrRevoked,
     await_event_key_id,
+    key_from_token,
+    key_token,
 )
 
 __all__ = [
@@ -252,6 +255,7 @@ __all__ = [
     "HostOriginator",
     "InternalError",
     "InvalidArgumentError",
+    "InvalidTokenError",
     "KeyPending",
     "LashlangProcessInput",
     "LashlangProcessRef",
@@ -395,6 +399,8 @@ __all__ = [
     "into_tool_call",
     "into_tool_call_effect",
     "invocation_from_lash",
+    "key_from_token",
+    "key_token",
     "prepared_tool_call_from_lash",
     "process_signal_event_type",
     "process_signal_wait_key",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import math
 import os
@@ -18,18 +17,23 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from effectd._client import Client, KeyPending, WatchRejected, WatchTerminal
+from effectd._convert_await_events import KeyRef
 from effectd._errors import EffectdError, UnavailableError
 from effectd._journal import EffectRecord
+from effectd._json import parse_json
 from effectd._lashjson import dumps, to_lash
 from effectd._scope import (
+    TOKEN_PREFIX,
     AwaitEventKey,
     Cancelled,
     Err,
     ExternalCompletionError,
+    InvalidTokenError,
     Ok,
     Resolution,
     UnknownOrRevoked,
     key_from_lash,
+    key_from_token,
     scope_from_lash,
     wait_from_lash,
 )
@@ -44,39 +48,39 @@ class UsageError(Exception):
     pass
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite(value: Any, what: str) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise UsageError(f"{what} holds a number JSON cannot carry: {value}")
-    if isinstance(value, dict):
-        for item in value.values():
-            _finite(item, what)
-    elif isinstance(value, list):
-        for item in value:
-            _finite(item, what)
-    return value
+def _read_arg(text: str, what: str) -> str:
+    """The argument's text: itself, stdin for `-`, a file's content for `@FILE`."""
+    try:
+        if text == "-":
+            return sys.stdin.read()
+        if text.startswith("@"):
+            with open(text[1:], encoding="utf-8") as handle:
+                return handle.read()
+    except OSError as exc:
+        raise UsageError(f"{what}: cannot read {text[1:]}: {exc.strerror}") from None
+    return text
 
 
 def _json_arg(text: str, what: str) -> Any:
+    """JSON read strictly, as the server reads it (exact integers, no NaN, no duplicate keys)."""
+    text = _read_arg(text, what).strip()
     try:
-        if text == "-":
-            text = sys.stdin.read()
-        elif text.startswith("@"):
-            with open(text[1:], encoding="utf-8") as handle:
-                text = handle.read()
-    except OSError as exc:
-        raise UsageError(f"{what}: cannot read {text[1:]}: {exc.strerror}") from None
-    try:
-        return _finite(json.loads(text, parse_constant=_refuse_constant), what)
-    except ValueError as exc:
-        raise UsageError(f"{what} is not valid JSON: {exc}") from None
+        return parse_json(text, what)
+    except EffectdError as exc:
+        raise UsageError(f"{what} is not valid JSON: {exc.message}") from None
 
 
-def _key_arg(text: str) -> AwaitEventKey:
+def _key_arg(text: str) -> KeyRef:
+    """A key as JSON (`effectd key mint` prints it; a "token" field in it is ignored), or its token."""
+    text = _read_arg(text, "KEY_JSON").strip()
+    if text.startswith(TOKEN_PREFIX):
+        return text  # sent as is: the server answers an invalid token like a tampered key
     return key_from_lash(_json_arg(text, "KEY_JSON"))
+
+
+def _key_with_token(key: AwaitEventKey) -> str:
+    """The key's lash JSON with its token added as a last field, "token"."""
+    return key.to_json()[:-1] + ',"token":' + dumps(key.token) + "}"
 
 
 def _print(value: Any) -> None:
@@ -107,7 +111,9 @@ def _key_mint(args: argparse.Namespace) -> Action:
     wait = wait_from_lash(_json_arg(args.wait, "--wait"))
 
     async def run(client: Client) -> int:
-        _print(await client.mint_key(scope, wait))
+        key = await client.mint_key(scope, wait)
+        sys.stdout.write(_key_with_token(key) + "\n")
+        sys.stdout.flush()
         return EXIT_OK
 
     return run
@@ -159,7 +165,10 @@ def _watch(args: argparse.Namespace) -> Action:
             if isinstance(event, WatchTerminal):
                 _print({"key_id": event.key_id, "cursor": event.cursor, "terminal": to_lash(event.resolution)})
             elif isinstance(event, WatchRejected):
-                _print({"key_id": event.key_id, "rejected": {"code": event.code, "message": event.message}})
+                rejected: dict[str, Any] = {"key_id": event.key_id}
+                if event.token:
+                    rejected["token"] = event.token
+                _print({**rejected, "rejected": {"code": event.code, "message": event.message}})
                 status = EXIT_ERROR
         return status
 
@@ -180,12 +189,21 @@ def _cancel(args: argparse.Namespace) -> Action:
 def _revoke_key(args: argparse.Namespace) -> Action:
     key = _key_arg(args.key)
 
+    key_id = key.key_id if isinstance(key, AwaitEventKey) else _token_key_id(key)
+
     async def run(client: Client) -> int:
         await client.revoke_key(key)
-        _print({"revoked_key_id": key.key_id})
+        _print({"revoked_key_id": key_id} if key_id is not None else {"revoked_token": key})
         return EXIT_OK
 
     return run
+
+
+def _token_key_id(token: str) -> str | None:
+    try:
+        return key_from_token(token).key_id
+    except InvalidTokenError:
+        return None
 
 
 def _revoke_session(args: argparse.Namespace) -> Action:
@@ -313,7 +331,7 @@ def _parser() -> argparse.ArgumentParser:
     mint.set_defaults(action=_key_mint)
 
     resolve = commands.add_parser("resolve", help="resolve a key (first writer wins)")
-    resolve.add_argument("key", metavar="KEY_JSON", help="the key as JSON, - for stdin, @FILE for a file")
+    resolve.add_argument("key", metavar="KEY_JSON", help="the key as JSON or its token, - for stdin, @FILE for a file")
     how = resolve.add_mutually_exclusive_group(required=True)
     how.add_argument("--ok", metavar="JSON")
     how.add_argument("--err", nargs=2, metavar=("CODE", "MESSAGE"))

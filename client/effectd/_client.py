@@ -17,16 +17,25 @@ from typing import Any, Literal
 
 import grpc
 
-from effectd import _from_proto as from_pb
-from effectd import _to_proto as to_pb
+from effectd._convert_await_events import KeyRef, key_ref_to_proto, minted_key_from_proto
+from effectd._convert_scope import (
+    key_to_proto,
+    resolution_from_proto,
+    resolution_to_proto,
+    resolve_outcome_from_proto,
+    scope_to_proto,
+    wait_to_proto,
+)
 from effectd._errors import EffectdError, error_for
 from effectd._rpc import DEFAULT_TIMEOUT_S, Reconnect, Rpc
 from effectd._scope import (
     AwaitEventKey,
     AwaitEventWaitIdentity,
     ExecutionScope,
+    InvalidTokenError,
     Resolution,
     ResolveOutcome,
+    key_from_token,
 )
 from effectd.v1 import await_events_pb2 as pb
 from effectd.v1 import await_events_pb2_grpc as pb_grpc
@@ -93,8 +102,11 @@ class WatchRejected:
     """A watched key that cannot be awaited: invalid, unknown or revoked (also when revoked later)."""
 
     key_id: str
+    """Empty when the key was given as a token that does not decode."""
     code: str
     message: str
+    token: str = ""
+    """The token as given, when the key was given as a token."""
 
 
 _KEY_STATE_NAMES: dict[int, Literal["active", "verify_only", "retired"]] = {
@@ -152,25 +164,25 @@ class Client:
     async def mint_key(
         self, scope: ExecutionScope, wait: AwaitEventWaitIdentity, *, timeout: float | None = None
     ) -> AwaitEventKey:
-        """The signed key for (scope, wait); the same inputs always give the same key."""
-        request = pb.MintKeyRequest(scope=to_pb.scope(scope), wait=to_pb.wait(wait))
+        """The signed key for (scope, wait); the same inputs always give the same key. `key.token` is
+        the same key as one string."""
+        request = pb.MintKeyRequest(scope=scope_to_proto(scope), wait=wait_to_proto(wait))
         response = await self.rpc.unary(self._events.MintKey, request, timeout=timeout)
-        return from_pb.key(response.key)
+        return minted_key_from_proto(response)
 
-    async def resolve(
-        self, key: AwaitEventKey, resolution: Resolution, *, timeout: float | None = None
-    ) -> ResolveOutcome:
-        """First writer wins: Accepted once, then AlreadyResolved(winner); UnknownOrRevoked for bad keys."""
-        request = pb.ResolveRequest(key=to_pb.key(key), resolution=to_pb.resolution(resolution))
+    async def resolve(self, key: KeyRef, resolution: Resolution, *, timeout: float | None = None) -> ResolveOutcome:
+        """First writer wins: Accepted once, then AlreadyResolved(winner); UnknownOrRevoked for bad keys.
+        `key` is an AwaitEventKey or its token (as every method here takes)."""
+        request = pb.ResolveRequest(resolution=resolution_to_proto(resolution), **key_ref_to_proto(key))
         response = await self.rpc.unary(self._events.Resolve, request, timeout=timeout)
-        return from_pb.resolve_outcome(response.outcome)
+        return resolve_outcome_from_proto(response.outcome)
 
     async def resolve_many(
-        self, items: Iterable[tuple[AwaitEventKey, Resolution]], *, timeout: float | None = None
+        self, items: Iterable[tuple[KeyRef, Resolution]], *, timeout: float | None = None
     ) -> list[ResolveOutcome | EffectdError]:
         """A batch in one call; each item gets its own outcome, or the error that made it invalid."""
         request = pb.ResolveManyRequest(
-            items=[pb.ResolveRequest(key=to_pb.key(k), resolution=to_pb.resolution(r)) for k, r in items]
+            items=[pb.ResolveRequest(resolution=resolution_to_proto(r), **key_ref_to_proto(k)) for k, r in items]
         )
         response = await self.rpc.unary(self._events.ResolveMany, request, timeout=timeout)
         results: list[ResolveOutcome | EffectdError] = []
@@ -178,12 +190,12 @@ class Client:
             if result.WhichOneof("result") == "error":
                 results.append(error_for(result.error.code, result.error.message))
             else:
-                results.append(from_pb.resolve_outcome(result.outcome))
+                results.append(resolve_outcome_from_proto(result.outcome))
         return results
 
     async def await_event(
         self,
-        key: AwaitEventKey,
+        key: KeyRef,
         *,
         timeout: float | None = None,
         deadline_unix_ms: int | None = None,
@@ -198,7 +210,7 @@ class Client:
         """
         if timeout is not None and deadline_unix_ms is None:
             deadline_unix_ms = int((time.time() + timeout) * 1000)
-        request = pb.AwaitRequest(key=to_pb.key(key))
+        request = pb.AwaitRequest(**key_ref_to_proto(key))
         if deadline_unix_ms is not None:
             request.deadline_unix_ms = deadline_unix_ms
         if heartbeat_interval is not None:
@@ -209,14 +221,14 @@ class Client:
                 async for response in self._events.Await(request):
                     reconnect.succeeded()
                     if response.WhichOneof("event") == "terminal":
-                        return from_pb.resolution(response.terminal)
+                        return resolution_from_proto(response.terminal, "terminal")
             except grpc.aio.AioRpcError as exc:
                 reconnect.failed(exc)
             await reconnect.wait()
 
     def watch(
         self,
-        keys: Iterable[AwaitEventKey] = (),
+        keys: Iterable[KeyRef] = (),
         *,
         heartbeat_interval: float | None = None,
         until_done: bool = True,
@@ -224,23 +236,25 @@ class Client:
         """Watch many keys on one stream: `async for event in client.watch(keys)` yields each key's
         WatchTerminal (or WatchRejected) once. Reconnects by itself and re-adds only the keys whose
         terminal has not arrived yet. With `until_done` the iteration ends when every key is answered.
+        Keys may be given as tokens; a token that does not decode is answered by a WatchRejected whose
+        `key_id` is empty and whose `token` is that token.
         """
         return Watch(self._events, keys, heartbeat_interval=heartbeat_interval, until_done=until_done)
 
-    async def peek(self, key: AwaitEventKey, *, timeout: float | None = None) -> Resolution | KeyPending:
-        response = await self.rpc.unary(self._events.Peek, pb.PeekRequest(key=to_pb.key(key)), timeout=timeout)
+    async def peek(self, key: KeyRef, *, timeout: float | None = None) -> Resolution | KeyPending:
+        response = await self.rpc.unary(self._events.Peek, pb.PeekRequest(**key_ref_to_proto(key)), timeout=timeout)
         if response.WhichOneof("state") == "terminal":
-            return from_pb.resolution(response.terminal)
+            return resolution_from_proto(response.terminal, "terminal")
         pending = response.pending
         return KeyPending(pending.deadline_unix_ms if pending.HasField("deadline_unix_ms") else None)
 
-    async def cancel(self, key: AwaitEventKey, *, timeout: float | None = None) -> ResolveOutcome:
+    async def cancel(self, key: KeyRef, *, timeout: float | None = None) -> ResolveOutcome:
         """Record `cancelled` as the key's terminal (first writer wins)."""
-        response = await self.rpc.unary(self._events.Cancel, pb.CancelRequest(key=to_pb.key(key)), timeout=timeout)
-        return from_pb.resolve_outcome(response.outcome)
+        response = await self.rpc.unary(self._events.Cancel, pb.CancelRequest(**key_ref_to_proto(key)), timeout=timeout)
+        return resolve_outcome_from_proto(response.outcome)
 
-    async def revoke_key(self, key: AwaitEventKey, *, timeout: float | None = None) -> None:
-        await self.rpc.unary(self._events.RevokeKey, pb.RevokeKeyRequest(key=to_pb.key(key)), timeout=timeout)
+    async def revoke_key(self, key: KeyRef, *, timeout: float | None = None) -> None:
+        await self.rpc.unary(self._events.RevokeKey, pb.RevokeKeyRequest(**key_ref_to_proto(key)), timeout=timeout)
 
     async def revoke_session(self, session_id: str, *, timeout: float | None = None) -> None:
         await self.rpc.unary(
@@ -281,13 +295,14 @@ class Watch:
     def __init__(
         self,
         stub: pb_grpc.AwaitEventsStub,
-        keys: Iterable[AwaitEventKey],
+        keys: Iterable[KeyRef],
         *,
         heartbeat_interval: float | None,
         until_done: bool,
     ) -> None:
         self._stub = stub
-        self._pending: dict[str, AwaitEventKey] = {}
+        # Keyed by key_id (a token that does not decode: by the token itself).
+        self._pending: dict[str, KeyRef] = {}
         self._heartbeat_ms = max(1, int(heartbeat_interval * 1000)) if heartbeat_interval else 0
         self._until_done = until_done
         self._events: asyncio.Queue[WatchTerminal | WatchRejected | BaseException] = asyncio.Queue()
@@ -297,19 +312,19 @@ class Watch:
         self.cursor = 0
         """The highest resolution cursor received so far."""
         for key in keys:
-            self._pending[key.key_id] = key
+            self._pending[_watch_id(key)] = key
 
     @property
     def pending(self) -> int:
         """How many keys have no terminal yet."""
         return len(self._pending)
 
-    def add(self, keys: Iterable[AwaitEventKey]) -> None:
-        new = [k for k in keys if k.key_id not in self._pending]
-        for key in new:
-            self._pending[key.key_id] = key
+    def add(self, keys: Iterable[KeyRef]) -> None:
+        new = {_watch_id(k): k for k in keys}
+        new = {i: k for i, k in new.items() if i not in self._pending}
+        self._pending.update(new)
         if self._outbox is not None and new:
-            for request in _add_requests(new):
+            for request in _add_requests(list(new.values())):
                 self._outbox.put_nowait(request)
 
     def remove(self, key_ids: Sequence[str]) -> None:
@@ -383,20 +398,37 @@ class Watch:
                 return
             self.cursor = max(self.cursor, terminal.cursor)
             self._events.put_nowait(
-                WatchTerminal(terminal.key_id, from_pb.resolution(terminal.terminal), terminal.cursor)
+                WatchTerminal(terminal.key_id, resolution_from_proto(terminal.terminal, "terminal"), terminal.cursor)
             )
         elif which == "rejected":
             rejected = response.rejected
-            if self._pending.pop(rejected.key_id, None) is None:
+            watch_id = rejected.key_id or rejected.token
+            if self._pending.pop(watch_id, None) is None:
                 return
-            self._events.put_nowait(WatchRejected(rejected.key_id, rejected.code, rejected.message))
+            self._events.put_nowait(WatchRejected(rejected.key_id, rejected.code, rejected.message, rejected.token))
 
 
-def _add_requests(keys: Sequence[AwaitEventKey]) -> list[pb.WatchRequest]:
-    return [
-        pb.WatchRequest(add_keys=[to_pb.key(k) for k in keys[i : i + _WATCH_CHUNK]])
-        for i in range(0, len(keys), _WATCH_CHUNK)
-    ]
+def _watch_id(key: KeyRef) -> str:
+    """What a watched key is known by: its key_id, or the token itself when it does not decode."""
+    if isinstance(key, AwaitEventKey):
+        return key.key_id
+    try:
+        return key_from_token(key).key_id
+    except InvalidTokenError:
+        return key
+
+
+def _add_requests(keys: Sequence[KeyRef]) -> list[pb.WatchRequest]:
+    requests = []
+    for i in range(0, len(keys), _WATCH_CHUNK):
+        chunk = keys[i : i + _WATCH_CHUNK]
+        requests.append(
+            pb.WatchRequest(
+                add_keys=[key_to_proto(k) for k in chunk if isinstance(k, AwaitEventKey)],
+                add_tokens=[k for k in chunk if isinstance(k, str)],
+            )
+        )
+    return requests
 
 
 async def _drain(outbox: asyncio.Queue[Any]) -> AsyncIterator[pb.WatchRequest]:

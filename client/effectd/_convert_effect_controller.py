@@ -7,8 +7,13 @@ requests the SDK sends.
 
 from __future__ import annotations
 
-from effectd import _from_proto as from_pb
-from effectd import _to_proto as to_pb
+from effectd._convert_envelope import envelope_from_proto, envelope_to_proto, outcome_from_proto, outcome_to_proto
+from effectd._convert_scope import (
+    controller_error_from_proto,
+    controller_error_to_proto,
+    scope_from_proto,
+    scope_to_proto,
+)
 from effectd._effects import ControllerError, RuntimeEffectEnvelope, RuntimeEffectOutcome
 from effectd._errors import InvalidArgumentError
 from effectd._journal import (
@@ -107,13 +112,13 @@ def description_to_proto(value: ControllerDescription) -> pb.DescribeResponse:
 
 def effect_record_from_proto(msg: pb.EffectRecord) -> EffectRecord:
     return EffectRecord(
-        scope=from_pb.scope(msg.scope),
+        scope=scope_from_proto(msg.scope),
         replay_key=msg.replay_key,
         envelope_hash=msg.envelope_hash,
         status=effect_status_from_proto(msg.status),
-        envelope=from_pb.envelope(msg.envelope),
-        outcome=from_pb.outcome(msg.outcome) if msg.HasField("outcome") else None,
-        executor_error=from_pb.controller_error(msg.executor_error) if msg.HasField("executor_error") else None,
+        envelope=envelope_from_proto(msg.envelope),
+        outcome=outcome_from_proto(msg.outcome) if msg.HasField("outcome") else None,
+        executor_error=controller_error_from_proto(msg.executor_error) if msg.HasField("executor_error") else None,
         lease_owner_id=msg.lease_owner_id or None,
         lease_expires_at_unix_ms=msg.lease_expires_at_unix_ms or None,
         due_at_unix_ms=msg.due_at_unix_ms if msg.HasField("due_at_unix_ms") else None,
@@ -124,20 +129,20 @@ def effect_record_from_proto(msg: pb.EffectRecord) -> EffectRecord:
 
 def effect_record_to_proto(value: EffectRecord) -> pb.EffectRecord:
     msg = pb.EffectRecord(
-        scope=to_pb.scope(value.scope),
+        scope=scope_to_proto(value.scope),
         replay_key=value.replay_key,
         envelope_hash=value.envelope_hash,
         status=effect_status_to_proto(value.status),  # type: ignore[arg-type]
-        envelope=to_pb.envelope(value.envelope),
+        envelope=envelope_to_proto(value.envelope),
         lease_owner_id=value.lease_owner_id or "",
         lease_expires_at_unix_ms=value.lease_expires_at_unix_ms or 0,
         created_at_unix_ms=value.created_at_unix_ms,
         updated_at_unix_ms=value.updated_at_unix_ms,
     )
     if value.outcome is not None:
-        msg.outcome.CopyFrom(to_pb.outcome(value.outcome))
+        msg.outcome.CopyFrom(outcome_to_proto(value.outcome))
     if value.executor_error is not None:
-        msg.executor_error.CopyFrom(to_pb.controller_error(value.executor_error))
+        msg.executor_error.CopyFrom(controller_error_to_proto(value.executor_error))
     if value.due_at_unix_ms is not None:
         msg.due_at_unix_ms = value.due_at_unix_ms
     return msg
@@ -170,8 +175,8 @@ def execute_request(
     await_deadline_unix_ms: int | None = None,
 ) -> pb.ExecuteRequest:
     request = pb.ExecuteRequest(
-        scope=to_pb.scope(scope),
-        envelope=to_pb.envelope(envelope),
+        scope=scope_to_proto(scope),
+        envelope=envelope_to_proto(envelope),
         strict_replay=strict_replay,
         owner_id=owner_id,
         lease_ttl_ms=lease_ttl_ms,
@@ -188,9 +193,9 @@ def execute_answer_from_proto(msg: pb.ExecuteResponse) -> ExecuteAnswer | None:
     if which == "lease":
         return lease_from_proto(msg.lease)
     if which == "outcome":
-        return RecordedOutcome(from_pb.outcome(msg.outcome.outcome), msg.outcome.replayed)
+        return RecordedOutcome(outcome_from_proto(msg.outcome.outcome), msg.outcome.replayed)
     if which == "executor_error":
-        return RecordedError(from_pb.controller_error(msg.executor_error.error), msg.executor_error.replayed)
+        return RecordedError(controller_error_from_proto(msg.executor_error.error), msg.executor_error.replayed)
     return None
 
 
@@ -203,11 +208,11 @@ def complete_request(
     executor_error: ControllerError | None = None,
 ) -> pb.CompleteRequest:
     """Complete with an outcome, an executor error, or neither (releases the lease, records nothing)."""
-    request = pb.CompleteRequest(scope=to_pb.scope(scope), replay_key=replay_key, lease_token=lease_token)
+    request = pb.CompleteRequest(scope=scope_to_proto(scope), replay_key=replay_key, lease_token=lease_token)
     if outcome is not None:
-        request.outcome.CopyFrom(to_pb.outcome(outcome))
+        request.outcome.CopyFrom(outcome_to_proto(outcome))
     elif executor_error is not None:
-        request.executor_error.CopyFrom(to_pb.controller_error(executor_error))
+        request.executor_error.CopyFrom(controller_error_to_proto(executor_error))
     return request
 
 
@@ -215,7 +220,7 @@ def renew_lease_request(
     scope: ExecutionScope, replay_key: str, lease_token: str, lease_ttl_ms: int
 ) -> pb.RenewLeaseRequest:
     return pb.RenewLeaseRequest(
-        scope=to_pb.scope(scope), replay_key=replay_key, lease_token=lease_token, lease_ttl_ms=lease_ttl_ms
+        scope=scope_to_proto(scope), replay_key=replay_key, lease_token=lease_token, lease_ttl_ms=lease_ttl_ms
     )
 
 
@@ -223,8 +228,8 @@ def renew_lease_request(
 
 
 def list_effects_request(scope: ExecutionScope, page_size: int, page_token: str) -> pb.ListEffectsRequest:
-    return pb.ListEffectsRequest(scope=to_pb.scope(scope), page_size=page_size, page_token=page_token)
+    return pb.ListEffectsRequest(scope=scope_to_proto(scope), page_size=page_size, page_token=page_token)
 
 
 def get_effect_request(scope: ExecutionScope, replay_key: str) -> pb.GetEffectRequest:
-    return pb.GetEffectRequest(scope=to_pb.scope(scope), replay_key=replay_key)
+    return pb.GetEffectRequest(scope=scope_to_proto(scope), replay_key=replay_key)

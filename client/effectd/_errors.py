@@ -24,6 +24,7 @@ import grpc
 __all__ = [
     "CODE_STATUS",
     "DOMAIN",
+    "RETRYABLE",
     "AuthError",
     "ConflictError",
     "DeadlineExceededError",
@@ -107,6 +108,10 @@ CODE_STATUS: dict[str, grpc.StatusCode] = {
     "runtime_effect_invocation_kind": grpc.StatusCode.INVALID_ARGUMENT,
     "runtime_effect_replay_required": grpc.StatusCode.INVALID_ARGUMENT,
     "runtime_effect_durable_step_id": grpc.StatusCode.INVALID_ARGUMENT,
+    "invalid_json": grpc.StatusCode.INVALID_ARGUMENT,
+    "id_too_long": grpc.StatusCode.INVALID_ARGUMENT,
+    "envelope_too_large": grpc.StatusCode.INVALID_ARGUMENT,
+    "value_out_of_range": grpc.StatusCode.INVALID_ARGUMENT,
     "await_event_unknown_or_revoked": grpc.StatusCode.NOT_FOUND,
     "effect_replay_missing": grpc.StatusCode.NOT_FOUND,
     "effect_not_found": grpc.StatusCode.NOT_FOUND,
@@ -116,12 +121,28 @@ CODE_STATUS: dict[str, grpc.StatusCode] = {
     "signing_key_not_found": grpc.StatusCode.NOT_FOUND,
     "signing_key_active": grpc.StatusCode.FAILED_PRECONDITION,
     "too_many_watched_keys": grpc.StatusCode.RESOURCE_EXHAUSTED,
+    "too_many_streams": grpc.StatusCode.RESOURCE_EXHAUSTED,
+    "stream_too_slow": grpc.StatusCode.RESOURCE_EXHAUSTED,
     "store_unavailable": grpc.StatusCode.UNAVAILABLE,
     "server_shutting_down": grpc.StatusCode.UNAVAILABLE,
     "unavailable": grpc.StatusCode.UNAVAILABLE,
     "deadline_exceeded": grpc.StatusCode.DEADLINE_EXCEEDED,
     "internal": grpc.StatusCode.INTERNAL,
 }
+
+# The codes for which retrying the same request later can succeed (the proto's ErrorReason says the same;
+# a test keeps the two equal). Every other code of CODE_STATUS is final for that request.
+RETRYABLE: frozenset[str] = frozenset(
+    {
+        "effect_replay_lease_lost",
+        "too_many_streams",
+        "stream_too_slow",
+        "store_unavailable",
+        "server_shutting_down",
+        "unavailable",
+        "deadline_exceeded",
+    }
+)
 
 _STATUS_CLASS: dict[grpc.StatusCode, type[EffectdError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: InvalidArgumentError,

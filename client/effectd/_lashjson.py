@@ -12,7 +12,9 @@ class attributes read here:
 - ``LASH_RENAME = {"class_": "class"}``: JSON keys for fields whose lash name is a Python keyword.
 
 Plain dicts are opaque JSON (``serde_json::Value``): their keys are sorted by UTF-8 bytes, recursively.
-Tuples and lists are arrays. Floats use the shortest round-trip digits in serde_json's layout.
+Tuples and lists are arrays. Floats use the shortest round-trip digits in serde_json's layout. Integers
+are exact within [-2**63, 2**64-1] (serde_json's i64/u64); an integer outside that range is rendered as
+the f64 serde_json would hold for it (``10**30`` renders ``1e30``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["JsonValue", "dumps", "format_float", "sha256_hex", "to_lash"]
+__all__ = ["JsonValue", "dumps", "format_float", "format_int", "sha256_hex", "to_lash"]
 
 JsonValue = Any
 """Any JSON value: None, bool, int, float, str, list, dict[str, JsonValue]."""
@@ -32,6 +34,21 @@ JsonValue = Any
 # serde_json escapes exactly what the json module's C encoder (ensure_ascii=False) escapes: `"`, `\\`,
 # the short forms \b \f \n \r \t and other C0 controls as lowercase \u00xx. Golden tests pin this.
 _string: Callable[[str], str] = json.encoder.encode_basestring
+
+
+_INT_MIN = -(2**63)
+_INT_MAX = 2**64 - 1
+
+
+def format_int(value: int) -> str:
+    """An integer as serde_json renders it: exact within i64/u64, else as the f64 it becomes."""
+    if _INT_MIN <= value <= _INT_MAX:
+        return str(value)
+    try:
+        as_float = float(value)
+    except OverflowError:
+        raise ValueError("lash-json cannot represent an integer beyond the f64 range") from None
+    return format_float(as_float)
 
 
 def format_float(value: float) -> str:
@@ -135,7 +152,7 @@ def _encode(value: Any, out: list[str]) -> None:
     elif value is False:
         out.append("false")
     elif kind is int:
-        out.append(str(value))
+        out.append(str(value) if _INT_MIN <= value <= _INT_MAX else format_int(value))
     elif kind is dict:
         _encode_sorted(value, out)
     elif kind is list or kind is tuple:
@@ -154,7 +171,7 @@ def _encode(value: Any, out: list[str]) -> None:
     elif isinstance(value, str):
         out.append(_string(value))
     elif isinstance(value, int):
-        out.append(str(int(value)))
+        out.append(format_int(int(value)))
     elif isinstance(value, float):
         out.append(format_float(value))
     elif isinstance(value, Mapping):

@@ -56,7 +56,7 @@ async def test_key_mint_prints_the_lash_key(cli: Cli, client: Client) -> None:
     wait = {"type": "tool_completion", "tool_call_id": "c1"}
     result = await cli("key", "mint", "--scope", json.dumps(scope), "--wait", json.dumps(wait))
     key = ok(result)
-    assert list(key) == ["scope", "wait", "key_id", "signature"]  # lash field order
+    assert list(key) == ["scope", "wait", "key_id", "signature", "token"]  # lash field order, then the token
     assert key["scope"] == scope and key["wait"] == wait
     assert key["key_id"] == await_event_key_id(TurnScope("s1", "t1"), ToolCompletionWait("c1"))
     version, kid, mac = key["signature"].split(".")
@@ -64,7 +64,8 @@ async def test_key_mint_prints_the_lash_key(cli: Cli, client: Client) -> None:
     assert [k.kid for k in await client.list_signing_keys()] == [kid]
     # Deterministic, and the same key as the SDK mints.
     sdk_key = await client.mint_key(TurnScope("s1", "t1"), ToolCompletionWait("c1"))
-    assert result.stdout == sdk_key.to_json() + "\n"
+    assert result.stdout == sdk_key.to_json()[:-1] + ',"token":"' + sdk_key.token + '"}\n'
+    assert key["token"] == sdk_key.token and key["token"].startswith("ek1_")
     assert (await cli("key", "mint", "--scope", json.dumps(scope), "--wait", json.dumps(wait))).stdout == result.stdout
 
 
@@ -249,6 +250,37 @@ async def test_effectd_target_env_is_honoured(server: ServerProcess) -> None:
     one_line_error(await run_cli("--connect-timeout", "0.5", "keys", "list", env=unreachable), 3, "127.0.0.1:1")
     # --target wins over the environment.
     assert (await run_cli("--target", server.target, "keys", "list", env=unreachable)).rc == 0
+
+
+async def test_every_key_command_takes_the_token(cli: Cli, client: Client) -> None:
+    token = json.loads(await mint(cli, "by-token"))["token"]
+    key_id = json.loads(await mint(cli, "by-token"))["key_id"]
+    assert ok(await cli("peek", token))["status"] == "pending"
+    payload = '{"order_id": 9007199254740993, "f": 1.0}'
+    assert ok(await cli("resolve", token, "--ok", payload)) == {"status": "accepted"}
+    # Exact on the way back: the integer past 2**53 and the float 1.0 are what was sent.
+    peeked = await cli("peek", token)
+    assert peeked.stdout == '{"status":"ok","payload":{"f":1.0,"order_id":9007199254740993}}\n'
+    assert (await cli("await", token)).stdout == peeked.stdout
+    assert ok(await cli("cancel", token))["status"] == "already_resolved"
+    watched = await cli("watch", token)
+    assert watched.json()["key_id"] == key_id
+    other = json.loads(await mint(cli, "revoke-by-token"))
+    assert ok(await cli("revoke-key", other["token"])) == {"revoked_key_id": other["key_id"]}
+    assert (await cli("resolve", other["token"], "--ok", "1")).rc == 4
+    # The minted JSON, token field included, is still a KEY_JSON.
+    third = await mint(cli, "key-json-with-token")
+    assert ok(await cli("resolve", third, "--ok", "1")) == {"status": "accepted"}
+
+
+async def test_a_tampered_token_answers_unknown_or_revoked(cli: Cli) -> None:
+    token = json.loads(await mint(cli, "tampered-token"))["token"]
+    for bad in (token[:-1] + ("A" if token[-1] != "A" else "B"), token[:10] + "x" + token[11:], "ek1_nonsense"):
+        resolved = await cli("resolve", bad, "--ok", "1")
+        assert resolved.rc == 4 and resolved.json() == {"status": "unknown_or_revoked"}, resolved
+        assert (await cli("cancel", bad)).rc == 4
+        one_line_error(await cli("peek", bad), 1, "await_event_unknown_or_revoked")
+    assert ok(await cli("peek", token))["status"] == "pending"
 
 
 async def test_cli_and_sdk_interoperate(cli: Cli, client: Client) -> None:

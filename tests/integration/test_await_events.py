@@ -28,8 +28,8 @@ from effectd import (
     UnknownOrRevokedError,
     await_event_key_id,
 )
-from effectd import _to_proto as to_pb
 from effectd._client import Client, KeyPending
+from effectd._convert_scope import key_to_proto
 from effectd._host import RemoteEffectHost
 from effectd.v1 import await_events_pb2 as pb
 from effectd.v1 import await_events_pb2_grpc as pb_grpc
@@ -84,14 +84,14 @@ async def test_await_streams_heartbeats_while_pending(server: RunningServer, cli
     key = await client.mint_key(scope, CustomWait("heartbeats"))
     async with grpc.aio.insecure_channel(server.target) as channel:
         stub = pb_grpc.AwaitEventsStub(channel)
-        call = stub.Await(pb.AwaitRequest(key=to_pb.key(key), heartbeat_interval_ms=50))
+        call = stub.Await(pb.AwaitRequest(key=key_to_proto(key), heartbeat_interval_ms=50))
         events = []
         async for response in call:
             events.append(response.WhichOneof("event"))
             if events.count("heartbeat") == 2:
                 await client.resolve(key, Ok("done"))
             if events[-1] == "terminal":
-                assert response.terminal.ok.string_value == "done"
+                assert response.terminal.ok.text == '"done"'
                 break
     assert events[:2] == ["heartbeat", "heartbeat"] and events[-1] == "terminal"
 

@@ -13,8 +13,8 @@ from typing import Any
 import grpc
 import pytest
 from effectd import CustomWait, Ok, TurnScope
-from effectd import _to_proto as to_pb
 from effectd._client import Client, KeyPending
+from effectd._convert_scope import key_to_proto, resolution_to_proto
 from effectd.v1 import await_events_pb2 as pb
 from effectd.v1 import await_events_pb2_grpc as pb_grpc
 from effectd.v1 import scope_pb2
@@ -53,7 +53,7 @@ async def stub(server: RunningServer) -> Any:
 
 @pytest.fixture
 async def key(client: Client) -> scope_pb2.AwaitEventKey:
-    return to_pb.key(await client.mint_key(TurnScope("s", "t"), CustomWait("k")))
+    return key_to_proto(await client.mint_key(TurnScope("s", "t"), CustomWait("k")))
 
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
@@ -84,7 +84,7 @@ async def test_mint_rejects_empty_ids_and_missing_oneofs(stub: Any) -> None:
 
 async def test_resolve_rejects_missing_parts(stub: Any, key: scope_pb2.AwaitEventKey) -> None:
     await expect_error(stub.Resolve(pb.ResolveRequest(key=key)), INVALID, "invalid_resolution")
-    ok = to_pb.resolution(Ok(1))
+    ok = resolution_to_proto(Ok(1))
     await expect_error(stub.Resolve(pb.ResolveRequest(resolution=ok)), INVALID, "invalid_await_event_key")
     no_signature = scope_pb2.AwaitEventKey()
     no_signature.CopyFrom(key)
@@ -122,7 +122,7 @@ async def test_oversized_payload_is_refused_and_nothing_is_stored(start_server: 
         key = await small_client.mint_key(TurnScope("s", "t"), CustomWait("big"))
         async with grpc.aio.insecure_channel(small.target) as channel:
             stub = pb_grpc.AwaitEventsStub(channel)
-            request = pb.ResolveRequest(key=to_pb.key(key), resolution=to_pb.resolution(Ok("x" * 2000)))
+            request = pb.ResolveRequest(key=key_to_proto(key), resolution=resolution_to_proto(Ok("x" * 2000)))
             await expect_error(stub.Resolve(request), INVALID, "payload_too_large")
         assert await small_client.peek(key) == KeyPending(None)
         assert await small_client.resolve(key, Ok("small")) is not None
@@ -148,7 +148,7 @@ async def test_session_ids_are_required(stub: Any) -> None:
 
 
 async def test_resolve_many_answers_each_item_on_its_own(stub: Any, key: scope_pb2.AwaitEventKey) -> None:
-    ok = to_pb.resolution(Ok(1))
+    ok = resolution_to_proto(Ok(1))
     broken = scope_pb2.AwaitEventKey()
     broken.CopyFrom(key)
     broken.wait.custom.key = ""
@@ -162,7 +162,7 @@ async def test_resolve_many_answers_each_item_on_its_own(stub: Any, key: scope_p
                 pb.ResolveRequest(key=broken, resolution=ok),
                 pb.ResolveRequest(key=key),
                 pb.ResolveRequest(key=tampered, resolution=ok),
-                pb.ResolveRequest(key=key, resolution=to_pb.resolution(Ok(2))),
+                pb.ResolveRequest(key=key, resolution=resolution_to_proto(Ok(2))),
             ]
         )
     )
@@ -172,7 +172,7 @@ async def test_resolve_many_answers_each_item_on_its_own(stub: Any, key: scope_p
     assert response.results[1].error.code == "invalid_await_event_wait_identity"
     assert response.results[2].error.code == "invalid_resolution"
     assert response.results[3].outcome.WhichOneof("outcome") == "unknown_or_revoked"
-    assert response.results[4].outcome.already_resolved.terminal.ok.number_value == 1
+    assert response.results[4].outcome.already_resolved.terminal.ok.text == "1"
 
 
 async def test_resolve_many_batch_limit(start_server: Callable[..., Any]) -> None:
@@ -183,7 +183,7 @@ async def test_resolve_many_batch_limit(start_server: Callable[..., Any]) -> Non
         key = await client.mint_key(TurnScope("s", "t"), CustomWait("batch"))
         async with grpc.aio.insecure_channel(small.target) as channel:
             stub = pb_grpc.AwaitEventsStub(channel)
-            item = pb.ResolveRequest(key=to_pb.key(key), resolution=to_pb.resolution(Ok(1)))
+            item = pb.ResolveRequest(key=key_to_proto(key), resolution=resolution_to_proto(Ok(1)))
             await expect_error(stub.ResolveMany(pb.ResolveManyRequest(items=[item] * 6)), INVALID, "batch_too_large")
         assert await client.peek(key) == KeyPending(None)
 
@@ -193,7 +193,7 @@ async def test_watch_key_limit(start_server: Callable[..., Any]) -> None:
         start_server(await_events=AwaitEventsConfig(max_watched_keys=3)) as small,
         await Client.connect(small.target) as client,
     ):
-        keys = [to_pb.key(await client.mint_key(TurnScope("s", "t"), CustomWait(f"w{i}"))) for i in range(4)]
+        keys = [key_to_proto(await client.mint_key(TurnScope("s", "t"), CustomWait(f"w{i}"))) for i in range(4)]
         async with grpc.aio.insecure_channel(small.target) as channel:
             stub = pb_grpc.AwaitEventsStub(channel)
 
@@ -241,7 +241,7 @@ async def test_store_unavailable_is_unavailable_and_not_acknowledged(
     server: RunningServer, stub: Any, key: scope_pb2.AwaitEventKey
 ) -> None:
     await server.backend.close()
-    request = pb.ResolveRequest(key=key, resolution=to_pb.resolution(Ok(1)))
+    request = pb.ResolveRequest(key=key, resolution=resolution_to_proto(Ok(1)))
     await expect_error(stub.Resolve(request), grpc.StatusCode.UNAVAILABLE, "store_unavailable")
     # The server itself keeps answering (health is a separate service).
     await expect_error(stub.Resolve(request), grpc.StatusCode.UNAVAILABLE, "store_unavailable")

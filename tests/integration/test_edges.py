@@ -11,8 +11,9 @@ from typing import Any
 import grpc
 import pytest
 from effectd import CustomWait, DurableStepCommand, Ok, RuntimeEffectEnvelope, TurnScope
-from effectd import _to_proto as to_pb
 from effectd._client import Client, KeyPending
+from effectd._convert_envelope import envelope_to_proto
+from effectd._convert_scope import key_to_proto, resolution_to_proto, scope_to_proto, wait_to_proto
 from effectd.v1 import await_events_pb2 as pb
 from effectd.v1 import await_events_pb2_grpc as pb_grpc
 from effectd.v1 import effect_controller_pb2 as epb
@@ -47,7 +48,7 @@ async def _first(call: Any) -> Any:
 async def test_a_huge_timeout_is_refused_and_the_store_keeps_writing(client: Client, channel: Any) -> None:
     stub = pb_grpc.AwaitEventsStub(channel)
     minted = await client.mint_key(SCOPE, CustomWait("huge-timeout"))
-    key = to_pb.key(minted)
+    key = key_to_proto(minted)
     # 9.3e15 s as the CLI sends it: a valid uint64 that overflowed SQLite's integers and wedged its writer.
     await expect_error(
         _first(stub.Await(pb.AwaitRequest(key=key, timeout_ms=9_300_000_000_000_000_000))),
@@ -75,10 +76,10 @@ async def test_out_of_range_journal_fields_are_refused(client: Client, channel: 
         DurableStepCommand("step", {"n": 1}),
     )
     request = epb.ExecuteRequest(
-        scope=to_pb.scope(SCOPE), envelope=to_pb.envelope(envelope), lease_ttl_ms=4_000_000_000
+        scope=scope_to_proto(SCOPE), envelope=envelope_to_proto(envelope), lease_ttl_ms=4_000_000_000
     )
     await expect_error(_first(stub.Execute(request)), INVALID, "value_out_of_range")
-    listing = epb.ListEffectsRequest(scope=to_pb.scope(SCOPE), page_token=str(2**70))
+    listing = epb.ListEffectsRequest(scope=scope_to_proto(SCOPE), page_token=str(2**70))
     await expect_error(stub.ListEffects(listing), INVALID, "value_out_of_range")
     await _still_writes(client)
 
@@ -93,7 +94,7 @@ async def test_oversized_ids_and_envelopes_are_refused_with_their_limit(
         async with grpc.aio.insecure_channel(small.target) as channel:
             stub = pb_grpc.AwaitEventsStub(channel)
             huge_session = TurnScope("s" * 300, "t")
-            request = pb.MintKeyRequest(scope=to_pb.scope(huge_session), wait=to_pb.wait(CustomWait("k")))
+            request = pb.MintKeyRequest(scope=scope_to_proto(huge_session), wait=wait_to_proto(CustomWait("k")))
             with pytest.raises(grpc.aio.AioRpcError) as raised:
                 await stub.MintKey(request)
             assert "256" in (raised.value.details() or "")
@@ -106,9 +107,9 @@ async def test_oversized_ids_and_envelopes_are_refused_with_their_limit(
                 RuntimeInvocation.effect(RuntimeScope("s", "t", 0, 0), "1", RuntimeEffectKind.DURABLE_STEP, "rk"),
                 DurableStepCommand("step", {"blob": "x" * 100_000}),
             )
-            execute = epb.ExecuteRequest(scope=to_pb.scope(SCOPE), envelope=to_pb.envelope(envelope))
+            execute = epb.ExecuteRequest(scope=scope_to_proto(SCOPE), envelope=envelope_to_proto(envelope))
             await expect_error(_first(controller.Execute(execute)), INVALID, "envelope_too_large")
-            listed = await controller.ListEffects(epb.ListEffectsRequest(scope=to_pb.scope(SCOPE)))
+            listed = await controller.ListEffects(epb.ListEffectsRequest(scope=scope_to_proto(SCOPE)))
             assert list(listed.effects) == []  # nothing was leased or stored
         await _still_writes(client)
 
@@ -116,7 +117,7 @@ async def test_oversized_ids_and_envelopes_are_refused_with_their_limit(
 async def test_requested_heartbeats_are_raised_to_the_server_minimum(start_server: Callable[..., Any]) -> None:
     streams = StreamsConfig(min_heartbeat_interval_s=0.5)
     async with start_server(streams=streams) as running, await Client.connect(running.target) as client:
-        key = to_pb.key(await client.mint_key(SCOPE, CustomWait("flood")))
+        key = key_to_proto(await client.mint_key(SCOPE, CustomWait("flood")))
         async with grpc.aio.insecure_channel(running.target) as channel:
             stub = pb_grpc.AwaitEventsStub(channel)
             call = stub.Await(pb.AwaitRequest(key=key, heartbeat_interval_ms=10))
@@ -139,7 +140,7 @@ async def test_requested_heartbeats_are_raised_to_the_server_minimum(start_serve
 async def test_streams_per_connection_are_capped(start_server: Callable[..., Any]) -> None:
     streams = StreamsConfig(max_streams_per_connection=3)
     async with start_server(streams=streams) as running, await Client.connect(running.target) as client:
-        keys = [to_pb.key(await client.mint_key(SCOPE, CustomWait(f"cap-{i}"))) for i in range(5)]
+        keys = [key_to_proto(await client.mint_key(SCOPE, CustomWait(f"cap-{i}"))) for i in range(5)]
         async with (
             grpc.aio.insecure_channel(running.target) as one,
             grpc.aio.insecure_channel(running.target, options=[("grpc.use_local_subchannel_pool", 1)]) as other,
@@ -179,7 +180,7 @@ async def test_a_watch_reader_that_falls_behind_is_ended_and_resumes_from_its_cu
                     yield request
 
             call = stub.Watch(feed())
-            await requests.put(pb.WatchRequest(add_keys=[to_pb.key(k) for k in keys]))
+            await requests.put(pb.WatchRequest(add_keys=[key_to_proto(k) for k in keys]))
             assert (await call.read()).HasField("ack")
             # Never read while 120 terminals of 256 KiB each arrive: far past the 1 MiB bound.
             big = "x" * (256 * 1024)
@@ -216,12 +217,12 @@ async def test_caller_text_in_logs_is_escaped_and_truncated(
     client: Client, channel: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     stub = pb_grpc.AwaitEventsStub(channel)
-    key = to_pb.key(await client.mint_key(SCOPE, CustomWait("log")))
+    key = key_to_proto(await client.mint_key(SCOPE, CustomWait("log")))
     forged = scope_pb2.AwaitEventKey()
     forged.CopyFrom(key)
     forged.key_id = 'abc\n{"event": "forged"}' + "y" * 5000
     caplog.set_level(logging.INFO)
-    response = await stub.Resolve(pb.ResolveRequest(key=forged, resolution=to_pb.resolution(Ok(1))))
+    response = await stub.Resolve(pb.ResolveRequest(key=forged, resolution=resolution_to_proto(Ok(1))))
     assert response.outcome.HasField("unknown_or_revoked")
     lines = [record.getMessage() for record in caplog.records]
     refused = [line for line in lines if "resolve refused" in line]

@@ -23,9 +23,10 @@ from effectd import (
     ProcessScope,
     TurnScope,
 )
-from effectd import _to_proto as to_pb
 from effectd._client import Client
 from effectd._controller import DurableSteps, ExecutorError, LocalExecutor, RemoteEffectController
+from effectd._convert_envelope import envelope_to_proto, outcome_to_proto
+from effectd._convert_scope import scope_to_proto
 from effectd._effects import (
     AwaitEventCommand,
     AwaitEventOutcome,
@@ -186,7 +187,10 @@ async def test_lease_takeover_after_expiry_and_lease_lost_for_the_first(server: 
     async with grpc.aio.insecure_channel(server.target) as channel:
         stub = pb_grpc.EffectControllerStub(channel)
         request = pb.ExecuteRequest(
-            scope=to_pb.scope(SCOPE), envelope=to_pb.envelope(step("takeover")), owner_id="stalled", lease_ttl_ms=300
+            scope=scope_to_proto(SCOPE),
+            envelope=envelope_to_proto(step("takeover")),
+            owner_id="stalled",
+            lease_ttl_ms=300,
         )
         (answer,) = [r async for r in stub.Execute(request)]
         lease = answer.lease
@@ -194,9 +198,9 @@ async def test_lease_takeover_after_expiry_and_lease_lost_for_the_first(server: 
         outcome = await taker.execute_effect(SCOPE, step("takeover"), LocalExecutor.durable_step(lambda v: "second"))
         assert into_durable_step(outcome) == "second"
         complete = pb.CompleteRequest(
-            scope=to_pb.scope(SCOPE), replay_key="replay:takeover", lease_token=lease.lease_token
+            scope=scope_to_proto(SCOPE), replay_key="replay:takeover", lease_token=lease.lease_token
         )
-        complete.outcome.CopyFrom(to_pb.outcome(DurableStepOutcome("first")))
+        complete.outcome.CopyFrom(outcome_to_proto(DurableStepOutcome("first")))
         with pytest.raises(grpc.aio.AioRpcError) as raised:
             await stub.Complete(complete)
         assert raised.value.code() == grpc.StatusCode.ABORTED
@@ -301,7 +305,7 @@ async def test_invalid_envelopes_are_refused_and_nothing_is_stored(
 ) -> None:
     async with grpc.aio.insecure_channel(server.target) as channel:
         stub = pb_grpc.EffectControllerStub(channel)
-        request = pb.ExecuteRequest(scope=to_pb.scope(SCOPE), envelope=to_pb.envelope(envelope))
+        request = pb.ExecuteRequest(scope=scope_to_proto(SCOPE), envelope=envelope_to_proto(envelope))
         with pytest.raises(grpc.aio.AioRpcError) as raised:
             [r async for r in stub.Execute(request)]
         assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -9,8 +9,8 @@ from typing import Any
 
 import grpc
 from effectd import Cancelled, CustomWait, Ok, TurnScope
-from effectd import _to_proto as to_pb
 from effectd._client import Client, WatchRejected, WatchTerminal
+from effectd._convert_scope import key_to_proto
 from effectd.v1 import await_events_pb2 as pb
 from effectd.v1 import await_events_pb2_grpc as pb_grpc
 from effectd_server import RunningServer
@@ -61,9 +61,9 @@ async def test_add_and_remove_on_an_open_stream(server: RunningServer, client: C
 
         call = stub.Watch(requests())
         responses = call.__aiter__()
-        outbox.put_nowait(pb.WatchRequest(add_keys=[to_pb.key(k) for k in first]))
+        outbox.put_nowait(pb.WatchRequest(add_keys=[key_to_proto(k) for k in first]))
         assert (await anext(responses)).ack.added == 2
-        outbox.put_nowait(pb.WatchRequest(add_keys=[to_pb.key(k) for k in later], remove_key_ids=[first[1].key_id]))
+        outbox.put_nowait(pb.WatchRequest(add_keys=[key_to_proto(k) for k in later], remove_key_ids=[first[1].key_id]))
         ack = (await anext(responses)).ack
         assert (ack.added, ack.removed) == (2, 1)
         await client.resolve(first[1], Ok("removed, not delivered"))
@@ -140,7 +140,7 @@ async def _watch_once(server: RunningServer, keys: list[Any], resume_after: int)
         stub = pb_grpc.AwaitEventsStub(channel)
 
         async def requests() -> AsyncIterator[pb.WatchRequest]:
-            yield pb.WatchRequest(add_keys=[to_pb.key(k) for k in keys], resume_after=resume_after)
+            yield pb.WatchRequest(add_keys=[key_to_proto(k) for k in keys], resume_after=resume_after)
 
         events = []
         async for response in stub.Watch(requests()):

@@ -21,7 +21,8 @@ from effectd import (
     TurnScope,
 )
 from effectd import _convert_effect_controller as convert
-from effectd import _to_proto as to_pb
+from effectd._convert_envelope import envelope_to_proto, outcome_to_proto
+from effectd._convert_scope import controller_error_to_proto, scope_to_proto
 from effectd._journal import EffectLease, RecordedError, RecordedOutcome
 from effectd.v1 import await_events_pb2
 from effectd.v1 import effect_controller_pb2 as pb
@@ -76,12 +77,12 @@ def test_lease_round_trip(lease: EffectLease) -> None:
 
 def test_a_record_read_from_the_wire() -> None:
     msg = pb.EffectRecord(
-        scope=to_pb.scope(TurnScope("s1", "t1")),
+        scope=scope_to_proto(TurnScope("s1", "t1")),
         replay_key="r:1",
         envelope_hash=ENVELOPE.stable_hash(),
         status=pb.EFFECT_STATUS_COMPLETED,
-        envelope=to_pb.envelope(ENVELOPE),
-        outcome=to_pb.outcome(DurableStepOutcome({"id": 7})),
+        envelope=envelope_to_proto(ENVELOPE),
+        outcome=outcome_to_proto(DurableStepOutcome({"id": 7})),
         lease_owner_id="",
         lease_expires_at_unix_ms=0,
         created_at_unix_ms=5,
@@ -127,11 +128,11 @@ def test_unspecified_enums_are_refused(read: Any) -> None:
 def test_execute_answers() -> None:
     lease = pb.EffectLease(lease_token="t", owner_id="o", expires_at_unix_ms=9, envelope_hash="h")
     assert convert.execute_answer_from_proto(pb.ExecuteResponse(lease=lease)) == EffectLease("t", "o", 9, "h")
-    recorded = pb.RecordedOutcome(outcome=to_pb.outcome(DurableStepOutcome(1)), replayed=True)
+    recorded = pb.RecordedOutcome(outcome=outcome_to_proto(DurableStepOutcome(1)), replayed=True)
     assert convert.execute_answer_from_proto(pb.ExecuteResponse(outcome=recorded)) == RecordedOutcome(
         DurableStepOutcome(1), replayed=True
     )
-    error = pb.RecordedError(error=to_pb.controller_error(ControllerError("c", "m")))
+    error = pb.RecordedError(error=controller_error_to_proto(ControllerError("c", "m")))
     assert convert.execute_answer_from_proto(pb.ExecuteResponse(executor_error=error)) == RecordedError(
         ControllerError("c", "m"), replayed=False
     )

@@ -1,10 +1,8 @@
 """Domain → protobuf → domain is the identity, and keeps lash-json (so every hash) unchanged.
 
-JSON numbers: `google.protobuf.Value` carries every number as a double, and `_from_proto.json_value` reads an
-integral double back as an int. So the generated JSON uses ints within ±2**53 (exact as doubles) and finite
-floats that are not integral; an integral float such as 2.0 would come back as the int 2 (and lash-json
-would print `2`, not `2.0`), and an int beyond 2**53 would lose precision. That is the contract's limit,
-not a converter bug.
+JSON travels as JSON text (`Json`), so every int within [-2**63, 2**64-1] and every finite float (2.0 and
+-0.0 included) comes back exactly, as its own type. An int outside that range becomes the f64 serde_json
+would hold for it, on the way out already (see `test_out_of_range_ints_become_floats`).
 """
 
 from __future__ import annotations
@@ -13,15 +11,17 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from effectd import _convert_envelope as cenv
+from effectd import _convert_process as cproc
+from effectd import _convert_scope as cscope
 from effectd import _effects as fx
-from effectd import _from_proto as from_pb
 from effectd import _process as px
 from effectd import _scope as sc
-from effectd import _to_proto as to_pb
 from effectd._errors import InvalidArgumentError
 from effectd._lashjson import dumps
 from effectd.v1 import envelope_pb2 as epb
 from effectd.v1 import process_pb2 as ppb
+from effectd.v1 import scope_pb2 as spb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -42,8 +42,10 @@ def optional(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 json_scalars = (
     st.none()
     | st.booleans()
-    | st.integers(-(2**53), 2**53)
-    | st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: not f.is_integer())
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.sampled_from([9007199254740993, 2**64 - 1, -(2**63), 0, -1])
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from([1.0, -0.0, 0.0, 1e20, 1e-7, 0.1, 1e300, 5e-324, 2.0**64])
     | text
 )
 json_values = st.recursive(
@@ -80,8 +82,7 @@ resolve_outcomes = st.one_of(
 
 kinds = st.sampled_from(fx.RuntimeEffectKind)
 # Lineage types that the contract carries as JSON (a provenance's caused_by, a start's causal invocation, a
-# process event's invocation) hold their u64 counters as doubles: only values up to 2**53 survive there.
-u53 = st.integers(0, 2**53)
+# process event's invocation) keep their u64 counters exactly: JSON text carries every u64.
 
 
 def runtime_scopes(nums: st.SearchStrategy[int]) -> st.SearchStrategy[fx.RuntimeScope]:
@@ -167,7 +168,7 @@ process_inputs = st.one_of(
     st.builds(px.ExternalProcessInput, json_values),
 )
 originators = st.just(px.HostOriginator()) | st.builds(px.SessionOriginator, session_scopes)
-provenances = st.builds(px.ProcessProvenance, originators, text, optional(causal_refs(u53)))
+provenances = st.builds(px.ProcessProvenance, originators, text, optional(causal_refs(u64)))
 registrations = st.builds(
     px.ProcessRegistration,
     text,
@@ -225,7 +226,7 @@ events = st.builds(
     u64,
     text,
     json_values,
-    invocations(u53),
+    invocations(u64),
     event_semantics,
     # The contract carries milliseconds: whole milliseconds round-trip exactly.
     st.integers(0, 2**53).map(px.SystemTime.from_ms),
@@ -235,7 +236,7 @@ process_commands = st.one_of(
         px.ProcessStartOp,
         registrations,
         optional(st.builds(px.ProcessStartGrant, session_scopes, descriptors)),
-        optional(st.builds(px.ProcessExecutionContext, optional(invocations(u53)))),
+        optional(st.builds(px.ProcessExecutionContext, optional(invocations(u64)))),
     ),
     st.builds(px.ProcessListOp, session_scopes, st.sampled_from(px.ProcessListMode)),
     st.builds(px.ProcessTransferOp, session_scopes, session_scopes, st.lists(text, max_size=3).map(tuple)),
@@ -301,22 +302,32 @@ outcomes = st.one_of(
 
 # -- the property -------------------------------------------------------------------------------------
 
+
+def _json_back(msg: spb.Json) -> Any:
+    return cscope.json_from_proto(msg, "value")
+
+
 PAIRS: list[tuple[str, st.SearchStrategy[Any], Callable[[Any], Any], Callable[[Any], Any]]] = [
-    ("json", json_values, to_pb.json_value, from_pb.json_value),
-    ("scope", execution_scopes, to_pb.scope, from_pb.scope),
-    ("wait", waits, to_pb.wait, from_pb.wait),
-    ("key", keys, to_pb.key, from_pb.key),
-    ("resolution", resolutions, to_pb.resolution, from_pb.resolution),
-    ("resolve_outcome", resolve_outcomes, to_pb.resolve_outcome, from_pb.resolve_outcome),
-    ("invocation", invocations(u64), to_pb.invocation, from_pb.invocation),
-    ("envelope", envelopes, to_pb.envelope, from_pb.envelope),
-    ("command", commands, to_pb.command, from_pb.command),
-    ("outcome", outcomes, to_pb.outcome, from_pb.outcome),
-    ("process_command", process_commands, to_pb.process_command, from_pb.process_command),
-    ("process_outcome", process_outcomes, to_pb.process_outcome, from_pb.process_outcome),
-    ("process_registration", registrations, to_pb.process_registration, from_pb.process_registration),
-    ("process_record", records, to_pb.process_record, from_pb.process_record),
-    ("process_event", events, to_pb.process_event, from_pb.process_event),
+    ("json", json_values, cscope.json_to_proto, _json_back),
+    ("scope", execution_scopes, cscope.scope_to_proto, cscope.scope_from_proto),
+    ("wait", waits, cscope.wait_to_proto, cscope.wait_from_proto),
+    ("key", keys, cscope.key_to_proto, cscope.key_from_proto),
+    ("resolution", resolutions, cscope.resolution_to_proto, cscope.resolution_from_proto),
+    ("resolve_outcome", resolve_outcomes, cscope.resolve_outcome_to_proto, cscope.resolve_outcome_from_proto),
+    ("invocation", invocations(u64), cenv.invocation_to_proto, cenv.invocation_from_proto),
+    ("envelope", envelopes, cenv.envelope_to_proto, cenv.envelope_from_proto),
+    ("command", commands, cenv.command_to_proto, cenv.command_from_proto),
+    ("outcome", outcomes, cenv.outcome_to_proto, cenv.outcome_from_proto),
+    ("process_command", process_commands, cproc.process_command_to_proto, cproc.process_command_from_proto),
+    ("process_outcome", process_outcomes, cproc.process_outcome_to_proto, cproc.process_outcome_from_proto),
+    (
+        "process_registration",
+        registrations,
+        cproc.process_registration_to_proto,
+        cproc.process_registration_from_proto,
+    ),
+    ("process_record", records, cproc.process_record_to_proto, cproc.process_record_from_proto),
+    ("process_event", events, cproc.process_event_to_proto, cproc.process_event_from_proto),
 ]
 
 
@@ -333,6 +344,8 @@ def test_round_trip_is_identity(
         again = back(decoded)
         assert again == value
         assert dumps(again) == dumps(value)
+        # And back out to the very same bytes: what was recorded is what every replay returns.
+        assert to(again).SerializeToString(deterministic=True) == message.SerializeToString(deterministic=True)
 
     check()
 
@@ -340,7 +353,7 @@ def test_round_trip_is_identity(
 @SETTINGS
 @given(envelopes)
 def test_envelope_hash_survives_the_round_trip(envelope: fx.RuntimeEffectEnvelope) -> None:
-    assert from_pb.envelope(to_pb.envelope(envelope)).stable_hash() == envelope.stable_hash()
+    assert cenv.envelope_from_proto(cenv.envelope_to_proto(envelope)).stable_hash() == envelope.stable_hash()
 
 
 def test_every_command_and_outcome_kind_is_generated() -> None:
@@ -359,10 +372,122 @@ def test_every_command_and_outcome_kind_is_generated() -> None:
     assert seen_outcomes == set(fx.RuntimeEffectKind)
 
 
-def test_integral_doubles_come_back_as_ints() -> None:
-    assert from_pb.json_value(to_pb.json_value(2.0)) == 2
-    assert isinstance(from_pb.json_value(to_pb.json_value(2.0)), int)
-    assert isinstance(from_pb.json_value(to_pb.json_value(2.5)), float)
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (9007199254740993, "9007199254740993"),
+        (2**64 - 1, "18446744073709551615"),
+        (-(2**63), "-9223372036854775808"),
+        (1.0, "1.0"),
+        (2.0, "2.0"),
+        (-0.0, "-0.0"),
+        (1e20, "1e20"),
+        (1e-7, "1e-7"),
+        (0.1, "0.1"),
+        ({"order_id": 9007199254740993, "f": 1.0}, '{"f":1.0,"order_id":9007199254740993}'),
+    ],
+)
+def test_numbers_travel_exactly(value: Any, text: str) -> None:
+    message = cscope.json_to_proto(value)
+    assert message.text == text
+    again = cscope.json_from_proto(spb.Json.FromString(message.SerializeToString()), "value")
+    assert again == value and type(again) is type(value)
+    assert dumps(again) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "text", "back"),
+    [
+        (10**30, "1e30", 1e30),
+        (2**64, "1.8446744073709552e19", 2.0**64),
+        (-(2**63) - 1, "-9.223372036854776e18", -(2.0**63)),
+    ],
+)
+def test_out_of_range_ints_become_floats(value: int, text: str, back: float) -> None:
+    """serde_json holds an integer outside i64/u64 as an f64: so does the wire, in both directions."""
+    assert cscope.json_to_proto(value).text == text
+    again = cscope.json_from_proto(cscope.json_to_proto(value), "value")
+    assert again == back and isinstance(again, float)
+    assert cscope.json_from_proto(spb.Json(text=str(value)), "value") == back
+
+
+@pytest.mark.parametrize(
+    ("convert", "field"),
+    [
+        (lambda: cscope.resolution_from_proto(spb.Resolution(ok=spb.Json())), "resolution.ok"),
+        (lambda: cscope.resolution_from_proto(spb.Resolution(ok=spb.Json(text="NaN"))), "resolution.ok"),
+        (
+            lambda: cscope.resolution_from_proto(
+                spb.Resolution(err=spb.ExternalCompletionError(code="c", raw=spb.Json()))
+            ),
+            "resolution.err.raw",
+        ),
+        (
+            lambda: cenv.command_from_proto(epb.RuntimeEffectCommand(durable_step=epb.DurableStepCommand(step_id="s"))),
+            "command.durable_step.input",
+        ),
+        (
+            lambda: cenv.envelope_from_proto(
+                epb.RuntimeEffectEnvelope(
+                    invocation=epb.RuntimeInvocation(
+                        subject=epb.RuntimeSubject(process=epb.ProcessSubject(process_id="p"))
+                    ),
+                    command=epb.RuntimeEffectCommand(
+                        durable_step=epb.DurableStepCommand(step_id="s", input=spb.Json(text='{"a":1,"a":2}'))
+                    ),
+                )
+            ),
+            "envelope.command.durable_step.input",
+        ),
+        (
+            lambda: cenv.outcome_from_proto(
+                epb.RuntimeEffectOutcome(
+                    tool_call=epb.ToolCallOutcome(
+                        launch=epb.ToolCallLaunch(done=epb.ToolCallDone(result=spb.Json(text="1"))),
+                        triggers=[spb.Json(text="1"), spb.Json(text="[")],
+                    )
+                )
+            ),
+            "outcome.tool_call.triggers[1]",
+        ),
+        (
+            lambda: cproc.process_input_from_proto(
+                ppb.ProcessInput(lashlang_process=ppb.LashlangProcessInput(args=spb.Json(text="[1]")))
+            ),
+            "input.lashlang_process.args",
+        ),
+        (
+            lambda: cproc.provenance_from_proto(
+                ppb.ProcessProvenance(
+                    originator=ppb.ProcessOriginator(host=ppb.HostOriginator()), caused_by=spb.Json(text="")
+                )
+            ),
+            "provenance.caused_by",
+        ),
+    ],
+    ids=[
+        "unset",
+        "nan",
+        "optional-set-empty",
+        "required-unset",
+        "duplicate-key",
+        "repeated",
+        "args-not-object",
+        "optional-empty",
+    ],
+)
+def test_invalid_json_is_refused_naming_the_field(convert: Callable[[], Any], field: str) -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        convert()
+    assert info.value.code == "invalid_json"
+    assert info.value.message.startswith(field + ": ")
+
+
+def test_an_unset_optional_json_is_none() -> None:
+    error = cscope.completion_error_from_proto(spb.ExternalCompletionError(code="c", message="m"))
+    assert error.raw is None
+    null = cscope.completion_error_from_proto(spb.ExternalCompletionError(code="c", raw=spb.Json(text="null")))
+    assert null.raw is None
 
 
 def test_empty_execution_context_is_normalised_away() -> None:
@@ -371,43 +496,43 @@ def test_empty_execution_context_is_normalised_away() -> None:
     )
     start = px.ProcessStartOp(reg, execution_context=px.ProcessExecutionContext())
     assert start.execution_context is None
-    assert from_pb.process_command(to_pb.process_command(start)) == start
+    assert cproc.process_command_from_proto(cproc.process_command_to_proto(start)) == start
 
 
 # -- bad input ----------------------------------------------------------------------------------------
 
 MISSING_ONEOFS: list[tuple[str, Callable[[], Any]]] = [
-    ("envelope without command", lambda: from_pb.envelope(epb.RuntimeEffectEnvelope())),
-    ("command", lambda: from_pb.command(epb.RuntimeEffectCommand())),
-    ("outcome", lambda: from_pb.outcome(epb.RuntimeEffectOutcome())),
-    ("subject", lambda: from_pb.subject(epb.RuntimeSubject())),
-    ("causal ref", lambda: from_pb.causal_ref(epb.CausalRef())),
-    ("llm result", lambda: from_pb.outcome(epb.RuntimeEffectOutcome(llm_call=epb.LlmCallOutcome()))),
-    ("launch", lambda: from_pb.tool_call_launch(epb.ToolCallLaunch())),
-    ("process command", lambda: from_pb.process_command(ppb.ProcessCommand())),
-    ("process outcome", lambda: from_pb.process_outcome(ppb.ProcessEffectOutcome())),
-    ("process input", lambda: from_pb.process_input(ppb.ProcessInput())),
-    ("originator", lambda: from_pb.originator(ppb.ProcessOriginator())),
-    ("await output", lambda: from_pb.await_output(ppb.ProcessAwaitOutput())),
-    ("status", lambda: from_pb.process_status(ppb.ProcessStatus())),
-    ("wait state", lambda: from_pb.wait_state(ppb.WaitState())),
+    ("envelope without command", lambda: cenv.envelope_from_proto(epb.RuntimeEffectEnvelope())),
+    ("command", lambda: cenv.command_from_proto(epb.RuntimeEffectCommand())),
+    ("outcome", lambda: cenv.outcome_from_proto(epb.RuntimeEffectOutcome())),
+    ("subject", lambda: cenv.subject_from_proto(epb.RuntimeSubject())),
+    ("causal ref", lambda: cenv.causal_ref_from_proto(epb.CausalRef())),
+    ("llm result", lambda: cenv.outcome_from_proto(epb.RuntimeEffectOutcome(llm_call=epb.LlmCallOutcome()))),
+    ("launch", lambda: cenv.tool_call_launch_from_proto(epb.ToolCallLaunch())),
+    ("process command", lambda: cproc.process_command_from_proto(ppb.ProcessCommand())),
+    ("process outcome", lambda: cproc.process_outcome_from_proto(ppb.ProcessEffectOutcome())),
+    ("process input", lambda: cproc.process_input_from_proto(ppb.ProcessInput())),
+    ("originator", lambda: cproc.originator_from_proto(ppb.ProcessOriginator())),
+    ("await output", lambda: cproc.await_output_from_proto(ppb.ProcessAwaitOutput())),
+    ("status", lambda: cproc.process_status_from_proto(ppb.ProcessStatus())),
+    ("wait state", lambda: cproc.wait_state_from_proto(ppb.WaitState())),
     (
         "unspecified effect kind",
-        lambda: from_pb.subject(epb.RuntimeSubject(effect=epb.EffectSubject(effect_id="e"))),
+        lambda: cenv.subject_from_proto(epb.RuntimeSubject(effect=epb.EffectSubject(effect_id="e"))),
     ),
     (
         "unspecified checkpoint kind",
-        lambda: from_pb.command(epb.RuntimeEffectCommand(checkpoint=epb.CheckpointCommand())),
+        lambda: cenv.command_from_proto(epb.RuntimeEffectCommand(checkpoint=epb.CheckpointCommand())),
     ),
     (
         "unknown failure class",
-        lambda: from_pb.await_output(ppb.ProcessAwaitOutput(failure=ppb.ProcessAwaitFailure(**{"class": 99}))),
+        lambda: cproc.await_output_from_proto(ppb.ProcessAwaitOutput(failure=ppb.ProcessAwaitFailure(**{"class": 99}))),
     ),
     (
         "caused_by that is not a causal ref",
-        lambda: from_pb.provenance(
+        lambda: cproc.provenance_from_proto(
             ppb.ProcessProvenance(
-                originator=ppb.ProcessOriginator(host=ppb.HostOriginator()), caused_by=to_pb.json_value(3)
+                originator=ppb.ProcessOriginator(host=ppb.HostOriginator()), caused_by=cscope.json_to_proto(3)
             )
         ),
     ),

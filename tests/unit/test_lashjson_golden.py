@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 import pytest
+from effectd._convert_envelope import envelope_from_proto, envelope_to_proto
+from effectd._convert_scope import json_to_proto
 from effectd._effects import (
     CheckpointOutcome,
     ControllerError,
@@ -36,6 +39,7 @@ from effectd._effects import (
     ToolCallDone,
     ToolCallOutcome,
 )
+from effectd._json import parse_json
 from effectd._lashjson import dumps, format_float, sha256_hex
 from effectd._process import (
     ExternalProcessInput,
@@ -86,6 +90,7 @@ from effectd._scope import (
     scope_from_lash,
     wait_from_lash,
 )
+from effectd.v1.envelope_pb2 import RuntimeEffectEnvelope as RuntimeEffectEnvelopePb
 
 GOLDEN: dict[str, Any] = json.loads((Path(__file__).parent / "golden" / "lashjson.json").read_text("utf-8"))
 
@@ -276,3 +281,63 @@ def test_struct_fields_are_not_sorted() -> None:
     """Declaration order wins for structs even when opaque JSON inside them is sorted."""
     text = dumps(RuntimeScope("s", "t", 1, 2))
     assert text == '{"session_id":"s","turn_id":"t","turn_index":1,"protocol_iteration":2}'
+
+
+# -- exact numbers (issue 8: integers past 2**53, floats, -0.0 and out-of-range integers) -------------
+
+EXACT = GOLDEN["exact_numbers"]
+
+
+@pytest.mark.parametrize("vector", EXACT["values"], ids=lambda v: v["json"])
+def test_exact_number_vectors(vector: dict[str, str]) -> None:
+    """Parsed as serde_json parses, rendered as serde_json renders, carried as that text on the wire."""
+    value = parse_json(vector["json"], "value")
+    assert type(value).__name__ == vector["type"]
+    if vector["type"] == "int":
+        assert value == int(vector["json"])
+    else:
+        assert value == float(vector["json"])
+        assert math.copysign(1.0, value) == math.copysign(1.0, float(vector["json"]))
+    assert dumps(value) == vector["lash"]
+    assert json_to_proto(value).text == vector["lash"]
+    # The rendering parses back to the same value: a replay renders the same bytes again.
+    assert dumps(parse_json(vector["lash"], "value")) == vector["lash"]
+
+
+def test_python_ints_beyond_u64_render_as_the_f64_serde_json_holds() -> None:
+    assert dumps(10**30) == "1e30"
+    assert dumps(10**30) == next(v for v in EXACT["values"] if v["json"] == str(10**30))["lash"]
+
+
+def test_exact_number_payload() -> None:
+    payload = parse_json(EXACT["payload_json"], "payload")
+    assert dumps(payload) == EXACT["payload_lash"]
+    assert dumps(Ok(payload)) == '{"status":"ok","payload":' + EXACT["payload_lash"] + "}"
+
+
+def test_exact_number_envelope_hash() -> None:
+    vector = EXACT["envelope"]
+    assert _sha(vector["json"]) == vector["sha256"]
+    envelope = RuntimeEffectEnvelope(
+        invocation=RuntimeInvocation(
+            scope=RuntimeScope("durable-step-session", "durable-step-turn", 7, 0),
+            subject=EffectSubject("durable-step:create", RuntimeEffectKind.DURABLE_STEP),
+            replay=RuntimeReplay("durable-step-replay:create"),
+        ),
+        command=DurableStepCommand("create", parse_json(EXACT["payload_json"], "input")),
+    )
+    assert dumps(envelope) == vector["json"]
+    assert envelope.stable_hash() == vector["sha256"]
+    # Through the wire and back (what the server hashes).
+    again = envelope_from_proto(RuntimeEffectEnvelopePb.FromString(envelope_to_proto(envelope).SerializeToString()))
+    assert again.stable_hash() == vector["sha256"]
+
+
+def test_exact_number_key_id() -> None:
+    vector = EXACT["key_id"]
+    assert _sha(vector["json"]) == vector["key_id"]
+    wait_json = {k: v for k, v in vector["wait"].items() if k != "ordinal_json"}
+    wait_json["ordinal"] = int(vector["wait"]["ordinal_json"])
+    scope, wait = scope_from_lash(vector["scope"]), wait_from_lash(wait_json)
+    assert dumps((scope, wait)) == vector["json"]
+    assert await_event_key_id(scope, wait) == vector["key_id"]

@@ -28,18 +28,22 @@ class MintKeyRequest(_message.Message):
     def __init__(self, scope: _Optional[_Union[_scope_pb2.ExecutionScope, _Mapping]] = ..., wait: _Optional[_Union[_scope_pb2.AwaitEventWaitIdentity, _Mapping]] = ...) -> None: ...
 
 class MintKeyResponse(_message.Message):
-    __slots__ = ("key",)
+    __slots__ = ("key", "token")
     KEY_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
     key: _scope_pb2.AwaitEventKey
-    def __init__(self, key: _Optional[_Union[_scope_pb2.AwaitEventKey, _Mapping]] = ...) -> None: ...
+    token: str
+    def __init__(self, key: _Optional[_Union[_scope_pb2.AwaitEventKey, _Mapping]] = ..., token: _Optional[str] = ...) -> None: ...
 
 class ResolveRequest(_message.Message):
-    __slots__ = ("key", "resolution")
+    __slots__ = ("key", "token", "resolution")
     KEY_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
     RESOLUTION_FIELD_NUMBER: _ClassVar[int]
     key: _scope_pb2.AwaitEventKey
+    token: str
     resolution: _scope_pb2.Resolution
-    def __init__(self, key: _Optional[_Union[_scope_pb2.AwaitEventKey, _Mapping]] = ..., resolution: _Optional[_Union[_scope_pb2.Resolution, _Mapping]] = ...) -> None: ...
+    def __init__(self, key: _Optional[_Union[_scope_pb2.AwaitEventKey, _Mapping]] = ..., token: _Optional[str] = ..., resolution: _Optional[_Union[_scope_pb2.Resolution, _Mapping]] = ...) -> None: ...
 
 class ResolveResponse(_message.Message):
     __slots__ = ("outcome",)
@@ -76,16 +80,18 @@ class ResolveManyResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[ResolveManyResult, _Mapping]]] = ...) -> None: ...
 
 class AwaitRequest(_message.Message):
-    __slots__ = ("key", "timeout_ms", "deadline_unix_ms", "heartbeat_interval_ms")
+    __slots__ = ("key", "token", "timeout_ms", "deadline_unix_ms", "heartbeat_interval_ms")
     KEY_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     DEADLINE_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
     key: _scope_pb2.AwaitEventKey
+    token: str
     timeout_ms: int
     deadline_unix_ms: int
     heartbeat_interval_ms: int
-    def __init__(self, key: _Optional[_Union[_scope_pb2.AwaitEventKey, _Mapping]] = ..., timeout_ms: _Optional[int] = ..., deadline_unix_ms: _Optional[int] = ..., heartbeat_interval_ms: _Optional[int] = ...) -> None: ...
+    def __init__(self, key: _Optional[_Union[_scope_pb2.AwaitEventKey, _Mapping]] = ..., token: _Optional[str] = ..., timeout_ms: _Optional[int] = ..., deadline_unix_ms: _Optional[int] = ..., heartbeat_interval_ms: _Optional[int] = ...) -> None: ...
 
 class Heartbeat(_message.Message):
     __slots__ = ("server_time_unix_ms",)
@@ -102,16 +108,18 @@ class AwaitResponse(_message.Message):
     def __init__(self, heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., terminal: _Optional[_Union[_scope_pb2.Resolution, _Mapping]] = ...) -> None: ...
 
 class WatchRequest(_message.Message):
-    __slots__ = ("add_keys", "remove_key_ids", "resume_after", "heartbeat_interval_ms")
+    __slots__ = ("add_keys", "add_tokens", "remove_key_ids", "resume_after", "heartbeat_interval_ms")
     ADD_KEYS_FIELD_NUMBER: _ClassVar[int]
+    ADD_TOKENS_FIELD_NUMBER: _ClassVar[int]
     REMOVE_KEY_IDS_FIELD_NUMBER: _ClassVar[int]
     RESUME_AFTER_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
     add_keys: _containers.RepeatedCompositeFieldContainer[_scope_pb2.AwaitEventKey]
+    add_tokens: _containers.RepeatedScalarFieldContainer[str]
     remove_key_ids: _containers.RepeatedScalarFieldContainer[str]
     resume_after: int
     heartbeat_interval_ms: int
-    def __init__(self, add_keys: _Optional[_Iterable[_Union[_scope_pb2.AwaitEventKey, _Mapping]]] = ..., remove_key_ids: _Optional[_Iterable[str]] = ..., resume_after: _Optional[int] = ..., heartbeat_interval_ms: _Optional[int] = ...) -> None: ...
+    def __init__(self, add_keys: _Optional[_Iterable[_Union[_scope_pb2.AwaitEventKey, _Mapping]]] = ..., add_tokens: _Optional[_Iterable[str]] = ..., remove_key_ids: _Optional[_Iterable[str]] = ..., resume_after: _Optional[int] = ..., heartbeat_interval_ms: _Optional[int] = ...) -> None: ...
 
 class WatchTerminal(_message.Message):
     __slots__ = ("key_id", "terminal", "cursor")
@@ -124,14 +132,16 @@ class WatchTerminal(_message.Message):
     def __init__(self, key_id: _Optional[str] = ..., terminal: _Optional[_Union[_scope_pb2.Resolution, _Mapping]] = ..., cursor: _Optional[int] = ...) -> None: ...
 
 class WatchRejected(_message.Message):
-    __slots__ = ("key_id", "code", "message")
+    __slots__ = ("key_id", "code", "message", "token")
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
     CODE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
     key_id: str
     code: str
     message: str
-    def __init__(self, key_id: _Optional[str] = ..., code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+    token: str
+    def __init__(self, key_id: _Optional[str] = ..., code: _Optional[str] = ..., message: _Optional[str] = ..., token: _Optional[str] = ...) -> None: ...
 
 class WatchAck(_message.Message):
     __slots__ = ("added", "removed")
@@ -154,10 +164,12 @@ class WatchResponse(_message.Message):
     def __init__(self, terminal: _Optional[_Union[WatchTerminal, _Mapping]] = ..., rejected: _Optional[_Union[WatchRejected, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., ack: _Optional[_Union[WatchAck, _Mapping]] = ...) -> None: ...
 
 class PeekRequest(_message.Message):
-    __slots__ = ("key",)
+    __slots__ = ("key", "token")
     KEY_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
     key: _scope_pb2.AwaitEventKey
-    def __init__(self, key: _Optional[_Union[_scope_pb2.AwaitEventKey, _Mapping]] = ...) -> None: ...
+    token: str
+    def __init__(self, key: _Optional[_Union[_scope_pb2.AwaitEventKey, _Mapping]] = ..., token: _Optional[str] = ...) -> None: ...
 
 class KeyPending(_message.Message):
     __slots__ = ("deadline_unix_ms",)
@@ -174,10 +186,12 @@ class PeekResponse(_message.Message):
     def __init__(self, pending: _Optional[_Union[KeyPending, _Mapping]] = ..., terminal: _Optional[_Union[_scope_pb2.Resolution, _Mapping]] = ...) -> None: ...
 
 class CancelRequest(_message.Message):
-    __slots__ = ("key",)
+    __slots__ = ("key", "token")
     KEY_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
     key: _scope_pb2.AwaitEventKey
-    def __init__(self, key: _Optional[_Union[_scope_pb2.AwaitEventKey, _Mapping]] = ...) -> None: ...
+    token: str
+    def __init__(self, key: _Optional[_Union[_scope_pb2.AwaitEventKey, _Mapping]] = ..., token: _Optional[str] = ...) -> None: ...
 
 class CancelResponse(_message.Message):
     __slots__ = ("outcome",)
@@ -186,10 +200,12 @@ class CancelResponse(_message.Message):
     def __init__(self, outcome: _Optional[_Union[_scope_pb2.ResolveOutcome, _Mapping]] = ...) -> None: ...
 
 class RevokeKeyRequest(_message.Message):
-    __slots__ = ("key",)
+    __slots__ = ("key", "token")
     KEY_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
     key: _scope_pb2.AwaitEventKey
-    def __init__(self, key: _Optional[_Union[_scope_pb2.AwaitEventKey, _Mapping]] = ...) -> None: ...
+    token: str
+    def __init__(self, key: _Optional[_Union[_scope_pb2.AwaitEventKey, _Mapping]] = ..., token: _Optional[str] = ...) -> None: ...
 
 class RevokeKeyResponse(_message.Message):
     __slots__ = ()

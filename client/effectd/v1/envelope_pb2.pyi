@@ -1,4 +1,3 @@
-from google.protobuf import struct_pb2 as _struct_pb2
 from effectd.v1 import process_pb2 as _process_pb2
 from effectd.v1 import scope_pb2 as _scope_pb2
 from google.protobuf.internal import containers as _containers
@@ -231,16 +230,16 @@ class RuntimeEffectCommand(_message.Message):
 class LlmCallCommand(_message.Message):
     __slots__ = ("request",)
     REQUEST_FIELD_NUMBER: _ClassVar[int]
-    request: _struct_pb2.Value
-    def __init__(self, request: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
+    request: _scope_pb2.Json
+    def __init__(self, request: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ...) -> None: ...
 
 class DirectCommand(_message.Message):
     __slots__ = ("request", "usage_source")
     REQUEST_FIELD_NUMBER: _ClassVar[int]
     USAGE_SOURCE_FIELD_NUMBER: _ClassVar[int]
-    request: _struct_pb2.Value
+    request: _scope_pb2.Json
     usage_source: str
-    def __init__(self, request: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., usage_source: _Optional[str] = ...) -> None: ...
+    def __init__(self, request: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ..., usage_source: _Optional[str] = ...) -> None: ...
 
 class ToolCallCommand(_message.Message):
     __slots__ = ("call",)
@@ -257,10 +256,10 @@ class PreparedToolCall(_message.Message):
     PREPARED_PAYLOAD_FIELD_NUMBER: _ClassVar[int]
     call_id: str
     tool_name: str
-    args: _struct_pb2.Value
-    replay: _struct_pb2.Value
-    prepared_payload: _struct_pb2.Value
-    def __init__(self, call_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., args: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., replay: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., prepared_payload: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
+    args: _scope_pb2.Json
+    replay: _scope_pb2.Json
+    prepared_payload: _scope_pb2.Json
+    def __init__(self, call_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., args: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ..., replay: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ..., prepared_payload: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ...) -> None: ...
 
 class ProcessEffectCommand(_message.Message):
     __slots__ = ("command",)
@@ -303,8 +302,8 @@ class DurableStepCommand(_message.Message):
     STEP_ID_FIELD_NUMBER: _ClassVar[int]
     INPUT_FIELD_NUMBER: _ClassVar[int]
     step_id: str
-    input: _struct_pb2.Value
-    def __init__(self, step_id: _Optional[str] = ..., input: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
+    input: _scope_pb2.Json
+    def __init__(self, step_id: _Optional[str] = ..., input: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ...) -> None: ...
 
 class RuntimeEffectOutcome(_message.Message):
     __slots__ = ("llm_call", "direct", "tool_call", "process", "exec_code", "checkpoint", "sync_execution_environment", "sleep", "await_event", "durable_step")
@@ -335,26 +334,26 @@ class LlmCallOutcome(_message.Message):
     OK_FIELD_NUMBER: _ClassVar[int]
     ERR_FIELD_NUMBER: _ClassVar[int]
     TEXT_STREAMED_FIELD_NUMBER: _ClassVar[int]
-    ok: _struct_pb2.Value
-    err: _struct_pb2.Value
+    ok: _scope_pb2.Json
+    err: _scope_pb2.Json
     text_streamed: bool
-    def __init__(self, ok: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., err: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., text_streamed: _Optional[bool] = ...) -> None: ...
+    def __init__(self, ok: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ..., err: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ..., text_streamed: _Optional[bool] = ...) -> None: ...
 
 class DirectOutcome(_message.Message):
     __slots__ = ("ok", "err")
     OK_FIELD_NUMBER: _ClassVar[int]
     ERR_FIELD_NUMBER: _ClassVar[int]
-    ok: _struct_pb2.Value
-    err: _struct_pb2.Value
-    def __init__(self, ok: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., err: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
+    ok: _scope_pb2.Json
+    err: _scope_pb2.Json
+    def __init__(self, ok: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ..., err: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ...) -> None: ...
 
 class ToolCallOutcome(_message.Message):
     __slots__ = ("launch", "triggers")
     LAUNCH_FIELD_NUMBER: _ClassVar[int]
     TRIGGERS_FIELD_NUMBER: _ClassVar[int]
     launch: ToolCallLaunch
-    triggers: _containers.RepeatedCompositeFieldContainer[_struct_pb2.Value]
-    def __init__(self, launch: _Optional[_Union[ToolCallLaunch, _Mapping]] = ..., triggers: _Optional[_Iterable[_Union[_struct_pb2.Value, _Mapping]]] = ...) -> None: ...
+    triggers: _containers.RepeatedCompositeFieldContainer[_scope_pb2.Json]
+    def __init__(self, launch: _Optional[_Union[ToolCallLaunch, _Mapping]] = ..., triggers: _Optional[_Iterable[_Union[_scope_pb2.Json, _Mapping]]] = ...) -> None: ...
 
 class ToolCallLaunch(_message.Message):
     __slots__ = ("done", "pending")
@@ -367,8 +366,8 @@ class ToolCallLaunch(_message.Message):
 class ToolCallDone(_message.Message):
     __slots__ = ("result",)
     RESULT_FIELD_NUMBER: _ClassVar[int]
-    result: _struct_pb2.Value
-    def __init__(self, result: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
+    result: _scope_pb2.Json
+    def __init__(self, result: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ...) -> None: ...
 
 class ToolCallPending(_message.Message):
     __slots__ = ("key", "pending", "duration_ms")
@@ -376,9 +375,9 @@ class ToolCallPending(_message.Message):
     PENDING_FIELD_NUMBER: _ClassVar[int]
     DURATION_MS_FIELD_NUMBER: _ClassVar[int]
     key: _scope_pb2.AwaitEventKey
-    pending: _struct_pb2.Value
+    pending: _scope_pb2.Json
     duration_ms: int
-    def __init__(self, key: _Optional[_Union[_scope_pb2.AwaitEventKey, _Mapping]] = ..., pending: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., duration_ms: _Optional[int] = ...) -> None: ...
+    def __init__(self, key: _Optional[_Union[_scope_pb2.AwaitEventKey, _Mapping]] = ..., pending: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ..., duration_ms: _Optional[int] = ...) -> None: ...
 
 class ProcessOutcome(_message.Message):
     __slots__ = ("result",)
@@ -390,25 +389,25 @@ class ExecCodeOutcome(_message.Message):
     __slots__ = ("ok", "err")
     OK_FIELD_NUMBER: _ClassVar[int]
     ERR_FIELD_NUMBER: _ClassVar[int]
-    ok: _struct_pb2.Value
+    ok: _scope_pb2.Json
     err: str
-    def __init__(self, ok: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., err: _Optional[str] = ...) -> None: ...
+    def __init__(self, ok: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ..., err: _Optional[str] = ...) -> None: ...
 
 class CheckpointOutcome(_message.Message):
     __slots__ = ("ok", "err")
     OK_FIELD_NUMBER: _ClassVar[int]
     ERR_FIELD_NUMBER: _ClassVar[int]
-    ok: _struct_pb2.Value
+    ok: _scope_pb2.Json
     err: _scope_pb2.ControllerError
-    def __init__(self, ok: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., err: _Optional[_Union[_scope_pb2.ControllerError, _Mapping]] = ...) -> None: ...
+    def __init__(self, ok: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ..., err: _Optional[_Union[_scope_pb2.ControllerError, _Mapping]] = ...) -> None: ...
 
 class SyncExecutionEnvironmentOutcome(_message.Message):
     __slots__ = ("ok", "err")
     OK_FIELD_NUMBER: _ClassVar[int]
     ERR_FIELD_NUMBER: _ClassVar[int]
-    ok: _struct_pb2.Value
+    ok: _scope_pb2.Json
     err: str
-    def __init__(self, ok: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., err: _Optional[str] = ...) -> None: ...
+    def __init__(self, ok: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ..., err: _Optional[str] = ...) -> None: ...
 
 class SleepOutcome(_message.Message):
     __slots__ = ()
@@ -423,5 +422,5 @@ class AwaitEventOutcome(_message.Message):
 class DurableStepOutcome(_message.Message):
     __slots__ = ("value",)
     VALUE_FIELD_NUMBER: _ClassVar[int]
-    value: _struct_pb2.Value
-    def __init__(self, value: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
+    value: _scope_pb2.Json
+    def __init__(self, value: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ...) -> None: ...

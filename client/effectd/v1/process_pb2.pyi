@@ -1,4 +1,4 @@
-from google.protobuf import struct_pb2 as _struct_pb2
+from effectd.v1 import scope_pb2 as _scope_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -59,8 +59,8 @@ class ProcessInput(_message.Message):
 class ToolCallProcessInput(_message.Message):
     __slots__ = ("call",)
     CALL_FIELD_NUMBER: _ClassVar[int]
-    call: _struct_pb2.Value
-    def __init__(self, call: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
+    call: _scope_pb2.Json
+    def __init__(self, call: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ...) -> None: ...
 
 class LashlangProcessRef(_message.Message):
     __slots__ = ("component", "pos")
@@ -81,24 +81,24 @@ class LashlangProcessInput(_message.Message):
     process_ref: LashlangProcessRef
     host_requirements_ref: str
     process_name: str
-    args: _struct_pb2.Struct
-    def __init__(self, module_ref: _Optional[str] = ..., process_ref: _Optional[_Union[LashlangProcessRef, _Mapping]] = ..., host_requirements_ref: _Optional[str] = ..., process_name: _Optional[str] = ..., args: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    args: _scope_pb2.Json
+    def __init__(self, module_ref: _Optional[str] = ..., process_ref: _Optional[_Union[LashlangProcessRef, _Mapping]] = ..., host_requirements_ref: _Optional[str] = ..., process_name: _Optional[str] = ..., args: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ...) -> None: ...
 
 class SessionTurnProcessInput(_message.Message):
     __slots__ = ("create_request", "turn_input", "output_contract")
     CREATE_REQUEST_FIELD_NUMBER: _ClassVar[int]
     TURN_INPUT_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_CONTRACT_FIELD_NUMBER: _ClassVar[int]
-    create_request: _struct_pb2.Value
-    turn_input: _struct_pb2.Value
-    output_contract: _struct_pb2.Value
-    def __init__(self, create_request: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., turn_input: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., output_contract: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
+    create_request: _scope_pb2.Json
+    turn_input: _scope_pb2.Json
+    output_contract: _scope_pb2.Json
+    def __init__(self, create_request: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ..., turn_input: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ..., output_contract: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ...) -> None: ...
 
 class ExternalProcessInput(_message.Message):
     __slots__ = ("metadata",)
     METADATA_FIELD_NUMBER: _ClassVar[int]
-    metadata: _struct_pb2.Value
-    def __init__(self, metadata: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
+    metadata: _scope_pb2.Json
+    def __init__(self, metadata: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ...) -> None: ...
 
 class ProcessOriginator(_message.Message):
     __slots__ = ("host", "session")
@@ -125,16 +125,16 @@ class ProcessProvenance(_message.Message):
     CAUSED_BY_FIELD_NUMBER: _ClassVar[int]
     originator: ProcessOriginator
     host_profile_id: str
-    caused_by: _struct_pb2.Value
-    def __init__(self, originator: _Optional[_Union[ProcessOriginator, _Mapping]] = ..., host_profile_id: _Optional[str] = ..., caused_by: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
+    caused_by: _scope_pb2.Json
+    def __init__(self, originator: _Optional[_Union[ProcessOriginator, _Mapping]] = ..., host_profile_id: _Optional[str] = ..., caused_by: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ...) -> None: ...
 
 class ProcessEventSemanticsSpec(_message.Message):
     __slots__ = ("terminal", "wake")
     TERMINAL_FIELD_NUMBER: _ClassVar[int]
     WAKE_FIELD_NUMBER: _ClassVar[int]
-    terminal: _struct_pb2.Value
-    wake: _struct_pb2.Value
-    def __init__(self, terminal: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., wake: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
+    terminal: _scope_pb2.Json
+    wake: _scope_pb2.Json
+    def __init__(self, terminal: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ..., wake: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ...) -> None: ...
 
 class ProcessEventType(_message.Message):
     __slots__ = ("name", "payload_schema", "semantics")
@@ -142,9 +142,9 @@ class ProcessEventType(_message.Message):
     PAYLOAD_SCHEMA_FIELD_NUMBER: _ClassVar[int]
     SEMANTICS_FIELD_NUMBER: _ClassVar[int]
     name: str
-    payload_schema: _struct_pb2.Value
+    payload_schema: _scope_pb2.Json
     semantics: ProcessEventSemanticsSpec
-    def __init__(self, name: _Optional[str] = ..., payload_schema: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., semantics: _Optional[_Union[ProcessEventSemanticsSpec, _Mapping]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., payload_schema: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ..., semantics: _Optional[_Union[ProcessEventSemanticsSpec, _Mapping]] = ...) -> None: ...
 
 class ProcessRegistration(_message.Message):
     __slots__ = ("id", "input", "event_types", "provenance", "env_ref", "wake_target")
@@ -181,8 +181,8 @@ class ProcessStartGrant(_message.Message):
 class ProcessExecutionContext(_message.Message):
     __slots__ = ("causal_invocation",)
     CAUSAL_INVOCATION_FIELD_NUMBER: _ClassVar[int]
-    causal_invocation: _struct_pb2.Value
-    def __init__(self, causal_invocation: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
+    causal_invocation: _scope_pb2.Json
+    def __init__(self, causal_invocation: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ...) -> None: ...
 
 class ProcessHandleGrant(_message.Message):
     __slots__ = ("session_id", "process_id", "descriptor")
@@ -208,9 +208,9 @@ class ProcessAwaitSuccess(_message.Message):
     __slots__ = ("value", "control")
     VALUE_FIELD_NUMBER: _ClassVar[int]
     CONTROL_FIELD_NUMBER: _ClassVar[int]
-    value: _struct_pb2.Value
-    control: _struct_pb2.Value
-    def __init__(self, value: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., control: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
+    value: _scope_pb2.Json
+    control: _scope_pb2.Json
+    def __init__(self, value: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ..., control: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ...) -> None: ...
 
 class ProcessAwaitFailure(_message.Message):
     __slots__ = ("code", "message", "raw", "control")
@@ -221,9 +221,9 @@ class ProcessAwaitFailure(_message.Message):
     CONTROL_FIELD_NUMBER: _ClassVar[int]
     code: str
     message: str
-    raw: _struct_pb2.Value
-    control: _struct_pb2.Value
-    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ..., raw: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., control: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., **kwargs) -> None: ...
+    raw: _scope_pb2.Json
+    control: _scope_pb2.Json
+    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ..., raw: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ..., control: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ..., **kwargs) -> None: ...
 
 class ProcessAwaitCancelled(_message.Message):
     __slots__ = ("message", "raw", "control")
@@ -231,9 +231,9 @@ class ProcessAwaitCancelled(_message.Message):
     RAW_FIELD_NUMBER: _ClassVar[int]
     CONTROL_FIELD_NUMBER: _ClassVar[int]
     message: str
-    raw: _struct_pb2.Value
-    control: _struct_pb2.Value
-    def __init__(self, message: _Optional[str] = ..., raw: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., control: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
+    raw: _scope_pb2.Json
+    control: _scope_pb2.Json
+    def __init__(self, message: _Optional[str] = ..., raw: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ..., control: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ...) -> None: ...
 
 class ProcessStatus(_message.Message):
     __slots__ = ("running", "completed", "failed", "cancelled")
@@ -278,8 +278,8 @@ class ProcessExternalRef(_message.Message):
     METADATA_FIELD_NUMBER: _ClassVar[int]
     backend: str
     id: str
-    metadata: _struct_pb2.Value
-    def __init__(self, backend: _Optional[str] = ..., id: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
+    metadata: _scope_pb2.Json
+    def __init__(self, backend: _Optional[str] = ..., id: _Optional[str] = ..., metadata: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ...) -> None: ...
 
 class ProcessRecord(_message.Message):
     __slots__ = ("id", "registration_hash", "input", "event_types", "provenance", "env_ref", "wake_target", "created_at_ms", "updated_at_ms", "external_ref", "wait", "status")
@@ -324,10 +324,10 @@ class ProcessEventAppendRequest(_message.Message):
     REPLAY_KEY_FIELD_NUMBER: _ClassVar[int]
     WAKE_TARGET_SCOPE_FIELD_NUMBER: _ClassVar[int]
     event_type: str
-    payload: _struct_pb2.Value
+    payload: _scope_pb2.Json
     replay_key: str
     wake_target_scope: SessionScope
-    def __init__(self, event_type: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., replay_key: _Optional[str] = ..., wake_target_scope: _Optional[_Union[SessionScope, _Mapping]] = ...) -> None: ...
+    def __init__(self, event_type: _Optional[str] = ..., payload: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ..., replay_key: _Optional[str] = ..., wake_target_scope: _Optional[_Union[SessionScope, _Mapping]] = ...) -> None: ...
 
 class ProcessEvent(_message.Message):
     __slots__ = ("process_id", "sequence", "event_type", "payload", "invocation", "semantics", "occurred_at_ms")
@@ -341,11 +341,11 @@ class ProcessEvent(_message.Message):
     process_id: str
     sequence: int
     event_type: str
-    payload: _struct_pb2.Value
-    invocation: _struct_pb2.Value
-    semantics: _struct_pb2.Value
+    payload: _scope_pb2.Json
+    invocation: _scope_pb2.Json
+    semantics: _scope_pb2.Json
     occurred_at_ms: int
-    def __init__(self, process_id: _Optional[str] = ..., sequence: _Optional[int] = ..., event_type: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., invocation: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., semantics: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., occurred_at_ms: _Optional[int] = ...) -> None: ...
+    def __init__(self, process_id: _Optional[str] = ..., sequence: _Optional[int] = ..., event_type: _Optional[str] = ..., payload: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ..., invocation: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ..., semantics: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ..., occurred_at_ms: _Optional[int] = ...) -> None: ...
 
 class ProcessSessionDeleteReport(_message.Message):
     __slots__ = ("session_id", "revoked_handle_count", "deleted_wake_count", "orphaned_process_ids", "preserved_process_ids")

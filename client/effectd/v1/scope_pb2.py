@@ -22,54 +22,55 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
-from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x65\x66\x66\x65\x63td/v1/scope.proto\x12\neffectd.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x9b\x02\n\x0e\x45xecutionScope\x12%\n\x04turn\x18\x01 \x01(\x0b\x32\x15.effectd.v1.TurnScopeH\x00\x12+\n\x07process\x18\x02 \x01(\x0b\x32\x18.effectd.v1.ProcessScopeH\x00\x12\x32\n\x0bqueue_drain\x18\x03 \x01(\x0b\x32\x1b.effectd.v1.QueueDrainScopeH\x00\x12\x38\n\x0esession_delete\x18\x04 \x01(\x0b\x32\x1e.effectd.v1.SessionDeleteScopeH\x00\x12>\n\x11runtime_operation\x18\x05 \x01(\x0b\x32!.effectd.v1.RuntimeOperationScopeH\x00\x42\x07\n\x05scope\"0\n\tTurnScope\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07turn_id\x18\x02 \x01(\t\"\"\n\x0cProcessScope\x12\x12\n\nprocess_id\x18\x01 \x01(\t\"7\n\x0fQueueDrainScope\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x10\n\x08\x64rain_id\x18\x02 \x01(\t\"(\n\x12SessionDeleteScope\x12\x12\n\nsession_id\x18\x01 \x01(\t\"-\n\x15RuntimeOperationScope\x12\x14\n\x0coperation_id\x18\x01 \x01(\t\"\xbe\x01\n\x16\x41waitEventWaitIdentity\x12\x39\n\x0ftool_completion\x18\x01 \x01(\x0b\x32\x1e.effectd.v1.ToolCompletionWaitH\x00\x12\x37\n\x0eprocess_signal\x18\x02 \x01(\x0b\x32\x1d.effectd.v1.ProcessSignalWaitH\x00\x12(\n\x06\x63ustom\x18\x03 \x01(\x0b\x32\x16.effectd.v1.CustomWaitH\x00\x42\x06\n\x04wait\"*\n\x12ToolCompletionWait\x12\x14\n\x0ctool_call_id\x18\x01 \x01(\t\"M\n\x11ProcessSignalWait\x12\x12\n\nprocess_id\x18\x01 \x01(\t\x12\x13\n\x0bsignal_name\x18\x02 \x01(\t\x12\x0f\n\x07ordinal\x18\x03 \x01(\x04\"\x19\n\nCustomWait\x12\x0b\n\x03key\x18\x01 \x01(\t\"\x8f\x01\n\rAwaitEventKey\x12)\n\x05scope\x18\x01 \x01(\x0b\x32\x1a.effectd.v1.ExecutionScope\x12\x30\n\x04wait\x18\x02 \x01(\x0b\x32\".effectd.v1.AwaitEventWaitIdentity\x12\x0e\n\x06key_id\x18\x03 \x01(\t\x12\x11\n\tsignature\x18\x04 \x01(\t\"j\n\x17\x45xternalCompletionError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12(\n\x03raw\x18\x03 \x01(\x0b\x32\x16.google.protobuf.ValueH\x00\x88\x01\x01\x42\x06\n\x04_raw\"\xdc\x01\n\nResolution\x12$\n\x02ok\x18\x01 \x01(\x0b\x32\x16.google.protobuf.ValueH\x00\x12\x32\n\x03\x65rr\x18\x02 \x01(\x0b\x32#.effectd.v1.ExternalCompletionErrorH\x00\x12\x30\n\x07timeout\x18\x03 \x01(\x0b\x32\x1d.effectd.v1.ResolutionTimeoutH\x00\x12\x34\n\tcancelled\x18\x04 \x01(\x0b\x32\x1f.effectd.v1.ResolutionCancelledH\x00\x42\x0c\n\nresolution\"\x13\n\x11ResolutionTimeout\"\x15\n\x13ResolutionCancelled\"\xcf\x01\n\x0eResolveOutcome\x12/\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x0b\x32\x1b.effectd.v1.ResolveAcceptedH\x00\x12>\n\x10\x61lready_resolved\x18\x02 \x01(\x0b\x32\".effectd.v1.ResolveAlreadyResolvedH\x00\x12\x41\n\x12unknown_or_revoked\x18\x03 \x01(\x0b\x32#.effectd.v1.ResolveUnknownOrRevokedH\x00\x42\t\n\x07outcome\"\x11\n\x0fResolveAccepted\"B\n\x16ResolveAlreadyResolved\x12(\n\x08terminal\x18\x01 \x01(\x0b\x32\x16.effectd.v1.Resolution\"\x19\n\x17ResolveUnknownOrRevoked\"0\n\x0f\x43ontrollerError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x65\x66\x66\x65\x63td/v1/scope.proto\x12\neffectd.v1\"\x14\n\x04Json\x12\x0c\n\x04text\x18\x01 \x01(\t\"\x9b\x02\n\x0e\x45xecutionScope\x12%\n\x04turn\x18\x01 \x01(\x0b\x32\x15.effectd.v1.TurnScopeH\x00\x12+\n\x07process\x18\x02 \x01(\x0b\x32\x18.effectd.v1.ProcessScopeH\x00\x12\x32\n\x0bqueue_drain\x18\x03 \x01(\x0b\x32\x1b.effectd.v1.QueueDrainScopeH\x00\x12\x38\n\x0esession_delete\x18\x04 \x01(\x0b\x32\x1e.effectd.v1.SessionDeleteScopeH\x00\x12>\n\x11runtime_operation\x18\x05 \x01(\x0b\x32!.effectd.v1.RuntimeOperationScopeH\x00\x42\x07\n\x05scope\"0\n\tTurnScope\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07turn_id\x18\x02 \x01(\t\"\"\n\x0cProcessScope\x12\x12\n\nprocess_id\x18\x01 \x01(\t\"7\n\x0fQueueDrainScope\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x10\n\x08\x64rain_id\x18\x02 \x01(\t\"(\n\x12SessionDeleteScope\x12\x12\n\nsession_id\x18\x01 \x01(\t\"-\n\x15RuntimeOperationScope\x12\x14\n\x0coperation_id\x18\x01 \x01(\t\"\xbe\x01\n\x16\x41waitEventWaitIdentity\x12\x39\n\x0ftool_completion\x18\x01 \x01(\x0b\x32\x1e.effectd.v1.ToolCompletionWaitH\x00\x12\x37\n\x0eprocess_signal\x18\x02 \x01(\x0b\x32\x1d.effectd.v1.ProcessSignalWaitH\x00\x12(\n\x06\x63ustom\x18\x03 \x01(\x0b\x32\x16.effectd.v1.CustomWaitH\x00\x42\x06\n\x04wait\"*\n\x12ToolCompletionWait\x12\x14\n\x0ctool_call_id\x18\x01 \x01(\t\"M\n\x11ProcessSignalWait\x12\x12\n\nprocess_id\x18\x01 \x01(\t\x12\x13\n\x0bsignal_name\x18\x02 \x01(\t\x12\x0f\n\x07ordinal\x18\x03 \x01(\x04\"\x19\n\nCustomWait\x12\x0b\n\x03key\x18\x01 \x01(\t\"\x8f\x01\n\rAwaitEventKey\x12)\n\x05scope\x18\x01 \x01(\x0b\x32\x1a.effectd.v1.ExecutionScope\x12\x30\n\x04wait\x18\x02 \x01(\x0b\x32\".effectd.v1.AwaitEventWaitIdentity\x12\x0e\n\x06key_id\x18\x03 \x01(\t\x12\x11\n\tsignature\x18\x04 \x01(\t\"d\n\x17\x45xternalCompletionError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\"\n\x03raw\x18\x03 \x01(\x0b\x32\x10.effectd.v1.JsonH\x00\x88\x01\x01\x42\x06\n\x04_raw\"\xd6\x01\n\nResolution\x12\x1e\n\x02ok\x18\x01 \x01(\x0b\x32\x10.effectd.v1.JsonH\x00\x12\x32\n\x03\x65rr\x18\x02 \x01(\x0b\x32#.effectd.v1.ExternalCompletionErrorH\x00\x12\x30\n\x07timeout\x18\x03 \x01(\x0b\x32\x1d.effectd.v1.ResolutionTimeoutH\x00\x12\x34\n\tcancelled\x18\x04 \x01(\x0b\x32\x1f.effectd.v1.ResolutionCancelledH\x00\x42\x0c\n\nresolution\"\x13\n\x11ResolutionTimeout\"\x15\n\x13ResolutionCancelled\"\xcf\x01\n\x0eResolveOutcome\x12/\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x0b\x32\x1b.effectd.v1.ResolveAcceptedH\x00\x12>\n\x10\x61lready_resolved\x18\x02 \x01(\x0b\x32\".effectd.v1.ResolveAlreadyResolvedH\x00\x12\x41\n\x12unknown_or_revoked\x18\x03 \x01(\x0b\x32#.effectd.v1.ResolveUnknownOrRevokedH\x00\x42\t\n\x07outcome\"\x11\n\x0fResolveAccepted\"B\n\x16ResolveAlreadyResolved\x12(\n\x08terminal\x18\x01 \x01(\x0b\x32\x16.effectd.v1.Resolution\"\x19\n\x17ResolveUnknownOrRevoked\"0\n\x0f\x43ontrollerError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'effectd.v1.scope_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_EXECUTIONSCOPE']._serialized_start=69
-  _globals['_EXECUTIONSCOPE']._serialized_end=352
-  _globals['_TURNSCOPE']._serialized_start=354
-  _globals['_TURNSCOPE']._serialized_end=402
-  _globals['_PROCESSSCOPE']._serialized_start=404
-  _globals['_PROCESSSCOPE']._serialized_end=438
-  _globals['_QUEUEDRAINSCOPE']._serialized_start=440
-  _globals['_QUEUEDRAINSCOPE']._serialized_end=495
-  _globals['_SESSIONDELETESCOPE']._serialized_start=497
-  _globals['_SESSIONDELETESCOPE']._serialized_end=537
-  _globals['_RUNTIMEOPERATIONSCOPE']._serialized_start=539
-  _globals['_RUNTIMEOPERATIONSCOPE']._serialized_end=584
-  _globals['_AWAITEVENTWAITIDENTITY']._serialized_start=587
-  _globals['_AWAITEVENTWAITIDENTITY']._serialized_end=777
-  _globals['_TOOLCOMPLETIONWAIT']._serialized_start=779
-  _globals['_TOOLCOMPLETIONWAIT']._serialized_end=821
-  _globals['_PROCESSSIGNALWAIT']._serialized_start=823
-  _globals['_PROCESSSIGNALWAIT']._serialized_end=900
-  _globals['_CUSTOMWAIT']._serialized_start=902
-  _globals['_CUSTOMWAIT']._serialized_end=927
-  _globals['_AWAITEVENTKEY']._serialized_start=930
-  _globals['_AWAITEVENTKEY']._serialized_end=1073
-  _globals['_EXTERNALCOMPLETIONERROR']._serialized_start=1075
-  _globals['_EXTERNALCOMPLETIONERROR']._serialized_end=1181
-  _globals['_RESOLUTION']._serialized_start=1184
-  _globals['_RESOLUTION']._serialized_end=1404
-  _globals['_RESOLUTIONTIMEOUT']._serialized_start=1406
-  _globals['_RESOLUTIONTIMEOUT']._serialized_end=1425
-  _globals['_RESOLUTIONCANCELLED']._serialized_start=1427
-  _globals['_RESOLUTIONCANCELLED']._serialized_end=1448
-  _globals['_RESOLVEOUTCOME']._serialized_start=1451
-  _globals['_RESOLVEOUTCOME']._serialized_end=1658
-  _globals['_RESOLVEACCEPTED']._serialized_start=1660
-  _globals['_RESOLVEACCEPTED']._serialized_end=1677
-  _globals['_RESOLVEALREADYRESOLVED']._serialized_start=1679
-  _globals['_RESOLVEALREADYRESOLVED']._serialized_end=1745
-  _globals['_RESOLVEUNKNOWNORREVOKED']._serialized_start=1747
-  _globals['_RESOLVEUNKNOWNORREVOKED']._serialized_end=1772
-  _globals['_CONTROLLERERROR']._serialized_start=1774
-  _globals['_CONTROLLERERROR']._serialized_end=1822
+  _globals['_JSON']._serialized_start=38
+  _globals['_JSON']._serialized_end=58
+  _globals['_EXECUTIONSCOPE']._serialized_start=61
+  _globals['_EXECUTIONSCOPE']._serialized_end=344
+  _globals['_TURNSCOPE']._serialized_start=346
+  _globals['_TURNSCOPE']._serialized_end=394
+  _globals['_PROCESSSCOPE']._serialized_start=396
+  _globals['_PROCESSSCOPE']._serialized_end=430
+  _globals['_QUEUEDRAINSCOPE']._serialized_start=432
+  _globals['_QUEUEDRAINSCOPE']._serialized_end=487
+  _globals['_SESSIONDELETESCOPE']._serialized_start=489
+  _globals['_SESSIONDELETESCOPE']._serialized_end=529
+  _globals['_RUNTIMEOPERATIONSCOPE']._serialized_start=531
+  _globals['_RUNTIMEOPERATIONSCOPE']._serialized_end=576
+  _globals['_AWAITEVENTWAITIDENTITY']._serialized_start=579
+  _globals['_AWAITEVENTWAITIDENTITY']._serialized_end=769
+  _globals['_TOOLCOMPLETIONWAIT']._serialized_start=771
+  _globals['_TOOLCOMPLETIONWAIT']._serialized_end=813
+  _globals['_PROCESSSIGNALWAIT']._serialized_start=815
+  _globals['_PROCESSSIGNALWAIT']._serialized_end=892
+  _globals['_CUSTOMWAIT']._serialized_start=894
+  _globals['_CUSTOMWAIT']._serialized_end=919
+  _globals['_AWAITEVENTKEY']._serialized_start=922
+  _globals['_AWAITEVENTKEY']._serialized_end=1065
+  _globals['_EXTERNALCOMPLETIONERROR']._serialized_start=1067
+  _globals['_EXTERNALCOMPLETIONERROR']._serialized_end=1167
+  _globals['_RESOLUTION']._serialized_start=1170
+  _globals['_RESOLUTION']._serialized_end=1384
+  _globals['_RESOLUTIONTIMEOUT']._serialized_start=1386
+  _globals['_RESOLUTIONTIMEOUT']._serialized_end=1405
+  _globals['_RESOLUTIONCANCELLED']._serialized_start=1407
+  _globals['_RESOLUTIONCANCELLED']._serialized_end=1428
+  _globals['_RESOLVEOUTCOME']._serialized_start=1431
+  _globals['_RESOLVEOUTCOME']._serialized_end=1638
+  _globals['_RESOLVEACCEPTED']._serialized_start=1640
+  _globals['_RESOLVEACCEPTED']._serialized_end=1657
+  _globals['_RESOLVEALREADYRESOLVED']._serialized_start=1659
+  _globals['_RESOLVEALREADYRESOLVED']._serialized_end=1725
+  _globals['_RESOLVEUNKNOWNORREVOKED']._serialized_start=1727
+  _globals['_RESOLVEUNKNOWNORREVOKED']._serialized_end=1752
+  _globals['_CONTROLLERERROR']._serialized_start=1754
+  _globals['_CONTROLLERERROR']._serialized_end=1802
 # @@protoc_insertion_point(module_scope)

@@ -1,10 +1,15 @@
-from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class Json(_message.Message):
+    __slots__ = ("text",)
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    def __init__(self, text: _Optional[str] = ...) -> None: ...
 
 class ExecutionScope(_message.Message):
     __slots__ = ("turn", "process", "queue_drain", "session_delete", "runtime_operation")
@@ -105,8 +110,8 @@ class ExternalCompletionError(_message.Message):
     RAW_FIELD_NUMBER: _ClassVar[int]
     code: str
     message: str
-    raw: _struct_pb2.Value
-    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ..., raw: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
+    raw: Json
+    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ..., raw: _Optional[_Union[Json, _Mapping]] = ...) -> None: ...
 
 class Resolution(_message.Message):
     __slots__ = ("ok", "err", "timeout", "cancelled")
@@ -114,11 +119,11 @@ class Resolution(_message.Message):
     ERR_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     CANCELLED_FIELD_NUMBER: _ClassVar[int]
-    ok: _struct_pb2.Value
+    ok: Json
     err: ExternalCompletionError
     timeout: ResolutionTimeout
     cancelled: ResolutionCancelled
-    def __init__(self, ok: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., err: _Optional[_Union[ExternalCompletionError, _Mapping]] = ..., timeout: _Optional[_Union[ResolutionTimeout, _Mapping]] = ..., cancelled: _Optional[_Union[ResolutionCancelled, _Mapping]] = ...) -> None: ...
+    def __init__(self, ok: _Optional[_Union[Json, _Mapping]] = ..., err: _Optional[_Union[ExternalCompletionError, _Mapping]] = ..., timeout: _Optional[_Union[ResolutionTimeout, _Mapping]] = ..., cancelled: _Optional[_Union[ResolutionCancelled, _Mapping]] = ...) -> None: ...
 
 class ResolutionTimeout(_message.Message):
     __slots__ = ()

@@ -7,13 +7,20 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from effectd import _from_proto as from_pb
-from effectd import _to_proto as to_pb
+from effectd._convert_await_events import minted_key_to_proto
+from effectd._convert_scope import (
+    key_from_proto,
+    resolution_from_proto,
+    resolution_to_proto,
+    resolve_outcome_to_proto,
+    scope_from_proto,
+    wait_from_proto,
+)
 from effectd._errors import EffectdError, InvalidArgumentError
-from effectd._scope import AwaitEventKey, Resolution
+from effectd._scope import AwaitEventKey, CustomWait, InvalidTokenError, Resolution, TurnScope, key_from_token
 from effectd.v1 import await_events_pb2 as pb
 
-from effectd_server.await_events.core import AwaitEventCore, KeyPendingState, Waiter, now_ms
+from effectd_server.await_events.core import UNKNOWN_OR_REVOKED_MESSAGE, AwaitEventCore, KeyPendingState, Waiter, now_ms
 from effectd_server.await_events.keyring import Keyring
 from effectd_server.await_events.watch import WatchAck, WatchAnswer, WatchRejection, WatchSession
 from effectd_server.config import AwaitEventsConfig, LimitsConfig, StreamsConfig
@@ -33,6 +40,8 @@ __all__ = ["AwaitEventsServicer", "KeyringServicer"]
 
 Context = Any
 
+_UNKNOWN = ("await_event_unknown_or_revoked", UNKNOWN_OR_REVOKED_MESSAGE)
+
 _KEY_STATES = {
     "active": pb.SIGNING_KEY_STATE_ACTIVE,
     "verify_only": pb.SIGNING_KEY_STATE_VERIFY_ONLY,
@@ -48,41 +57,74 @@ def _await_heartbeat() -> pb.AwaitResponse:
     return pb.AwaitResponse(heartbeat=_heartbeat())
 
 
+# What an undecodable token stands for: a well-formed key whose key_id matches nothing, so that it is
+# answered exactly like a tampered key (resolve: unknown_or_revoked; await/peek: NOT_FOUND).
+UNDECODABLE_TOKEN_KEY = AwaitEventKey(
+    TurnScope("undecodable-token", "undecodable-token"),
+    CustomWait("undecodable-token"),
+    key_id="undecodable-token",
+    signature="v1.undecodable-token.0",
+)
+
+
 class _KeyDecoder:
-    """Decodes keys from the wire, reusing the object decoded before for the same bytes: the core's
-    cache of verified keys then matches it by identity, with no re-validation or re-rendering."""
+    """Decodes keys (structured or token) from the wire, reusing the object decoded before for the same
+    bytes: the core's cache of verified keys then matches it with no re-validation or re-rendering."""
 
     _SIZE = 16_384
 
     def __init__(self, limits: LimitsConfig) -> None:
         self._decoded: dict[bytes, AwaitEventKey] = {}
+        self._tokens: dict[str, AwaitEventKey] = {}
         self._max_bytes = limits.max_key_bytes
+
+    def _too_long(self) -> InvalidArgumentError:
+        return InvalidArgumentError(
+            "id_too_long", f"the await-event key is longer than the limit of {self._max_bytes} bytes"
+        )
 
     def message(self, message: Any, *, remember: bool = True) -> AwaitEventKey:
         wire = message.SerializeToString()
         key = self._decoded.get(wire)
         if key is None:
             if len(wire) > self._max_bytes:
-                raise InvalidArgumentError(
-                    "id_too_long", f"the await-event key is longer than the limit of {self._max_bytes} bytes"
-                )
-            key = from_pb.key(message)
+                raise self._too_long()
+            key = key_from_proto(message)
             if remember:
                 if len(self._decoded) >= self._SIZE:
                     self._decoded.clear()
                 self._decoded[wire] = key
         return key
 
+    def token(self, token: str, *, remember: bool = True) -> AwaitEventKey:
+        """The key a token holds; UNDECODABLE_TOKEN_KEY when it does not decode."""
+        key = self._tokens.get(token)
+        if key is None:
+            if len(token) > self._max_bytes:
+                raise self._too_long()
+            try:
+                key = key_from_token(token)
+            except InvalidTokenError:
+                return UNDECODABLE_TOKEN_KEY
+            if remember:
+                if len(self._tokens) >= self._SIZE:
+                    self._tokens.clear()
+                self._tokens[token] = key
+        return key
+
     def __call__(self, request: Any, *, remember: bool = True) -> AwaitEventKey:
-        if not request.HasField("key"):
-            raise InvalidArgumentError("invalid_await_event_key", "an await-event key is required")
+        which = request.WhichOneof("key_ref")
+        if which == "token":
+            return self.token(request.token, remember=remember)
+        if which != "key":
+            raise InvalidArgumentError("invalid_await_event_key", "an await-event key (or its token) is required")
         return self.message(request.key, remember=remember)
 
 
 def _required_resolution(request: Any) -> Resolution:
     if not request.HasField("resolution"):
         raise InvalidArgumentError("invalid_resolution", "a resolution is required")
-    return from_pb.resolution(request.resolution)
+    return resolution_from_proto(request.resolution)
 
 
 def _watch_response(answer: WatchAnswer) -> pb.WatchResponse:
@@ -90,11 +132,13 @@ def _watch_response(answer: WatchAnswer) -> pb.WatchResponse:
         return pb.WatchResponse(ack=pb.WatchAck(added=answer.added, removed=answer.removed))
     if isinstance(answer, WatchRejection):
         return pb.WatchResponse(
-            rejected=pb.WatchRejected(key_id=answer.key_id, code=answer.code, message=answer.message)
+            rejected=pb.WatchRejected(
+                key_id=answer.key_id, code=answer.code, message=answer.message, token=answer.token
+            )
         )
     return pb.WatchResponse(
         terminal=pb.WatchTerminal(
-            key_id=answer.key_id, terminal=to_pb.resolution(answer.resolution), cursor=answer.cursor
+            key_id=answer.key_id, terminal=resolution_to_proto(answer.resolution), cursor=answer.cursor
         )
     )
 
@@ -126,15 +170,14 @@ class AwaitEventsServicer:
         self._config = config
 
     async def MintKey(self, request: pb.MintKeyRequest, context: Context) -> pb.MintKeyResponse:
-        scope, wait = from_pb.scope(request.scope), from_pb.wait(request.wait)
+        scope, wait = scope_from_proto(request.scope), wait_from_proto(request.wait)
         check_ids(scope, "scope", self._limits.max_id_bytes)
         check_ids(wait, "wait", self._limits.max_id_bytes)
-        key = await self._core.mint(scope, wait)
-        return pb.MintKeyResponse(key=to_pb.key(key))
+        return minted_key_to_proto(await self._core.mint(scope, wait))
 
     async def Resolve(self, request: pb.ResolveRequest, context: Context) -> pb.ResolveResponse:
         outcome = await self._core.resolve(self._key(request), _required_resolution(request))
-        return pb.ResolveResponse(outcome=to_pb.resolve_outcome(outcome))
+        return pb.ResolveResponse(outcome=resolve_outcome_to_proto(outcome))
 
     async def ResolveMany(self, request: pb.ResolveManyRequest, context: Context) -> pb.ResolveManyResponse:
         if len(request.items) > self._config.max_batch:
@@ -157,7 +200,7 @@ class AwaitEventsServicer:
                 result.error.code = answer.code
                 result.error.message = answer.message
             else:
-                result.outcome.CopyFrom(to_pb.resolve_outcome(answer))
+                result.outcome.CopyFrom(resolve_outcome_to_proto(answer))
         return response
 
     async def Await(self, request: pb.AwaitRequest, context: Context) -> None:
@@ -171,7 +214,7 @@ class AwaitEventsServicer:
         opened = await self._core.open_wait(key, deadline)
         del key
         if not isinstance(opened, Waiter):
-            await context.write(pb.AwaitResponse(terminal=to_pb.resolution(opened)))
+            await context.write(pb.AwaitResponse(terminal=resolution_to_proto(opened)))
             return
         streams = self._streams
         streams.hold(opened.future)
@@ -179,7 +222,7 @@ class AwaitEventsServicer:
             while not await streams.done_within(opened.future, interval):
                 await context.write(_await_heartbeat())
             # The terminal, or server_shutting_down / unknown_or_revoked raised here.
-            await context.write(pb.AwaitResponse(terminal=to_pb.resolution(opened.resolution())))
+            await context.write(pb.AwaitResponse(terminal=resolution_to_proto(opened.resolution())))
         finally:
             # A dropped stream resolves nothing: stop waiting, leave the key (and its deadline) alone.
             streams.release(opened.future, cancel=False)
@@ -234,6 +277,13 @@ class AwaitEventsServicer:
                     add.append(self._key.message(message))
                 except EffectdError as exc:
                     add.append(WatchRejection(message.key_id[:1024], exc.code, exc.message))
+            for token in request.add_tokens:
+                try:
+                    key = self._key.token(token)
+                except EffectdError as exc:
+                    add.append(WatchRejection("", exc.code, exc.message, token[:1024]))
+                    continue
+                add.append(WatchRejection("", *_UNKNOWN, token) if key is UNDECODABLE_TOKEN_KEY else key)
             await session.apply(
                 add,
                 request.remove_key_ids,
@@ -250,11 +300,11 @@ class AwaitEventsServicer:
             if state.deadline_unix_ms is not None:
                 pending.deadline_unix_ms = state.deadline_unix_ms
             return pb.PeekResponse(pending=pending)
-        return pb.PeekResponse(terminal=to_pb.resolution(state))
+        return pb.PeekResponse(terminal=resolution_to_proto(state))
 
     async def Cancel(self, request: pb.CancelRequest, context: Context) -> pb.CancelResponse:
         outcome = await self._core.cancel(self._key(request))
-        return pb.CancelResponse(outcome=to_pb.resolve_outcome(outcome))
+        return pb.CancelResponse(outcome=resolve_outcome_to_proto(outcome))
 
     async def RevokeKey(self, request: pb.RevokeKeyRequest, context: Context) -> pb.RevokeKeyResponse:
         await self._core.revoke_key(self._key(request))

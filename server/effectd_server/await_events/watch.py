@@ -35,6 +35,8 @@ class WatchRejection:
     key_id: str
     code: str
     message: str
+    token: str = ""
+    """The token as added, when the key came as a token (its key_id may be unknown)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, cast
 
 import grpc
+from effectd._wire_diagnosis import diagnose_decode_error
 from google.protobuf import message_factory
 from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message import DecodeError, Message
@@ -59,7 +60,7 @@ def _parser(cls: type[Message]) -> Callable[[bytes], Message]:
 
 def _diagnose(cls: type[Message], raw: bytes) -> Exception:
     """Why `raw` does not parse: invalid UTF-8 in a JSON text field is invalid_json, naming the field."""
-    return DecodeError("not a valid protobuf message")
+    return diagnose_decode_error(cls, raw)
 
 
 def _unary_unary(

@@ -14,8 +14,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from effectd import _from_proto as from_pb
-from effectd import _to_proto as to_pb
+from effectd._convert_envelope import outcome_from_proto, outcome_to_proto
 from effectd._effects import RuntimeEffectEnvelope, RuntimeEffectOutcome, validate_envelope
 from effectd._errors import ConflictError, LeaseLostError, NotFoundError
 from effectd._lashjson import dumps
@@ -43,11 +42,11 @@ def now_ms() -> int:
 
 
 def decode_outcome(outcome_pb: bytes) -> RuntimeEffectOutcome:
-    return from_pb.outcome(envelope_pb2.RuntimeEffectOutcome.FromString(outcome_pb))
+    return outcome_from_proto(envelope_pb2.RuntimeEffectOutcome.FromString(outcome_pb))
 
 
 def encode_outcome(outcome: RuntimeEffectOutcome) -> bytes:
-    return to_pb.outcome(outcome).SerializeToString(deterministic=True)
+    return outcome_to_proto(outcome).SerializeToString(deterministic=True)
 
 
 @dataclass(frozen=True, slots=True)

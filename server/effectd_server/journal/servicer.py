@@ -7,8 +7,8 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from effectd import _from_proto as from_pb
-from effectd import _to_proto as to_pb
+from effectd._convert_envelope import envelope_from_proto, outcome_from_proto, outcome_to_proto
+from effectd._convert_scope import scope_from_proto, scope_to_proto
 from effectd._effects import SleepCommand
 from effectd._errors import EffectdError, InvalidArgumentError
 from effectd._lashjson import loads
@@ -47,7 +47,7 @@ _PAGE_DEFAULT = 100
 def _scope(request: Any) -> Any:
     if not request.HasField("scope"):
         raise InvalidArgumentError("missing_execution_scope_id", "execution scopes require non-empty stable ids")
-    return from_pb.scope(request.scope)
+    return scope_from_proto(request.scope)
 
 
 def _recorded_response(recorded: Recorded) -> effect_controller_pb2.ExecuteResponse:
@@ -60,13 +60,13 @@ def _recorded_response(recorded: Recorded) -> effect_controller_pb2.ExecuteRespo
         )
     assert recorded.outcome is not None
     return pb.ExecuteResponse(
-        outcome=pb.RecordedOutcome(outcome=to_pb.outcome(recorded.outcome), replayed=recorded.replayed)
+        outcome=pb.RecordedOutcome(outcome=outcome_to_proto(recorded.outcome), replayed=recorded.replayed)
     )
 
 
 def _record(row: EffectRow) -> effect_controller_pb2.EffectRecord:
     record = pb.EffectRecord(
-        scope=to_pb.scope(scope_from_lash(loads(row.scope_json))),
+        scope=scope_to_proto(scope_from_lash(loads(row.scope_json))),
         replay_key=row.replay_key,
         envelope_hash=row.envelope_hash,
         status=_STATUS[row.status],
@@ -136,7 +136,7 @@ class EffectControllerServicer:
             raise InvalidArgumentError("invalid_request", "an envelope is required")
         envelope_pb = request.envelope.SerializeToString(deterministic=True)
         check_size("the envelope", len(envelope_pb), self._limits.max_envelope_bytes, "envelope_too_large")
-        envelope = from_pb.envelope(request.envelope)
+        envelope = envelope_from_proto(request.envelope)
         check_ids(envelope.invocation, "envelope.invocation", self._limits.max_id_bytes)
         if isinstance(envelope.command, SleepCommand):
             in_range("duration_ms", envelope.command.duration_ms, 0, MAX_DURATION_MS)
@@ -184,7 +184,7 @@ class EffectControllerServicer:
         elif which == "outcome":
             size = request.outcome.ByteSize()
             check_size("the outcome", size, self._limits.max_payload_bytes, "payload_too_large")
-            outcome = from_pb.outcome(request.outcome)
+            outcome = outcome_from_proto(request.outcome)
             await self._journal.complete(scope, replay_key, request.lease_token, outcome, None)
         else:
             error = request.executor_error
