@@ -40,11 +40,8 @@ SERVICE_CONFIG = json.dumps(
         "loadBalancingConfig": [{"round_robin": {}}],
         "methodConfig": [
             {
-                "name": [
-                    {"service": "effectd.v1.AwaitEvents"},
-                    {"service": "effectd.v1.Keyring"},
-                    {"service": "effectd.v1.EffectController"},
-                ],
+                # Every method of every service: a capability added later needs no entry here.
+                "name": [{}],
                 "retryPolicy": {
                     "maxAttempts": 5,
                     "initialBackoff": "0.05s",

@@ -18,10 +18,14 @@ from effectd import (
 )
 from effectd._lashjson import dumps
 from effectd._scope import TOKEN_PREFIX, AwaitEventKey
-from effectd_server.await_events.keyring import Keyring
+from effectd_server.await_events.keyring import Keyring, mac_message
 from effectd_server.store.await_events import SigningKeyRow
 
 ACTIVE = SigningKeyRow("k1", b"\x01" * 32, "active", 1)
+
+
+def _verify(keyring: Keyring, key: AwaitEventKey) -> str | None:
+    return keyring.verify_message(key.signature, mac_message(dumps(key.scope), dumps(key.wait), key.key_id))
 
 
 def _keyring() -> Keyring:
@@ -34,7 +38,7 @@ def _key(keyring: Keyring, scope: object = None, wait: object = None) -> AwaitEv
     scope = scope or TurnScope("s1", "t1")
     wait = wait or CustomWait("k é 😀")
     key_id = await_event_key_id(scope, wait)  # type: ignore[arg-type]
-    return AwaitEventKey(scope, wait, key_id, keyring.sign(scope, wait, key_id))  # type: ignore[arg-type]
+    return AwaitEventKey(scope, wait, key_id, keyring.sign_message(mac_message(dumps(scope), dumps(wait), key_id)))
 
 
 def _encode(text: str) -> str:
@@ -52,7 +56,7 @@ def test_round_trip() -> None:
         assert token.startswith("ek1_")
         assert set(token[4:]) <= set(string.ascii_letters + string.digits + "-_")
         assert key_from_token(token) == key
-        assert keyring.verify(key_from_token(token)) is None
+        assert _verify(keyring, key_from_token(token)) is None
 
 
 def test_the_token_is_base64url_of_scope_wait_and_signature() -> None:
@@ -79,7 +83,7 @@ def test_every_single_character_change_is_refused_or_fails_verification() -> Non
                 refused += 1
                 continue
             assert decoded != key, changed
-            assert keyring.verify(decoded) is not None, changed
+            assert _verify(keyring, decoded) is not None, changed
             verified_otherwise += 1
     assert refused > 0 and verified_otherwise > 0
 
@@ -94,7 +98,7 @@ def test_deleted_or_added_characters_are_refused_or_fail_verification() -> None:
             decoded = key_from_token(changed)
         except InvalidTokenError:
             continue
-        assert keyring.verify(decoded) is not None, changed
+        assert _verify(keyring, decoded) is not None, changed
 
 
 @pytest.mark.parametrize(

@@ -11,12 +11,11 @@ import logging
 import secrets
 import time
 
-from effectd._lashjson import dumps
-from effectd._scope import AwaitEventKey, AwaitEventWaitIdentity, ExecutionScope
+from effectd._client import SigningKey
 
 from effectd_server.store.await_events import AwaitEventsStore, SigningKeyRow
 
-__all__ = ["Keyring"]
+__all__ = ["Keyring", "describe"]
 
 log = logging.getLogger("effectd.keyring")
 
@@ -26,6 +25,11 @@ _REFRESH_INTERVAL_S = 1.0
 
 def _new_key(now_ms: int) -> SigningKeyRow:
     return SigningKeyRow(kid=secrets.token_hex(6), secret=secrets.token_bytes(32), state="active", created_at_ms=now_ms)
+
+
+def describe(row: SigningKeyRow) -> SigningKey:
+    """A signing key as callers see it: never its secret."""
+    return SigningKey(row.kid, row.state, row.created_at_ms)
 
 
 def mac_message(scope_json: str, wait_json: str, key_id: str) -> bytes:
@@ -60,6 +64,10 @@ class Keyring:
         """Re-read the keyring (another replica may have rotated or retired a key)."""
         self._install(await self._store.signing_keys())
 
+    def described(self) -> list[SigningKey]:
+        """The keyring without its secrets, oldest first."""
+        return [describe(row) for row in self.keys()]
+
     def keys(self) -> list[SigningKeyRow]:
         return sorted(self._keys.values(), key=lambda row: (row.created_at_ms, row.kid))
 
@@ -75,9 +83,6 @@ class Keyring:
         await self.refresh()
         log.info("signing key retired: kid=%s", kid)
         return retired
-
-    def sign(self, scope: ExecutionScope, wait: AwaitEventWaitIdentity, key_id: str) -> str:
-        return self.sign_message(mac_message(dumps(scope), dumps(wait), key_id))
 
     def sign_message(self, message: bytes) -> str:
         active = self._active
@@ -98,10 +103,6 @@ class Keyring:
             and parts[1] not in self._keys
             and time.monotonic() - self._last_refresh >= _REFRESH_INTERVAL_S
         )
-
-    def verify(self, key: AwaitEventKey) -> str | None:
-        """None when the signature is valid; otherwise the reason, for the server's log only."""
-        return self.verify_message(key.signature, mac_message(dumps(key.scope), dumps(key.wait), key.key_id))
 
     def verify_message(self, signature: str, message: bytes) -> str | None:
         version, _, rest = signature.partition(".")

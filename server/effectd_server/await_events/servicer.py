@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+from effectd._client import SigningKey
 from effectd._convert_await_events import minted_key_to_proto
 from effectd._convert_scope import (
     key_from_proto,
@@ -21,7 +22,7 @@ from effectd._scope import AwaitEventKey, CustomWait, InvalidTokenError, Resolut
 from effectd.v1 import await_events_pb2 as pb
 
 from effectd_server.await_events.core import UNKNOWN_OR_REVOKED_MESSAGE, AwaitEventCore, KeyPendingState, Waiter, now_ms
-from effectd_server.await_events.keyring import Keyring
+from effectd_server.await_events.keyring import Keyring, describe
 from effectd_server.await_events.watch import WatchAck, WatchAnswer, WatchRejection, WatchSession
 from effectd_server.config import AwaitEventsConfig, LimitsConfig, StreamsConfig
 from effectd_server.edge.checks import (
@@ -34,7 +35,6 @@ from effectd_server.edge.checks import (
 )
 from effectd_server.edge.errors import shutting_down
 from effectd_server.edge.streams import Streams
-from effectd_server.store.await_events import SigningKeyRow
 
 __all__ = ["AwaitEventsServicer", "KeyringServicer"]
 
@@ -328,8 +328,8 @@ class AwaitEventsServicer:
         return pb.CancelSessionWaitsResponse(cancelled=count)
 
 
-def _key_info(row: SigningKeyRow) -> pb.SigningKeyInfo:
-    return pb.SigningKeyInfo(kid=row.kid, state=_KEY_STATES[row.state], created_at_unix_ms=row.created_at_ms)
+def _key_info(key: SigningKey) -> pb.SigningKeyInfo:
+    return pb.SigningKeyInfo(kid=key.kid, state=_KEY_STATES[key.state], created_at_unix_ms=key.created_at_unix_ms)
 
 
 class KeyringServicer:
@@ -338,16 +338,16 @@ class KeyringServicer:
 
     async def ListSigningKeys(self, request: pb.ListSigningKeysRequest, context: Context) -> pb.ListSigningKeysResponse:
         await self._keyring.refresh()
-        return pb.ListSigningKeysResponse(keys=[_key_info(row) for row in self._keyring.keys()])
+        return pb.ListSigningKeysResponse(keys=[_key_info(key) for key in self._keyring.described()])
 
     async def RotateSigningKey(
         self, request: pb.RotateSigningKeyRequest, context: Context
     ) -> pb.RotateSigningKeyResponse:
-        return pb.RotateSigningKeyResponse(active=_key_info(await self._keyring.rotate()))
+        return pb.RotateSigningKeyResponse(active=_key_info(describe(await self._keyring.rotate())))
 
     async def RetireSigningKey(
         self, request: pb.RetireSigningKeyRequest, context: Context
     ) -> pb.RetireSigningKeyResponse:
         if not request.kid.strip():
             raise InvalidArgumentError("invalid_request", "kid is required")
-        return pb.RetireSigningKeyResponse(key=_key_info(await self._keyring.retire(request.kid)))
+        return pb.RetireSigningKeyResponse(key=_key_info(describe(await self._keyring.retire(request.kid))))

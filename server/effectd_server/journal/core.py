@@ -14,11 +14,20 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from effectd._convert_envelope import outcome_from_proto, outcome_to_proto
-from effectd._effects import RuntimeEffectEnvelope, RuntimeEffectOutcome, validate_envelope
+from effectd._convert_envelope import envelope_from_proto, outcome_from_proto, outcome_to_proto
+from effectd._effects import ControllerError, RuntimeEffectEnvelope, RuntimeEffectOutcome, validate_envelope
 from effectd._errors import ConflictError, LeaseLostError, NotFoundError
+from effectd._journal import (
+    ControllerDescription,
+    DurabilityTier,
+    EffectLease,
+    EffectRecord,
+    EffectStatus,
+    RecordedError,
+    RecordedOutcome,
+)
 from effectd._lashjson import dumps
-from effectd._scope import ExecutionScope, validate_scope
+from effectd._scope import ExecutionScope, scope_from_lash, validate_scope
 from effectd.v1 import envelope_pb2
 
 from effectd_server.config import JournalConfig
@@ -26,7 +35,7 @@ from effectd_server.journal.executors import ExecutorTable, ServerCall
 from effectd_server.store import ListenerResumed
 from effectd_server.store.journal import EffectClaim, EffectFinished, EffectRow, JournalStore
 
-__all__ = ["Journal", "Leased", "Recorded", "decode_outcome", "now_ms"]
+__all__ = ["DESCRIPTION", "EffectPage", "Journal", "Recorded", "decode_outcome", "effect_record", "now_ms"]
 
 log = logging.getLogger("effectd.journal")
 
@@ -49,30 +58,48 @@ def encode_outcome(outcome: RuntimeEffectOutcome) -> bytes:
     return outcome_to_proto(outcome).SerializeToString(deterministic=True)
 
 
-@dataclass(frozen=True, slots=True)
-class Recorded:
-    """A journaled answer: the outcome, or the executor's error (code, message)."""
+Recorded = RecordedOutcome | RecordedError
+"""A journaled answer: the outcome, or the executor's error."""
 
-    outcome: RuntimeEffectOutcome | None
-    error: tuple[str, str] | None
-    replayed: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Leased:
-    """The caller runs the effect and completes it with this lease."""
-
-    lease_token: str
-    owner_id: str
-    expires_at_ms: int
-    envelope_hash: str
+DESCRIPTION = ControllerDescription(
+    durability_tier=DurabilityTier.DURABLE, supports_durable_effects=True, requires_durable_attachment_store=False
+)
 
 
 def _recorded(row: EffectRow, replayed: bool) -> Recorded:
     if row.status == "completed":
-        return Recorded(decode_outcome(row.outcome_pb or b""), None, replayed)
+        return RecordedOutcome(decode_outcome(row.outcome_pb or b""), replayed)
     error = json.loads(row.error_json or "{}")
-    return Recorded(None, (str(error.get("code", "")), str(error.get("message", ""))), replayed)
+    return RecordedError(ControllerError(str(error.get("code", "")), str(error.get("message", ""))), replayed)
+
+
+def effect_record(row: EffectRow) -> EffectRecord:
+    """A journal row as the domain record the SDK also reads."""
+    error = None
+    if row.error_json is not None:
+        fields = json.loads(row.error_json)
+        error = ControllerError(str(fields.get("code", "")), str(fields.get("message", "")))
+    return EffectRecord(
+        scope=scope_from_lash(json.loads(row.scope_json)),
+        replay_key=row.replay_key,
+        envelope_hash=row.envelope_hash,
+        status=EffectStatus(row.status),
+        envelope=envelope_from_proto(envelope_pb2.RuntimeEffectEnvelope.FromString(row.envelope_pb)),
+        outcome=None if row.outcome_pb is None else decode_outcome(row.outcome_pb),
+        executor_error=error,
+        lease_owner_id=row.lease_owner,
+        lease_expires_at_unix_ms=row.lease_expires_at_ms or None,
+        due_at_unix_ms=row.due_at_ms,
+        created_at_unix_ms=row.created_at_ms,
+        updated_at_unix_ms=row.updated_at_ms,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EffectPage:
+    records: list[EffectRecord]
+    next_after: int | None
+    """The cursor of the next page, None on the last one."""
 
 
 def _hash_conflict(replay_key: str, scope_json: str, recorded: str, new: str) -> ConflictError:
@@ -147,7 +174,7 @@ class Journal:
         owner_id: str = "",
         lease_ttl_ms: int = 0,
         await_deadline_ms: int | None = None,
-    ) -> Recorded | Leased:
+    ) -> Recorded | EffectLease:
         validate_scope(scope)
         validate_envelope(envelope)
         kind = envelope.command.kind.value
@@ -194,7 +221,7 @@ class Journal:
                 return await _replayed(row)
             if result.status == "claimed":
                 assert row.lease_token is not None
-                return Leased(row.lease_token, row.lease_owner or owner, row.lease_expires_at_ms, envelope_hash)
+                return EffectLease(row.lease_token, row.lease_owner or owner, row.lease_expires_at_ms, envelope_hash)
             if result.status == "shared":
                 return await self._run_server_owned(envelope, row, await_deadline_ms)
             await self._wait_for_holder(row)
@@ -259,13 +286,17 @@ class Journal:
             )
         return expires
 
-    async def get(self, scope: ExecutionScope, replay_key: str) -> EffectRow:
+    def describe(self) -> ControllerDescription:
+        return DESCRIPTION
+
+    async def get(self, scope: ExecutionScope, replay_key: str) -> EffectRecord:
         validate_scope(scope)
         row = await self.store.get_effect(dumps(scope), replay_key)
         if row is None:
             raise NotFoundError("effect_not_found", f"no journaled effect with replay key {replay_key!r}")
-        return row
+        return effect_record(row)
 
-    async def list(self, scope: ExecutionScope, after_seq: int, limit: int) -> list[EffectRow]:
+    async def list(self, scope: ExecutionScope, after_seq: int, limit: int) -> EffectPage:
         validate_scope(scope)
-        return await self.store.list_effects(dumps(scope), after_seq, limit)
+        rows = await self.store.list_effects(dumps(scope), after_seq, limit)
+        return EffectPage([effect_record(row) for row in rows], rows[-1].seq if len(rows) == limit else None)

@@ -7,13 +7,13 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+from effectd._convert_effect_controller import description_to_proto, effect_record_to_proto, lease_to_proto
 from effectd._convert_envelope import envelope_from_proto, outcome_from_proto, outcome_to_proto
-from effectd._convert_scope import scope_from_proto, scope_to_proto
+from effectd._convert_scope import controller_error_to_proto, scope_from_proto
 from effectd._effects import SleepCommand
 from effectd._errors import EffectdError, InvalidArgumentError
-from effectd._lashjson import loads
-from effectd._scope import scope_from_lash
-from effectd.v1 import await_events_pb2, effect_controller_pb2, envelope_pb2, scope_pb2
+from effectd._journal import EffectLease, RecordedError
+from effectd.v1 import await_events_pb2, effect_controller_pb2
 
 from effectd_server.config import LimitsConfig
 from effectd_server.edge.checks import (
@@ -28,19 +28,13 @@ from effectd_server.edge.checks import (
     in_range,
 )
 from effectd_server.edge.streams import Streams
-from effectd_server.journal.core import Journal, Leased, Recorded, now_ms
-from effectd_server.store.journal import EffectRow
+from effectd_server.journal.core import Journal, Recorded, now_ms
 
 __all__ = ["EffectControllerServicer"]
 
 pb = effect_controller_pb2
 Context = Any
 
-_STATUS = {
-    "in_progress": pb.EFFECT_STATUS_IN_PROGRESS,
-    "completed": pb.EFFECT_STATUS_COMPLETED,
-    "failed": pb.EFFECT_STATUS_FAILED,
-}
 _PAGE_DEFAULT = 100
 
 
@@ -51,55 +45,22 @@ def _scope(request: Any) -> Any:
 
 
 def _recorded_response(recorded: Recorded) -> effect_controller_pb2.ExecuteResponse:
-    if recorded.error is not None:
-        code, message = recorded.error
+    if isinstance(recorded, RecordedError):
         return pb.ExecuteResponse(
-            executor_error=pb.RecordedError(
-                error=scope_pb2.ControllerError(code=code, message=message), replayed=recorded.replayed
-            )
+            executor_error=pb.RecordedError(error=controller_error_to_proto(recorded.error), replayed=recorded.replayed)
         )
-    assert recorded.outcome is not None
     return pb.ExecuteResponse(
         outcome=pb.RecordedOutcome(outcome=outcome_to_proto(recorded.outcome), replayed=recorded.replayed)
     )
-
-
-def _record(row: EffectRow) -> effect_controller_pb2.EffectRecord:
-    record = pb.EffectRecord(
-        scope=scope_to_proto(scope_from_lash(loads(row.scope_json))),
-        replay_key=row.replay_key,
-        envelope_hash=row.envelope_hash,
-        status=_STATUS[row.status],
-        envelope=envelope_pb2.RuntimeEffectEnvelope.FromString(row.envelope_pb),
-        lease_owner_id=row.lease_owner or "",
-        lease_expires_at_unix_ms=row.lease_expires_at_ms,
-        created_at_unix_ms=row.created_at_ms,
-        updated_at_unix_ms=row.updated_at_ms,
-    )
-    if row.outcome_pb is not None:
-        record.outcome.CopyFrom(envelope_pb2.RuntimeEffectOutcome.FromString(row.outcome_pb))
-    if row.error_json is not None:
-        error = loads(row.error_json)
-        record.executor_error.CopyFrom(scope_pb2.ControllerError(code=error["code"], message=error["message"]))
-    if row.due_at_ms is not None:
-        record.due_at_unix_ms = row.due_at_ms
-    return record
 
 
 def _heartbeat() -> effect_controller_pb2.ExecuteResponse:
     return pb.ExecuteResponse(heartbeat=await_events_pb2.Heartbeat(server_time_unix_ms=now_ms()))
 
 
-def _execute_response(result: Recorded | Leased) -> effect_controller_pb2.ExecuteResponse:
-    if isinstance(result, Leased):
-        return pb.ExecuteResponse(
-            lease=pb.EffectLease(
-                lease_token=result.lease_token,
-                owner_id=result.owner_id,
-                expires_at_unix_ms=result.expires_at_ms,
-                envelope_hash=result.envelope_hash,
-            )
-        )
+def _execute_response(result: Recorded | EffectLease) -> effect_controller_pb2.ExecuteResponse:
+    if isinstance(result, EffectLease):
+        return pb.ExecuteResponse(lease=lease_to_proto(result))
     return _recorded_response(result)
 
 
@@ -122,11 +83,7 @@ class EffectControllerServicer:
         return replay_key
 
     async def Describe(self, request: Any, context: Context) -> effect_controller_pb2.DescribeResponse:
-        return pb.DescribeResponse(
-            durability_tier=pb.DURABILITY_TIER_DURABLE,
-            supports_durable_effects=True,
-            requires_durable_attachment_store=False,
-        )
+        return description_to_proto(self._journal.describe())
 
     async def Execute(
         self, request: effect_controller_pb2.ExecuteRequest, context: Context
@@ -207,12 +164,13 @@ class EffectControllerServicer:
             after = in_range("page_token", int(request.page_token or "0"), 0, MAX_CURSOR)
         except ValueError:
             raise InvalidArgumentError("invalid_request", "page_token is not one this server issued") from None
-        rows = await self._journal.list(scope, after, limit)
-        response = pb.ListEffectsResponse(effects=[_record(row) for row in rows])
-        if len(rows) == limit:
-            response.next_page_token = str(rows[-1].seq)
+        page = await self._journal.list(scope, after, limit)
+        response = pb.ListEffectsResponse(effects=[effect_record_to_proto(record) for record in page.records])
+        if page.next_after is not None:
+            response.next_page_token = str(page.next_after)
         return response
 
     async def GetEffect(self, request: effect_controller_pb2.GetEffectRequest, context: Context) -> Any:
         scope = self._scope(request)
-        return pb.GetEffectResponse(effect=_record(await self._journal.get(scope, request.replay_key)))
+        record = await self._journal.get(scope, self._replay_key(request.replay_key))
+        return pb.GetEffectResponse(effect=effect_record_to_proto(record))

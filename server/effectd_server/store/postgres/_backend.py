@@ -116,10 +116,6 @@ def _dumps(value: object) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def _fits(payload: str) -> bool:
-    return len(payload.encode("utf-8")) <= NOTIFY_LIMIT_BYTES
-
-
 def redact_url(url: str) -> str:
     """`url` without its password, for logs."""
     try:
