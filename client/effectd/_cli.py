@@ -16,7 +16,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from effectd._client import Client, KeyPending, WatchRejected, WatchTerminal
+from effectd._client import MAX_TIMEOUT_S, Client, KeyPending, WatchRejected, WatchTerminal
 from effectd._convert_await_events import KeyRef
 from effectd._errors import EffectdError, UnavailableError
 from effectd._journal import EffectRecord
@@ -132,8 +132,8 @@ def _resolve(args: argparse.Namespace) -> Action:
 
 def _await(args: argparse.Namespace) -> Action:
     key = _key_arg(args.key)
-    if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout >= 0):
-        raise UsageError("--timeout must be a number of seconds >= 0")
+    if args.timeout is not None and not (math.isfinite(args.timeout) and 0 <= args.timeout <= MAX_TIMEOUT_S):
+        raise UsageError(f"--timeout must be a number of seconds between 0 and {MAX_TIMEOUT_S}")
 
     async def run(client: Client) -> int:
         _print(await client.await_event(key, timeout=args.timeout))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from effectd._convert_scope import (
     scope_to_proto,
     wait_to_proto,
 )
-from effectd._errors import EffectdError, error_for
+from effectd._errors import EffectdError, InvalidArgumentError, error_for
 from effectd._rpc import DEFAULT_TIMEOUT_S, Reconnect, Rpc
 from effectd._scope import (
     AwaitEventKey,
@@ -73,6 +74,10 @@ RPC_METHODS: dict[str, str] = {
     "effectd.v1.Keyring/RotateSigningKey": "rotate_signing_key",
     "effectd.v1.Keyring/RetireSigningKey": "retire_signing_key",
 }
+
+# The ranges the contract documents (await_events.proto): ten years, and the last millisecond of 9999.
+MAX_TIMEOUT_S = 315_360_000
+MAX_DEADLINE_UNIX_MS = 253_402_300_799_999
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +214,16 @@ class Client:
         failures in a row); it resolves nothing.
         """
         if timeout is not None and deadline_unix_ms is None:
+            if not (math.isfinite(timeout) and 0 <= timeout <= MAX_TIMEOUT_S):
+                raise InvalidArgumentError(
+                    "value_out_of_range", f"timeout must be between 0 and {MAX_TIMEOUT_S} seconds, got {timeout}"
+                )
             deadline_unix_ms = int((time.time() + timeout) * 1000)
+        if deadline_unix_ms is not None and not 1 <= deadline_unix_ms <= MAX_DEADLINE_UNIX_MS:
+            raise InvalidArgumentError(
+                "value_out_of_range",
+                f"deadline_unix_ms must be between 1 and {MAX_DEADLINE_UNIX_MS}, got {deadline_unix_ms}",
+            )
         request = pb.AwaitRequest(**key_ref_to_proto(key))
         if deadline_unix_ms is not None:
             request.deadline_unix_ms = deadline_unix_ms

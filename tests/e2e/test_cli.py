@@ -364,3 +364,24 @@ async def test_effects_ls_and_show(cli: Cli, client: Client) -> None:
     assert shown == rows[1]
     one_line_error(await cli("effects", "show", "--scope", json.dumps(SCOPE), "r:none"), 1, "effect_not_found")
     assert (await cli("effects", "ls", "--scope", "{not json")).rc == 2
+
+
+async def test_a_huge_timeout_is_refused_and_the_server_keeps_writing(cli: Cli) -> None:
+    """`--timeout 9.3e15` once overflowed SQLite's integers inside the batch writer and wedged every
+    later write until a restart; `--timeout 1e30` overflowed the request and printed a traceback."""
+    key = await mint(cli, "huge-timeout")
+    one_line_error(await cli("await", key, "--timeout", "1e30"), 2, "--timeout")
+    refused = await cli("await", key, "--timeout", "9.3e15")
+    assert refused.rc in (1, 2) and "Traceback" not in refused.stderr, refused
+    one_line_error(refused, refused.rc, "timeout")
+    # The store still writes: a resolve is accepted and recorded.
+    assert ok(await cli("resolve", key, "--ok", '{"after": true}')) == {"status": "accepted"}
+    assert ok(await cli("peek", key)) == {"status": "ok", "payload": {"after": True}}
+
+
+async def test_numbers_pass_the_wire_exactly(cli: Cli) -> None:
+    key = await mint(cli, "exact-numbers")
+    assert ok(await cli("resolve", key, "--ok", '{"order_id": 9007199254740993, "f": 1.0}')) == {"status": "accepted"}
+    peeked = await cli("peek", key)
+    assert peeked.rc == 0, peeked
+    assert peeked.stdout.strip() == '{"status":"ok","payload":{"f":1.0,"order_id":9007199254740993}}'
