@@ -30,7 +30,7 @@ from effectd._errors import EffectdError, InvalidArgumentError
 from effectd_server.store._base import ChangeListener, ListenerResumed, StoreUnavailableError
 from effectd_server.store._migrations import migrations_for
 
-__all__ = ["CHANNEL", "PostgresBackend", "Retry", "fits", "parse_url", "redact_url"]
+__all__ = ["CHANNEL", "SESSION_SETTINGS", "PostgresBackend", "Retry", "fits", "parse_url", "redact_url"]
 
 log = logging.getLogger("effectd.store.postgres")
 
@@ -133,6 +133,14 @@ def fits(payload: str) -> bool:
     return len(payload.encode("utf-8")) <= NOTIFY_LIMIT_BYTES
 
 
+SESSION_SETTINGS = {
+    # asyncpg prepares and caches every statement; after five executions PostgreSQL may switch to a
+    # generic plan costed on the table as it was then (small) and keep it as the table grows: every
+    # resolve then read every pending key. Custom plans are costed on each execution.
+    "plan_cache_mode": "force_custom_plan",
+}
+
+
 class Retry(Exception):
     """Run the transaction again (a race another transaction won while this one looked)."""
 
@@ -183,6 +191,7 @@ class PostgresBackend:
 
     def _server_settings(self, role: str) -> dict[str, str]:
         settings = {
+            **SESSION_SETTINGS,
             "statement_timeout": str(self._options.statement_timeout_ms),
             "application_name": f"effectd-{role} {self._origin}",
         }

@@ -24,7 +24,7 @@ from effectd_server.store.await_events import (
 )
 from effectd_server.store.postgres._backend import CHANNEL, PostgresBackend, Retry, fits
 
-__all__ = ["PostgresAwaitEventsStore"]
+__all__ = ["RESOLVE_STATEMENTS", "PostgresAwaitEventsStore"]
 
 # pg_advisory_xact_lock(class, 0) orders rotations of the keyring ("efkr").
 _KEYRING_LOCK_CLASS = 0x65666B72
@@ -67,6 +67,37 @@ WITH v AS (
 )
 SELECT i.key_id, i.resolution_seq, pg_notify('{CHANNEL}', '{{"q":' || i.resolution_seq || v.note)
 FROM i JOIN v ON v.key_id = i.key_id
+"""
+
+# One key, the usual case: scalar statements whose only sensible plan is a primary-key lookup, whatever
+# the table's size was when the statement was prepared.
+_RESOLVE_ONE_UPDATE = f"""
+WITH u AS (
+    UPDATE await_keys k
+    SET terminal_json = $2, resolved_at_ms = $4, resolution_seq = nextval('resolution_seq')
+    WHERE k.key_id = $1 AND k.terminal_json IS NULL AND k.revoked_at_ms IS NULL
+      AND NOT EXISTS (SELECT 1 FROM revoked_sessions r WHERE r.session_id = $3)
+    RETURNING k.resolution_seq
+)
+SELECT resolution_seq, pg_notify('{CHANNEL}', '{{"q":' || resolution_seq || $5) FROM u
+"""
+
+_RESOLVE_ONE_INSERT = f"""
+WITH i AS (
+    INSERT INTO await_keys AS k (key_id, scope_json, wait_json, session_id, created_at_ms, terminal_json,
+                                 resolved_at_ms, resolution_seq)
+    SELECT $1, $2, $3, $4, $6, $5, $6, nextval('resolution_seq')
+    WHERE NOT EXISTS (SELECT 1 FROM revoked_sessions r WHERE r.session_id = $4)
+    ON CONFLICT (key_id) DO NOTHING
+    RETURNING k.resolution_seq
+)
+SELECT resolution_seq, pg_notify('{CHANNEL}', '{{"q":' || resolution_seq || $7) FROM i
+"""
+
+_RESOLVE_ONE_READ = """
+SELECT k.key_id IS NOT NULL, k.terminal_json, k.resolution_seq, k.revoked_at_ms IS NOT NULL,
+       EXISTS (SELECT 1 FROM revoked_sessions r WHERE r.session_id = $2)
+FROM (SELECT 1) AS one LEFT JOIN await_keys k ON k.key_id = $1
 """
 
 _RESOLVE_READ = """
@@ -244,6 +275,13 @@ class PostgresAwaitEventsStore:
         unique = sorted(first.values(), key=lambda i: items[i].key.key_id)
         notes = {i: self._terminal_note(items[i].key.key_id, items[i].terminal_json) for i in unique}
 
+        if len(unique) == 1:
+            index = unique[0]
+            one = await self._db.run(
+                "resolve", lambda conn: self._resolve_one(conn, items[index], notes[index], now_ms)
+            )
+            return [one if i == index or one.status == "revoked" else _already(one) for i in range(len(items))]
+
         async def run(conn: Any) -> dict[int, ResolveResult]:
             decided: dict[int, ResolveResult] = {}
             if len(unique) > 1:
@@ -264,6 +302,34 @@ class PostgresAwaitEventsStore:
             else:
                 results.append(ResolveResult("already_resolved", winner.terminal_json, winner.resolution_seq))
         return results
+
+    async def _resolve_one(self, conn: Any, item: ResolveItem, note: str, now_ms: int) -> ResolveResult:
+        key = item.key
+        for _ in range(_RESOLVE_ROUNDS):
+            row = await conn.fetchrow(_RESOLVE_ONE_UPDATE, key.key_id, item.terminal_json, key.session_id, now_ms, note)
+            if row is not None:
+                return ResolveResult("accepted", item.terminal_json, int(row[0]))
+            row = await conn.fetchrow(
+                _RESOLVE_ONE_INSERT,
+                key.key_id,
+                key.scope_json,
+                key.wait_json,
+                key.session_id,
+                item.terminal_json,
+                now_ms,
+                note,
+            )
+            if row is not None:
+                return ResolveResult("accepted", item.terminal_json, int(row[0]))
+            found, terminal, seq, key_revoked, session_revoked = await conn.fetchrow(
+                _RESOLVE_ONE_READ, key.key_id, key.session_id
+            )
+            if session_revoked or (found and key_revoked):
+                return ResolveResult("revoked", None, None)
+            if found and terminal is not None:
+                return ResolveResult("already_resolved", terminal, int(seq))
+            # Pending again (its row appeared between our statements): take another pass.
+        raise Retry("resolve did not settle")
 
     async def _resolve_round(
         self,
@@ -449,3 +515,18 @@ class PostgresAwaitEventsStore:
             return [KeyRow(r[0], r[1], r[2], r[3]) for r in rows]
 
         return await self._db.run("pending_keys_of_session", run)
+
+
+def _already(winner: ResolveResult) -> ResolveResult:
+    return ResolveResult("already_resolved", winner.terminal_json, winner.resolution_seq)
+
+
+RESOLVE_STATEMENTS = {
+    "resolve_one_update": _RESOLVE_ONE_UPDATE,
+    "resolve_one_insert": _RESOLVE_ONE_INSERT,
+    "resolve_one_read": _RESOLVE_ONE_READ,
+    "resolve_update": _RESOLVE_UPDATE,
+    "resolve_insert": _RESOLVE_INSERT,
+    "resolve_read": _RESOLVE_READ,
+}
+"""The hot statements of a resolve, for the test that keeps their plans key lookups."""
