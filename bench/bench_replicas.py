@@ -7,7 +7,7 @@ Replicas A and B are `effectd serve --store postgresql://...?schema=...` subproc
 0. Echo, first (the replicas up but idle, PostgreSQL quiet): unary calls with 64 in flight (a
    ResolveRequest-sized payload) and sequential round trips.
 1. Resolve → waiter woken, sequential. Each iteration mints a key, opens a raw Await stream for it on
-   A (its own channel) with a 50 ms heartbeat (the server's minimum) and waits for the first heartbeat,
+   A (its own channel) and waits for the first heartbeat (sent as soon as the wait is registered),
    which proves A has registered the wait; then it times from just before `resolve` until the waiter
    reads the terminal.
    - cross-replica: resolved through B; the wake goes B → PostgreSQL (commit, NOTIFY) → A (LISTEN).
@@ -79,7 +79,7 @@ from effectd.v1 import await_events_pb2 as pb
 from effectd.v1 import await_events_pb2_grpc as pb_grpc
 
 TARGET_CROSS_P50_MS = 5.0
-HEARTBEAT_MS = 50  # the server's minimum heartbeat interval
+HEARTBEAT_MS = 50  # raised to the server's minimum; the first heartbeat comes when the wait is registered
 RESOLUTION = Ok({"answer": 42, "note": "replicas benchmark"})
 DEFAULT_POSTGRES = os.environ.get("EFFECTD_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 

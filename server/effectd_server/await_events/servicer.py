@@ -219,6 +219,8 @@ class AwaitEventsServicer:
         streams = self._streams
         streams.hold(opened.future)
         try:
+            # A first heartbeat at once: the wait is registered (a resolve from now on wakes it).
+            await context.write(_await_heartbeat())
             while not await streams.done_within(opened.future, interval):
                 await context.write(_await_heartbeat())
             # The terminal, or server_shutting_down / unknown_or_revoked raised here.
