@@ -69,6 +69,10 @@ def backoff(attempt: int) -> float:
     return float(min(2.0, 0.05 * 2**attempt)) * (0.5 + random.random() / 2)
 
 
+RESUMABLE_CODES = frozenset({"stream_too_slow"})
+"""Codes that end a stream which the client reopens, resuming where it was (besides UNAVAILABLE)."""
+
+
 class Reconnect:
     """Pacing for a stream that reopens after UNAVAILABLE: `failed(exc)` raises the typed error unless the
     stream may be reopened (a retryable status, and failing for at most `give_up_after` seconds in a row);
@@ -85,7 +89,10 @@ class Reconnect:
 
     def failed(self, exc: grpc.aio.AioRpcError) -> None:
         if exc.code() not in RETRYABLE:
-            raise error_from_rpc(exc) from None
+            error = error_from_rpc(exc)
+            # A stream ended because its reader fell behind resumes like one that dropped.
+            if error.code not in RESUMABLE_CODES:
+                raise error from None
         now = time.monotonic()
         if self._failing_since is None:
             self._failing_since = now

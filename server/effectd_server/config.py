@@ -70,7 +70,7 @@ class StreamsConfig:
     """Requested heartbeat intervals are raised to this."""
     max_streams_per_connection: int = 10_000
     """Open streams one client connection may hold: `too_many_streams`."""
-    max_queued_responses: int = 4096
+    max_queued_responses: int = 65_536
     """Responses a stream may have waiting for a slow reader before it is ended (`stream_too_slow`)."""
     max_queued_bytes: int = 16 << 20
     """Bytes a stream may have waiting for a slow reader before it is ended (`stream_too_slow`)."""

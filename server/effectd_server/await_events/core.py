@@ -139,10 +139,11 @@ class AwaitEventCore:
                 else:
                     self._spawn(self._catch_up([event.key_id]))
         elif isinstance(event, KeyRevokedEvent):
-            self.hub.publish(KeyRevoked(event.key_id))
+            if self.hub.is_watched(event.key_id):
+                self._spawn(self.tell_revoked([event.key_id]))
         elif isinstance(event, SessionRevokedEvent):
             self._revoked_sessions.add(event.session_id)
-            self.hub.publish_session_revoked(event.session_id)
+            self._spawn(self.tell_revoked(self.hub.keys_of_session(event.session_id)))
         elif isinstance(event, KeyringChanged):
             self._spawn(self.keyring.refresh())
         elif isinstance(event, ListenerResumed):
@@ -151,20 +152,26 @@ class AwaitEventCore:
     async def _resume(self) -> None:
         """After missed notifications: re-read revocations, the keyring and every watched key."""
         revoked = await self.store.revoked_sessions()
-        for session_id in revoked - self._revoked_sessions:
-            self._revoked_sessions.add(session_id)
-            self.hub.publish_session_revoked(session_id)
+        self._revoked_sessions |= revoked
         await self.keyring.refresh()
         await self._catch_up(list(self.hub.watched_key_ids()))
 
     async def _catch_up(self, key_ids: list[str]) -> None:
+        """Tell the waiters of `key_ids` what the store holds for them: a terminal, or a revocation."""
         for start in range(0, len(key_ids), 2000):
             states = await self.store.key_states(key_ids[start : start + 2000])
             for key_id, state in states.items():
-                if state.revoked:
-                    self.hub.publish(KeyRevoked(key_id))
-                elif state.terminal_json is not None and state.resolution_seq is not None:
+                # A committed terminal wins over any revocation: the resolver was told `accepted`.
+                if state.terminal_json is not None and state.resolution_seq is not None:
                     self.hub.publish(KeyTerminal(key_id, _decode_terminal(state.terminal_json), state.resolution_seq))
+                elif state.revoked:
+                    self.hub.publish(KeyRevoked(key_id))
+
+    async def tell_revoked(self, key_ids: list[str]) -> None:
+        """The one place waiters hear of a revocation: the store is read first, so a key whose terminal
+        committed before (or while) the revocation did delivers that terminal, never `revoked`, whatever
+        order this replica's coroutines or another replica's notifications arrive in."""
+        await self._catch_up(key_ids)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -296,10 +303,10 @@ class AwaitEventCore:
         state = (await self.store.key_states([key.key_id])).get(key.key_id)
         if state is None:
             return KeyPendingState(None)
-        if state.revoked:
-            raise UnknownOrRevokedError("await_event_unknown_or_revoked", UNKNOWN_OR_REVOKED_MESSAGE)
         if state.terminal_json is not None:
             return _decode_terminal(state.terminal_json)
+        if state.revoked:
+            raise UnknownOrRevokedError("await_event_unknown_or_revoked", UNKNOWN_OR_REVOKED_MESSAGE)
         return KeyPendingState(state.deadline_ms)
 
     async def open_wait(self, key: AwaitEventKey, deadline_unix_ms: int | None) -> Resolution | Waiter:
@@ -311,11 +318,11 @@ class AwaitEventCore:
         self.hub.subscribe(key.key_id, key.scope.session, waiter)
         try:
             state = (await self.store.key_states([key.key_id])).get(key.key_id)
-            if state is not None and state.revoked:
-                raise UnknownOrRevokedError("await_event_unknown_or_revoked", UNKNOWN_OR_REVOKED_MESSAGE)
             if state is not None and state.terminal_json is not None:
                 waiter.close()
                 return _decode_terminal(state.terminal_json)
+            if state is not None and state.revoked:
+                raise UnknownOrRevokedError("await_event_unknown_or_revoked", UNKNOWN_OR_REVOKED_MESSAGE)
             if deadline_unix_ms is not None:
                 effective = await self.store.set_deadline(row, deadline_unix_ms, now_ms())
                 if effective is not None:
@@ -349,15 +356,15 @@ class AwaitEventCore:
             log.info("revoke-key on unusable key: key_id=%s reason=%s", safe(key.key_id), reason)
             return
         await self.store.revoke_key(row, now_ms())
-        log.info("key revoked: key_id=%s", key.key_id)
-        self.hub.publish(KeyRevoked(key.key_id))
+        log.info("key revoked: key_id=%s", safe(key.key_id))
+        await self.tell_revoked([key.key_id])
 
     async def revoke_session(self, session_id: str) -> None:
         _require_session_id(session_id)
         await self.store.revoke_session(session_id, now_ms())
         self._revoked_sessions.add(session_id)
         log.info("session revoked: session_id=%s", safe(session_id))
-        self.hub.publish_session_revoked(session_id)
+        await self.tell_revoked(self.hub.keys_of_session(session_id))
 
     async def cancel_session_waits(self, session_id: str) -> int:
         _require_session_id(session_id)

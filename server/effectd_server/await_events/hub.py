@@ -80,9 +80,9 @@ class Hub:
         else:
             present.deliver(event)
 
-    def publish_session_revoked(self, session_id: str) -> None:
-        for key_id in [k for k, s in self._sessions.items() if s == session_id]:
-            self.publish(KeyRevoked(key_id))
+    def keys_of_session(self, session_id: str) -> list[str]:
+        """The watched keys of a session (to tell their waiters of its revocation)."""
+        return [k for k, s in self._sessions.items() if s == session_id]
 
     def is_watched(self, key_id: str) -> bool:
         return key_id in self._subscribers

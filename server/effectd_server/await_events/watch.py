@@ -183,10 +183,8 @@ class WatchSession:
                 state = states.get(key_id)
                 if state is None or key_id not in self._watched:
                     continue
-                if state.revoked:
-                    self._drop(key_id)
-                    self._push(_revoked(key_id))
-                elif state.terminal_json is not None:
+                if state.terminal_json is not None:
+                    # A committed terminal wins over a revocation that came after it.
                     self._drop(key_id)
                     seq = state.resolution_seq or 0
                     if seq > self._resume_after:
@@ -194,6 +192,9 @@ class WatchSession:
                             await self._wait_for_room()
                         resolution = self._core.decode_terminal(state.terminal_json)
                         self._push_terminal(key_id, resolution, seq, len(state.terminal_json) + 96)
+                elif state.revoked:
+                    self._drop(key_id)
+                    self._push(_revoked(key_id))
         removed = 0
         for key_id in remove_key_ids:
             if key_id in self._watched:
