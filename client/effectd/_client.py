@@ -404,16 +404,21 @@ class Watch:
                 call.cancel()
             await reconnect.wait()
 
+    def _terminal(self, terminal: pb.WatchTerminal) -> None:
+        if self._pending.pop(terminal.key_id, None) is None:
+            return
+        self.cursor = max(self.cursor, terminal.cursor)
+        self._events.put_nowait(
+            WatchTerminal(terminal.key_id, resolution_from_proto(terminal.terminal, "terminal"), terminal.cursor)
+        )
+
     def _handle(self, response: pb.WatchResponse) -> None:
         which = response.WhichOneof("event")
         if which == "terminal":
-            terminal = response.terminal
-            if self._pending.pop(terminal.key_id, None) is None:
-                return
-            self.cursor = max(self.cursor, terminal.cursor)
-            self._events.put_nowait(
-                WatchTerminal(terminal.key_id, resolution_from_proto(terminal.terminal, "terminal"), terminal.cursor)
-            )
+            self._terminal(response.terminal)
+        elif which == "terminals":
+            for terminal in response.terminals.terminals:
+                self._terminal(terminal)
         elif which == "rejected":
             rejected = response.rejected
             watch_id = rejected.key_id or rejected.token

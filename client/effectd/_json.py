@@ -105,6 +105,12 @@ def _has_surrogate(value: Any) -> bool:
     return False
 
 
+_DECODER = json.JSONDecoder(
+    parse_constant=_refuse_constant, parse_int=_parse_int, parse_float=_parse_float, object_pairs_hook=_object
+)
+"""One decoder for every parse (json.loads with hooks would build one per call)."""
+
+
 def parse_json(text: str, field: str) -> JsonValue:
     """Parse `text` strictly; `field` names it in the ``invalid_json`` error (e.g. "resolution.ok")."""
     if not text:
@@ -112,13 +118,7 @@ def parse_json(text: str, field: str) -> JsonValue:
     if _too_deep(text):
         raise InvalidArgumentError("invalid_json", f"{field}: nesting deeper than {MAX_DEPTH} levels")
     try:
-        value = json.loads(
-            text,
-            parse_constant=_refuse_constant,
-            parse_int=_parse_int,
-            parse_float=_parse_float,
-            object_pairs_hook=_object,
-        )
+        value = _DECODER.decode(text)
     except _Refused as exc:
         raise InvalidArgumentError("invalid_json", f"{field}: {exc.why}") from None
     except json.JSONDecodeError as exc:

@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from effectd.v1 import scope_pb2 as effectd_dot_v1_dot_scope__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x65\x66\x66\x65\x63td/v1/await_events.proto\x12\neffectd.v1\x1a\x16\x65\x66\x66\x65\x63td/v1/scope.proto\"m\n\x0eMintKeyRequest\x12)\n\x05scope\x18\x01 \x01(\x0b\x32\x1a.effectd.v1.ExecutionScope\x12\x30\n\x04wait\x18\x02 \x01(\x0b\x32\".effectd.v1.AwaitEventWaitIdentity\"H\n\x0fMintKeyResponse\x12&\n\x03key\x18\x01 \x01(\x0b\x32\x19.effectd.v1.AwaitEventKey\x12\r\n\x05token\x18\x02 \x01(\t\"\x82\x01\n\x0eResolveRequest\x12(\n\x03key\x18\x01 \x01(\x0b\x32\x19.effectd.v1.AwaitEventKeyH\x00\x12\x0f\n\x05token\x18\x03 \x01(\tH\x00\x12*\n\nresolution\x18\x02 \x01(\x0b\x32\x16.effectd.v1.ResolutionB\t\n\x07key_ref\">\n\x0fResolveResponse\x12+\n\x07outcome\x18\x01 \x01(\x0b\x32\x1a.effectd.v1.ResolveOutcome\"?\n\x12ResolveManyRequest\x12)\n\x05items\x18\x01 \x03(\x0b\x32\x1a.effectd.v1.ResolveRequest\"*\n\tItemError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"t\n\x11ResolveManyResult\x12-\n\x07outcome\x18\x01 \x01(\x0b\x32\x1a.effectd.v1.ResolveOutcomeH\x00\x12&\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x15.effectd.v1.ItemErrorH\x00\x42\x08\n\x06result\"E\n\x13ResolveManyResponse\x12.\n\x07results\x18\x01 \x03(\x0b\x32\x1d.effectd.v1.ResolveManyResult\"\xae\x01\n\x0c\x41waitRequest\x12(\n\x03key\x18\x01 \x01(\x0b\x32\x19.effectd.v1.AwaitEventKeyH\x00\x12\x0f\n\x05token\x18\x05 \x01(\tH\x00\x12\x14\n\ntimeout_ms\x18\x02 \x01(\x04H\x01\x12\x1a\n\x10\x64\x65\x61\x64line_unix_ms\x18\x03 \x01(\x04H\x01\x12\x1d\n\x15heartbeat_interval_ms\x18\x04 \x01(\rB\t\n\x07key_refB\x07\n\x05limit\"(\n\tHeartbeat\x12\x1b\n\x13server_time_unix_ms\x18\x01 \x01(\x04\"p\n\rAwaitResponse\x12*\n\theartbeat\x18\x01 \x01(\x0b\x32\x15.effectd.v1.HeartbeatH\x00\x12*\n\x08terminal\x18\x02 \x01(\x0b\x32\x16.effectd.v1.ResolutionH\x00\x42\x07\n\x05\x65vent\"\x9c\x01\n\x0cWatchRequest\x12+\n\x08\x61\x64\x64_keys\x18\x01 \x03(\x0b\x32\x19.effectd.v1.AwaitEventKey\x12\x12\n\nadd_tokens\x18\x05 \x03(\t\x12\x16\n\x0eremove_key_ids\x18\x02 \x03(\t\x12\x14\n\x0cresume_after\x18\x03 \x01(\x04\x12\x1d\n\x15heartbeat_interval_ms\x18\x04 \x01(\r\"Y\n\rWatchTerminal\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12(\n\x08terminal\x18\x02 \x01(\x0b\x32\x16.effectd.v1.Resolution\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\x04\"M\n\rWatchRejected\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\r\n\x05token\x18\x04 \x01(\t\"*\n\x08WatchAck\x12\r\n\x05\x61\x64\x64\x65\x64\x18\x01 \x01(\r\x12\x0f\n\x07removed\x18\x02 \x01(\r\"\xc7\x01\n\rWatchResponse\x12-\n\x08terminal\x18\x01 \x01(\x0b\x32\x19.effectd.v1.WatchTerminalH\x00\x12-\n\x08rejected\x18\x02 \x01(\x0b\x32\x19.effectd.v1.WatchRejectedH\x00\x12*\n\theartbeat\x18\x03 \x01(\x0b\x32\x15.effectd.v1.HeartbeatH\x00\x12#\n\x03\x61\x63k\x18\x04 \x01(\x0b\x32\x14.effectd.v1.WatchAckH\x00\x42\x07\n\x05\x65vent\"S\n\x0bPeekRequest\x12(\n\x03key\x18\x01 \x01(\x0b\x32\x19.effectd.v1.AwaitEventKeyH\x00\x12\x0f\n\x05token\x18\x02 \x01(\tH\x00\x42\t\n\x07key_ref\"@\n\nKeyPending\x12\x1d\n\x10\x64\x65\x61\x64line_unix_ms\x18\x01 \x01(\x04H\x00\x88\x01\x01\x42\x13\n\x11_deadline_unix_ms\"n\n\x0cPeekResponse\x12)\n\x07pending\x18\x01 \x01(\x0b\x32\x16.effectd.v1.KeyPendingH\x00\x12*\n\x08terminal\x18\x02 \x01(\x0b\x32\x16.effectd.v1.ResolutionH\x00\x42\x07\n\x05state\"U\n\rCancelRequest\x12(\n\x03key\x18\x01 \x01(\x0b\x32\x19.effectd.v1.AwaitEventKeyH\x00\x12\x0f\n\x05token\x18\x02 \x01(\tH\x00\x42\t\n\x07key_ref\"=\n\x0e\x43\x61ncelResponse\x12+\n\x07outcome\x18\x01 \x01(\x0b\x32\x1a.effectd.v1.ResolveOutcome\"X\n\x10RevokeKeyRequest\x12(\n\x03key\x18\x01 \x01(\x0b\x32\x19.effectd.v1.AwaitEventKeyH\x00\x12\x0f\n\x05token\x18\x02 \x01(\tH\x00\x42\t\n\x07key_ref\"\x13\n\x11RevokeKeyResponse\"*\n\x14RevokeSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"\x17\n\x15RevokeSessionResponse\"/\n\x19\x43\x61ncelSessionWaitsRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"/\n\x1a\x43\x61ncelSessionWaitsResponse\x12\x11\n\tcancelled\x18\x01 \x01(\x04\"e\n\x0eSigningKeyInfo\x12\x0b\n\x03kid\x18\x01 \x01(\t\x12*\n\x05state\x18\x02 \x01(\x0e\x32\x1b.effectd.v1.SigningKeyState\x12\x1a\n\x12\x63reated_at_unix_ms\x18\x03 \x01(\x04\"\x18\n\x16ListSigningKeysRequest\"C\n\x17ListSigningKeysResponse\x12(\n\x04keys\x18\x01 \x03(\x0b\x32\x1a.effectd.v1.SigningKeyInfo\"\x19\n\x17RotateSigningKeyRequest\"F\n\x18RotateSigningKeyResponse\x12*\n\x06\x61\x63tive\x18\x01 \x01(\x0b\x32\x1a.effectd.v1.SigningKeyInfo\"&\n\x17RetireSigningKeyRequest\x12\x0b\n\x03kid\x18\x01 \x01(\t\"C\n\x18RetireSigningKeyResponse\x12\'\n\x03key\x18\x01 \x01(\x0b\x32\x1a.effectd.v1.SigningKeyInfo*\x94\x01\n\x0fSigningKeyState\x12!\n\x1dSIGNING_KEY_STATE_UNSPECIFIED\x10\x00\x12\x1c\n\x18SIGNING_KEY_STATE_ACTIVE\x10\x01\x12!\n\x1dSIGNING_KEY_STATE_VERIFY_ONLY\x10\x02\x12\x1d\n\x19SIGNING_KEY_STATE_RETIRED\x10\x03\x32\xe8\x05\n\x0b\x41waitEvents\x12\x42\n\x07MintKey\x12\x1a.effectd.v1.MintKeyRequest\x1a\x1b.effectd.v1.MintKeyResponse\x12\x42\n\x07Resolve\x12\x1a.effectd.v1.ResolveRequest\x1a\x1b.effectd.v1.ResolveResponse\x12N\n\x0bResolveMany\x12\x1e.effectd.v1.ResolveManyRequest\x1a\x1f.effectd.v1.ResolveManyResponse\x12>\n\x05\x41wait\x12\x18.effectd.v1.AwaitRequest\x1a\x19.effectd.v1.AwaitResponse0\x01\x12@\n\x05Watch\x12\x18.effectd.v1.WatchRequest\x1a\x19.effectd.v1.WatchResponse(\x01\x30\x01\x12\x39\n\x04Peek\x12\x17.effectd.v1.PeekRequest\x1a\x18.effectd.v1.PeekResponse\x12?\n\x06\x43\x61ncel\x12\x19.effectd.v1.CancelRequest\x1a\x1a.effectd.v1.CancelResponse\x12H\n\tRevokeKey\x12\x1c.effectd.v1.RevokeKeyRequest\x1a\x1d.effectd.v1.RevokeKeyResponse\x12T\n\rRevokeSession\x12 .effectd.v1.RevokeSessionRequest\x1a!.effectd.v1.RevokeSessionResponse\x12\x63\n\x12\x43\x61ncelSessionWaits\x12%.effectd.v1.CancelSessionWaitsRequest\x1a&.effectd.v1.CancelSessionWaitsResponse2\xa3\x02\n\x07Keyring\x12Z\n\x0fListSigningKeys\x12\".effectd.v1.ListSigningKeysRequest\x1a#.effectd.v1.ListSigningKeysResponse\x12]\n\x10RotateSigningKey\x12#.effectd.v1.RotateSigningKeyRequest\x1a$.effectd.v1.RotateSigningKeyResponse\x12]\n\x10RetireSigningKey\x12#.effectd.v1.RetireSigningKeyRequest\x1a$.effectd.v1.RetireSigningKeyResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x65\x66\x66\x65\x63td/v1/await_events.proto\x12\neffectd.v1\x1a\x16\x65\x66\x66\x65\x63td/v1/scope.proto\"m\n\x0eMintKeyRequest\x12)\n\x05scope\x18\x01 \x01(\x0b\x32\x1a.effectd.v1.ExecutionScope\x12\x30\n\x04wait\x18\x02 \x01(\x0b\x32\".effectd.v1.AwaitEventWaitIdentity\"H\n\x0fMintKeyResponse\x12&\n\x03key\x18\x01 \x01(\x0b\x32\x19.effectd.v1.AwaitEventKey\x12\r\n\x05token\x18\x02 \x01(\t\"\x82\x01\n\x0eResolveRequest\x12(\n\x03key\x18\x01 \x01(\x0b\x32\x19.effectd.v1.AwaitEventKeyH\x00\x12\x0f\n\x05token\x18\x03 \x01(\tH\x00\x12*\n\nresolution\x18\x02 \x01(\x0b\x32\x16.effectd.v1.ResolutionB\t\n\x07key_ref\">\n\x0fResolveResponse\x12+\n\x07outcome\x18\x01 \x01(\x0b\x32\x1a.effectd.v1.ResolveOutcome\"?\n\x12ResolveManyRequest\x12)\n\x05items\x18\x01 \x03(\x0b\x32\x1a.effectd.v1.ResolveRequest\"*\n\tItemError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"t\n\x11ResolveManyResult\x12-\n\x07outcome\x18\x01 \x01(\x0b\x32\x1a.effectd.v1.ResolveOutcomeH\x00\x12&\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x15.effectd.v1.ItemErrorH\x00\x42\x08\n\x06result\"E\n\x13ResolveManyResponse\x12.\n\x07results\x18\x01 \x03(\x0b\x32\x1d.effectd.v1.ResolveManyResult\"\xae\x01\n\x0c\x41waitRequest\x12(\n\x03key\x18\x01 \x01(\x0b\x32\x19.effectd.v1.AwaitEventKeyH\x00\x12\x0f\n\x05token\x18\x05 \x01(\tH\x00\x12\x14\n\ntimeout_ms\x18\x02 \x01(\x04H\x01\x12\x1a\n\x10\x64\x65\x61\x64line_unix_ms\x18\x03 \x01(\x04H\x01\x12\x1d\n\x15heartbeat_interval_ms\x18\x04 \x01(\rB\t\n\x07key_refB\x07\n\x05limit\"(\n\tHeartbeat\x12\x1b\n\x13server_time_unix_ms\x18\x01 \x01(\x04\"p\n\rAwaitResponse\x12*\n\theartbeat\x18\x01 \x01(\x0b\x32\x15.effectd.v1.HeartbeatH\x00\x12*\n\x08terminal\x18\x02 \x01(\x0b\x32\x16.effectd.v1.ResolutionH\x00\x42\x07\n\x05\x65vent\"\x9c\x01\n\x0cWatchRequest\x12+\n\x08\x61\x64\x64_keys\x18\x01 \x03(\x0b\x32\x19.effectd.v1.AwaitEventKey\x12\x12\n\nadd_tokens\x18\x05 \x03(\t\x12\x16\n\x0eremove_key_ids\x18\x02 \x03(\t\x12\x14\n\x0cresume_after\x18\x03 \x01(\x04\x12\x1d\n\x15heartbeat_interval_ms\x18\x04 \x01(\r\"Y\n\rWatchTerminal\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12(\n\x08terminal\x18\x02 \x01(\x0b\x32\x16.effectd.v1.Resolution\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\x04\"M\n\rWatchRejected\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\r\n\x05token\x18\x04 \x01(\t\"*\n\x08WatchAck\x12\r\n\x05\x61\x64\x64\x65\x64\x18\x01 \x01(\r\x12\x0f\n\x07removed\x18\x02 \x01(\r\"\xf8\x01\n\rWatchResponse\x12-\n\x08terminal\x18\x01 \x01(\x0b\x32\x19.effectd.v1.WatchTerminalH\x00\x12-\n\x08rejected\x18\x02 \x01(\x0b\x32\x19.effectd.v1.WatchRejectedH\x00\x12*\n\theartbeat\x18\x03 \x01(\x0b\x32\x15.effectd.v1.HeartbeatH\x00\x12#\n\x03\x61\x63k\x18\x04 \x01(\x0b\x32\x14.effectd.v1.WatchAckH\x00\x12/\n\tterminals\x18\x05 \x01(\x0b\x32\x1a.effectd.v1.WatchTerminalsH\x00\x42\x07\n\x05\x65vent\">\n\x0eWatchTerminals\x12,\n\tterminals\x18\x01 \x03(\x0b\x32\x19.effectd.v1.WatchTerminal\"S\n\x0bPeekRequest\x12(\n\x03key\x18\x01 \x01(\x0b\x32\x19.effectd.v1.AwaitEventKeyH\x00\x12\x0f\n\x05token\x18\x02 \x01(\tH\x00\x42\t\n\x07key_ref\"@\n\nKeyPending\x12\x1d\n\x10\x64\x65\x61\x64line_unix_ms\x18\x01 \x01(\x04H\x00\x88\x01\x01\x42\x13\n\x11_deadline_unix_ms\"n\n\x0cPeekResponse\x12)\n\x07pending\x18\x01 \x01(\x0b\x32\x16.effectd.v1.KeyPendingH\x00\x12*\n\x08terminal\x18\x02 \x01(\x0b\x32\x16.effectd.v1.ResolutionH\x00\x42\x07\n\x05state\"U\n\rCancelRequest\x12(\n\x03key\x18\x01 \x01(\x0b\x32\x19.effectd.v1.AwaitEventKeyH\x00\x12\x0f\n\x05token\x18\x02 \x01(\tH\x00\x42\t\n\x07key_ref\"=\n\x0e\x43\x61ncelResponse\x12+\n\x07outcome\x18\x01 \x01(\x0b\x32\x1a.effectd.v1.ResolveOutcome\"X\n\x10RevokeKeyRequest\x12(\n\x03key\x18\x01 \x01(\x0b\x32\x19.effectd.v1.AwaitEventKeyH\x00\x12\x0f\n\x05token\x18\x02 \x01(\tH\x00\x42\t\n\x07key_ref\"\x13\n\x11RevokeKeyResponse\"*\n\x14RevokeSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"\x17\n\x15RevokeSessionResponse\"/\n\x19\x43\x61ncelSessionWaitsRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"/\n\x1a\x43\x61ncelSessionWaitsResponse\x12\x11\n\tcancelled\x18\x01 \x01(\x04\"e\n\x0eSigningKeyInfo\x12\x0b\n\x03kid\x18\x01 \x01(\t\x12*\n\x05state\x18\x02 \x01(\x0e\x32\x1b.effectd.v1.SigningKeyState\x12\x1a\n\x12\x63reated_at_unix_ms\x18\x03 \x01(\x04\"\x18\n\x16ListSigningKeysRequest\"C\n\x17ListSigningKeysResponse\x12(\n\x04keys\x18\x01 \x03(\x0b\x32\x1a.effectd.v1.SigningKeyInfo\"\x19\n\x17RotateSigningKeyRequest\"F\n\x18RotateSigningKeyResponse\x12*\n\x06\x61\x63tive\x18\x01 \x01(\x0b\x32\x1a.effectd.v1.SigningKeyInfo\"&\n\x17RetireSigningKeyRequest\x12\x0b\n\x03kid\x18\x01 \x01(\t\"C\n\x18RetireSigningKeyResponse\x12\'\n\x03key\x18\x01 \x01(\x0b\x32\x1a.effectd.v1.SigningKeyInfo*\x94\x01\n\x0fSigningKeyState\x12!\n\x1dSIGNING_KEY_STATE_UNSPECIFIED\x10\x00\x12\x1c\n\x18SIGNING_KEY_STATE_ACTIVE\x10\x01\x12!\n\x1dSIGNING_KEY_STATE_VERIFY_ONLY\x10\x02\x12\x1d\n\x19SIGNING_KEY_STATE_RETIRED\x10\x03\x32\xe8\x05\n\x0b\x41waitEvents\x12\x42\n\x07MintKey\x12\x1a.effectd.v1.MintKeyRequest\x1a\x1b.effectd.v1.MintKeyResponse\x12\x42\n\x07Resolve\x12\x1a.effectd.v1.ResolveRequest\x1a\x1b.effectd.v1.ResolveResponse\x12N\n\x0bResolveMany\x12\x1e.effectd.v1.ResolveManyRequest\x1a\x1f.effectd.v1.ResolveManyResponse\x12>\n\x05\x41wait\x12\x18.effectd.v1.AwaitRequest\x1a\x19.effectd.v1.AwaitResponse0\x01\x12@\n\x05Watch\x12\x18.effectd.v1.WatchRequest\x1a\x19.effectd.v1.WatchResponse(\x01\x30\x01\x12\x39\n\x04Peek\x12\x17.effectd.v1.PeekRequest\x1a\x18.effectd.v1.PeekResponse\x12?\n\x06\x43\x61ncel\x12\x19.effectd.v1.CancelRequest\x1a\x1a.effectd.v1.CancelResponse\x12H\n\tRevokeKey\x12\x1c.effectd.v1.RevokeKeyRequest\x1a\x1d.effectd.v1.RevokeKeyResponse\x12T\n\rRevokeSession\x12 .effectd.v1.RevokeSessionRequest\x1a!.effectd.v1.RevokeSessionResponse\x12\x63\n\x12\x43\x61ncelSessionWaits\x12%.effectd.v1.CancelSessionWaitsRequest\x1a&.effectd.v1.CancelSessionWaitsResponse2\xa3\x02\n\x07Keyring\x12Z\n\x0fListSigningKeys\x12\".effectd.v1.ListSigningKeysRequest\x1a#.effectd.v1.ListSigningKeysResponse\x12]\n\x10RotateSigningKey\x12#.effectd.v1.RotateSigningKeyRequest\x1a$.effectd.v1.RotateSigningKeyResponse\x12]\n\x10RetireSigningKey\x12#.effectd.v1.RetireSigningKeyRequest\x1a$.effectd.v1.RetireSigningKeyResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'effectd.v1.await_events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SIGNINGKEYSTATE']._serialized_start=2755
-  _globals['_SIGNINGKEYSTATE']._serialized_end=2903
+  _globals['_SIGNINGKEYSTATE']._serialized_start=2868
+  _globals['_SIGNINGKEYSTATE']._serialized_end=3016
   _globals['_MINTKEYREQUEST']._serialized_start=69
   _globals['_MINTKEYREQUEST']._serialized_end=178
   _globals['_MINTKEYRESPONSE']._serialized_start=180
@@ -65,45 +65,47 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WATCHACK']._serialized_start=1411
   _globals['_WATCHACK']._serialized_end=1453
   _globals['_WATCHRESPONSE']._serialized_start=1456
-  _globals['_WATCHRESPONSE']._serialized_end=1655
-  _globals['_PEEKREQUEST']._serialized_start=1657
-  _globals['_PEEKREQUEST']._serialized_end=1740
-  _globals['_KEYPENDING']._serialized_start=1742
-  _globals['_KEYPENDING']._serialized_end=1806
-  _globals['_PEEKRESPONSE']._serialized_start=1808
-  _globals['_PEEKRESPONSE']._serialized_end=1918
-  _globals['_CANCELREQUEST']._serialized_start=1920
-  _globals['_CANCELREQUEST']._serialized_end=2005
-  _globals['_CANCELRESPONSE']._serialized_start=2007
-  _globals['_CANCELRESPONSE']._serialized_end=2068
-  _globals['_REVOKEKEYREQUEST']._serialized_start=2070
-  _globals['_REVOKEKEYREQUEST']._serialized_end=2158
-  _globals['_REVOKEKEYRESPONSE']._serialized_start=2160
-  _globals['_REVOKEKEYRESPONSE']._serialized_end=2179
-  _globals['_REVOKESESSIONREQUEST']._serialized_start=2181
-  _globals['_REVOKESESSIONREQUEST']._serialized_end=2223
-  _globals['_REVOKESESSIONRESPONSE']._serialized_start=2225
-  _globals['_REVOKESESSIONRESPONSE']._serialized_end=2248
-  _globals['_CANCELSESSIONWAITSREQUEST']._serialized_start=2250
-  _globals['_CANCELSESSIONWAITSREQUEST']._serialized_end=2297
-  _globals['_CANCELSESSIONWAITSRESPONSE']._serialized_start=2299
-  _globals['_CANCELSESSIONWAITSRESPONSE']._serialized_end=2346
-  _globals['_SIGNINGKEYINFO']._serialized_start=2348
-  _globals['_SIGNINGKEYINFO']._serialized_end=2449
-  _globals['_LISTSIGNINGKEYSREQUEST']._serialized_start=2451
-  _globals['_LISTSIGNINGKEYSREQUEST']._serialized_end=2475
-  _globals['_LISTSIGNINGKEYSRESPONSE']._serialized_start=2477
-  _globals['_LISTSIGNINGKEYSRESPONSE']._serialized_end=2544
-  _globals['_ROTATESIGNINGKEYREQUEST']._serialized_start=2546
-  _globals['_ROTATESIGNINGKEYREQUEST']._serialized_end=2571
-  _globals['_ROTATESIGNINGKEYRESPONSE']._serialized_start=2573
-  _globals['_ROTATESIGNINGKEYRESPONSE']._serialized_end=2643
-  _globals['_RETIRESIGNINGKEYREQUEST']._serialized_start=2645
-  _globals['_RETIRESIGNINGKEYREQUEST']._serialized_end=2683
-  _globals['_RETIRESIGNINGKEYRESPONSE']._serialized_start=2685
-  _globals['_RETIRESIGNINGKEYRESPONSE']._serialized_end=2752
-  _globals['_AWAITEVENTS']._serialized_start=2906
-  _globals['_AWAITEVENTS']._serialized_end=3650
-  _globals['_KEYRING']._serialized_start=3653
-  _globals['_KEYRING']._serialized_end=3944
+  _globals['_WATCHRESPONSE']._serialized_end=1704
+  _globals['_WATCHTERMINALS']._serialized_start=1706
+  _globals['_WATCHTERMINALS']._serialized_end=1768
+  _globals['_PEEKREQUEST']._serialized_start=1770
+  _globals['_PEEKREQUEST']._serialized_end=1853
+  _globals['_KEYPENDING']._serialized_start=1855
+  _globals['_KEYPENDING']._serialized_end=1919
+  _globals['_PEEKRESPONSE']._serialized_start=1921
+  _globals['_PEEKRESPONSE']._serialized_end=2031
+  _globals['_CANCELREQUEST']._serialized_start=2033
+  _globals['_CANCELREQUEST']._serialized_end=2118
+  _globals['_CANCELRESPONSE']._serialized_start=2120
+  _globals['_CANCELRESPONSE']._serialized_end=2181
+  _globals['_REVOKEKEYREQUEST']._serialized_start=2183
+  _globals['_REVOKEKEYREQUEST']._serialized_end=2271
+  _globals['_REVOKEKEYRESPONSE']._serialized_start=2273
+  _globals['_REVOKEKEYRESPONSE']._serialized_end=2292
+  _globals['_REVOKESESSIONREQUEST']._serialized_start=2294
+  _globals['_REVOKESESSIONREQUEST']._serialized_end=2336
+  _globals['_REVOKESESSIONRESPONSE']._serialized_start=2338
+  _globals['_REVOKESESSIONRESPONSE']._serialized_end=2361
+  _globals['_CANCELSESSIONWAITSREQUEST']._serialized_start=2363
+  _globals['_CANCELSESSIONWAITSREQUEST']._serialized_end=2410
+  _globals['_CANCELSESSIONWAITSRESPONSE']._serialized_start=2412
+  _globals['_CANCELSESSIONWAITSRESPONSE']._serialized_end=2459
+  _globals['_SIGNINGKEYINFO']._serialized_start=2461
+  _globals['_SIGNINGKEYINFO']._serialized_end=2562
+  _globals['_LISTSIGNINGKEYSREQUEST']._serialized_start=2564
+  _globals['_LISTSIGNINGKEYSREQUEST']._serialized_end=2588
+  _globals['_LISTSIGNINGKEYSRESPONSE']._serialized_start=2590
+  _globals['_LISTSIGNINGKEYSRESPONSE']._serialized_end=2657
+  _globals['_ROTATESIGNINGKEYREQUEST']._serialized_start=2659
+  _globals['_ROTATESIGNINGKEYREQUEST']._serialized_end=2684
+  _globals['_ROTATESIGNINGKEYRESPONSE']._serialized_start=2686
+  _globals['_ROTATESIGNINGKEYRESPONSE']._serialized_end=2756
+  _globals['_RETIRESIGNINGKEYREQUEST']._serialized_start=2758
+  _globals['_RETIRESIGNINGKEYREQUEST']._serialized_end=2796
+  _globals['_RETIRESIGNINGKEYRESPONSE']._serialized_start=2798
+  _globals['_RETIRESIGNINGKEYRESPONSE']._serialized_end=2865
+  _globals['_AWAITEVENTS']._serialized_start=3019
+  _globals['_AWAITEVENTS']._serialized_end=3763
+  _globals['_KEYRING']._serialized_start=3766
+  _globals['_KEYRING']._serialized_end=4057
 # @@protoc_insertion_point(module_scope)

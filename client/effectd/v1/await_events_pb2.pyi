@@ -152,16 +152,24 @@ class WatchAck(_message.Message):
     def __init__(self, added: _Optional[int] = ..., removed: _Optional[int] = ...) -> None: ...
 
 class WatchResponse(_message.Message):
-    __slots__ = ("terminal", "rejected", "heartbeat", "ack")
+    __slots__ = ("terminal", "rejected", "heartbeat", "ack", "terminals")
     TERMINAL_FIELD_NUMBER: _ClassVar[int]
     REJECTED_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     ACK_FIELD_NUMBER: _ClassVar[int]
+    TERMINALS_FIELD_NUMBER: _ClassVar[int]
     terminal: WatchTerminal
     rejected: WatchRejected
     heartbeat: Heartbeat
     ack: WatchAck
-    def __init__(self, terminal: _Optional[_Union[WatchTerminal, _Mapping]] = ..., rejected: _Optional[_Union[WatchRejected, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., ack: _Optional[_Union[WatchAck, _Mapping]] = ...) -> None: ...
+    terminals: WatchTerminals
+    def __init__(self, terminal: _Optional[_Union[WatchTerminal, _Mapping]] = ..., rejected: _Optional[_Union[WatchRejected, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., ack: _Optional[_Union[WatchAck, _Mapping]] = ..., terminals: _Optional[_Union[WatchTerminals, _Mapping]] = ...) -> None: ...
+
+class WatchTerminals(_message.Message):
+    __slots__ = ("terminals",)
+    TERMINALS_FIELD_NUMBER: _ClassVar[int]
+    terminals: _containers.RepeatedCompositeFieldContainer[WatchTerminal]
+    def __init__(self, terminals: _Optional[_Iterable[_Union[WatchTerminal, _Mapping]]] = ...) -> None: ...
 
 class PeekRequest(_message.Message):
     __slots__ = ("key", "token")

@@ -23,7 +23,13 @@ from effectd.v1 import await_events_pb2 as pb
 
 from effectd_server.await_events.core import UNKNOWN_OR_REVOKED_MESSAGE, AwaitEventCore, KeyPendingState, Waiter, now_ms
 from effectd_server.await_events.keyring import Keyring, describe
-from effectd_server.await_events.watch import WatchAck, WatchAnswer, WatchRejection, WatchSession
+from effectd_server.await_events.watch import (
+    WatchAck,
+    WatchAnswer,
+    WatchRejection,
+    WatchSession,
+    WatchTerminalEvent,
+)
 from effectd_server.config import AwaitEventsConfig, LimitsConfig, StreamsConfig
 from effectd_server.edge.checks import (
     MAX_CURSOR,
@@ -125,6 +131,37 @@ def _required_resolution(request: Any) -> Resolution:
     if not request.HasField("resolution"):
         raise InvalidArgumentError("invalid_resolution", "a resolution is required")
     return resolution_from_proto(request.resolution)
+
+
+_WATCH_BATCH = 256
+_WATCH_BATCH_BYTES = 1 << 20
+"""Answers taken at once; consecutive terminals among them go out as one WatchTerminals message."""
+
+
+def _watch_responses(answers: list[WatchAnswer]) -> list[pb.WatchResponse]:
+    responses: list[pb.WatchResponse] = []
+    batch: list[pb.WatchTerminal] = []
+    for answer in answers:
+        if isinstance(answer, WatchTerminalEvent):
+            batch.append(
+                pb.WatchTerminal(
+                    key_id=answer.key_id, terminal=resolution_to_proto(answer.resolution), cursor=answer.cursor
+                )
+            )
+            continue
+        if batch:
+            responses.append(_terminals(batch))
+            batch = []
+        responses.append(_watch_response(answer))
+    if batch:
+        responses.append(_terminals(batch))
+    return responses
+
+
+def _terminals(batch: list[pb.WatchTerminal]) -> pb.WatchResponse:
+    if len(batch) == 1:
+        return pb.WatchResponse(terminal=batch[0])
+    return pb.WatchResponse(terminals=pb.WatchTerminals(terminals=batch))
 
 
 def _watch_response(answer: WatchAnswer) -> pb.WatchResponse:
@@ -246,9 +283,10 @@ class AwaitEventsServicer:
             while True:
                 if stop.done():
                     raise shutting_down()
-                answer = session.take()
-                if answer is not None:
-                    yield _watch_response(answer)
+                answers = session.take_many(_WATCH_BATCH, _WATCH_BATCH_BYTES)
+                if answers:
+                    for response in _watch_responses(answers):
+                        yield response
                     continue
                 reading = not reader.done()
                 await session.wait(interval, (reader, stop) if reading else (stop,))

@@ -106,6 +106,21 @@ class WatchSession:
         else:
             self._push_terminal(event.key_id, event.resolution, event.seq)
 
+    def take_many(self, limit: int, max_bytes: int) -> list[WatchAnswer]:
+        """Up to `limit` answers waiting, in order, about `max_bytes` at most (always at least one).
+        Raises stream_too_slow when the reader fell behind."""
+        taken: list[WatchAnswer] = []
+        size = 0
+        while len(taken) < limit and self._answers and (not taken or size + self._answers[0][1] <= max_bytes):
+            size += self._answers[0][1]
+            answer = self.take()
+            if answer is None:
+                break
+            taken.append(answer)
+        if not taken:
+            self.take()  # raises for a reader that fell behind; clears the ready flag otherwise
+        return taken
+
     def take(self) -> WatchAnswer | None:
         """The next answer waiting, if any. Raises stream_too_slow when the reader fell too far behind."""
         if self._overflow is not None:

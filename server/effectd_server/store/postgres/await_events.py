@@ -489,14 +489,24 @@ class PostgresAwaitEventsStore:
 
         async def run(conn: Any) -> None:
             await conn.execute(
-                "WITH r AS (INSERT INTO revoked_sessions (session_id, revoked_at_ms) VALUES ($1, $2)"
-                f" ON CONFLICT (session_id) DO NOTHING) SELECT pg_notify('{CHANNEL}', $3)",
+                "INSERT INTO revoked_sessions (session_id, revoked_at_ms) VALUES ($1, $2)"
+                " ON CONFLICT (session_id) DO NOTHING",
                 session_id,
                 now_ms,
-                payload,
             )
+            # Mark the session's pending keys too. A resolve racing this transaction then either
+            # committed first (its row is no longer pending and keeps its terminal) or waits on the row
+            # and, rechecking it, finds it revoked: a resolve is never `accepted` after the revocation
+            # committed, whatever snapshot its revoked-session check read.
+            await conn.execute(
+                "UPDATE await_keys SET revoked_at_ms = COALESCE(revoked_at_ms, $2)"
+                " WHERE session_id = $1 AND terminal_json IS NULL",
+                session_id,
+                now_ms,
+            )
+            await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
 
-        await self._db.run("revoke_session", run)
+        await self._db.run("revoke_session", run, transaction=True)
 
     async def revoked_sessions(self) -> set[str]:
         async def run(conn: Any) -> set[str]:
