@@ -26,6 +26,7 @@ from effectd_server.store.await_events import (
     SessionRevokedEvent,
     SigningKeyRow,
     TerminalRecorded,
+    TerminalsRecorded,
 )
 from effectd_server.store.journal import EffectClaim, EffectFinished
 from effectd_server.store.postgres import parse_url as _parse_url
@@ -726,3 +727,24 @@ async def test_sqlite_writer_survives_any_failure_in_a_batch(tmp_path: Path) -> 
         assert "key-4" in await store.key_states(["key-4"])
     finally:
         await store.close()
+
+
+async def test_concurrent_resolves_share_one_transaction_and_one_notification(
+    two_stores: tuple[Store, Store],
+) -> None:
+    """Single resolves that arrive together are gathered into one transaction, which announces them in
+    one NOTIFY (each used to be its own transaction and its own notification)."""
+    a, b = two_stores
+    events = Events()
+    b.set_listener(events)
+    rows = [_row(1000 + i) for i in range(50)]
+    await a.record_keys(rows, 1)
+    results = await asyncio.gather(*(a.resolve([ResolveItem(row, OK)], 2) for row in rows))
+    assert all(result[0].status == "accepted" for result in results)
+    seqs = [result[0].resolution_seq for result in results]
+    assert len(set(seqs)) == 50
+    await events.wait_for(lambda seen: any(isinstance(e, TerminalsRecorded) for e in seen))
+    batches = [e for e in events.seen if isinstance(e, TerminalsRecorded)]
+    assert len(batches) == 1 and not [e for e in events.seen if isinstance(e, TerminalRecorded)]
+    assert sorted(t.key_id for t in batches[0].terminals) == sorted(row.key_id for row in rows)
+    assert all(t.terminal_json == OK for t in batches[0].terminals)

@@ -47,6 +47,7 @@ from effectd_server.store.await_events import (
     ResolveResult,
     SessionRevokedEvent,
     TerminalRecorded,
+    TerminalsRecorded,
 )
 
 __all__ = ["UNKNOWN_OR_REVOKED_MESSAGE", "AwaitEventCore", "KeyPendingState", "Waiter", "now_ms"]
@@ -131,13 +132,10 @@ class AwaitEventCore:
     def on_store_event(self, event: object) -> None:
         """Apply a change another replica committed: wake this replica's waiters and watchers."""
         if isinstance(event, TerminalRecorded):
-            if self.hub.is_watched(event.key_id):
-                if event.terminal_json is not None:
-                    self.hub.publish(
-                        KeyTerminal(event.key_id, _decode_terminal(event.terminal_json), event.resolution_seq)
-                    )
-                else:
-                    self._spawn(self._catch_up([event.key_id]))
+            self._terminal_recorded(event)
+        elif isinstance(event, TerminalsRecorded):
+            for terminal in event.terminals:
+                self._terminal_recorded(terminal)
         elif isinstance(event, KeyRevokedEvent):
             if self.hub.is_watched(event.key_id):
                 self._spawn(self.tell_revoked([event.key_id]))
@@ -148,6 +146,13 @@ class AwaitEventCore:
             self._spawn(self.keyring.refresh())
         elif isinstance(event, ListenerResumed):
             self._spawn(self._resume())
+
+    def _terminal_recorded(self, event: TerminalRecorded) -> None:
+        if self.hub.is_watched(event.key_id):
+            if event.terminal_json is not None:
+                self.hub.publish(KeyTerminal(event.key_id, _decode_terminal(event.terminal_json), event.resolution_seq))
+            else:
+                self._spawn(self._catch_up([event.key_id]))
 
     async def _resume(self) -> None:
         """After missed notifications: re-read revocations, the keyring and every watched key."""

@@ -21,6 +21,7 @@ __all__ = [
     "SigningKeyRow",
     "SigningKeyState",
     "TerminalRecorded",
+    "TerminalsRecorded",
     "await_events_store",
     "signing_key_from",
 ]
@@ -84,6 +85,13 @@ class TerminalRecorded:
     terminal_json: str | None
     """None when it did not fit in the notification: read it with key_states."""
     resolution_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalsRecorded:
+    """Several keys got their terminals in one transaction (one notification from another replica)."""
+
+    terminals: tuple[TerminalRecorded, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -20,6 +21,7 @@ from effectd_server.store.await_events import (
     SessionRevokedEvent,
     SigningKeyRow,
     TerminalRecorded,
+    TerminalsRecorded,
     signing_key_from,
 )
 from effectd_server.store.postgres._backend import CHANNEL, PostgresBackend, Retry, fits
@@ -29,6 +31,10 @@ __all__ = ["RESOLVE_STATEMENTS", "PostgresAwaitEventsStore"]
 # pg_advisory_xact_lock(class, 0) orders rotations of the keyring ("efkr").
 _KEYRING_LOCK_CLASS = 0x65666B72
 _RESOLVE_ROUNDS = 8
+_GATHER_LIMIT = 512
+"""Most single resolves that share one transaction."""
+_NOTE_ROOM = 6000
+"""Characters of batch notification entries per NOTIFY (PostgreSQL refuses 8000 bytes and more)."""
 _IN_CHUNK = 10_000
 
 _NO_REVOKED_SESSION = "NOT EXISTS (SELECT 1 FROM revoked_sessions r WHERE r.session_id = v.session_id)"
@@ -36,37 +42,32 @@ _NO_REVOKED_SESSION = "NOT EXISTS (SELECT 1 FROM revoked_sessions r WHERE r.sess
 # Lock the batch's existing keys in one order, so that two batches never wait for each other in a cycle.
 _LOCK_KEYS = 'SELECT 1 FROM await_keys WHERE key_id = ANY($1::text[]) ORDER BY key_id COLLATE "C" FOR UPDATE'
 
-# First writer wins: a pending, unrevoked key takes the terminal. $4 holds each item's notification
-# payload after its sequence number, which only the database knows.
+# First writer wins: a pending, unrevoked key takes the terminal. A batch announces what it recorded
+# with one notification (see `_announce`), sent in the same transaction.
 _RESOLVE_UPDATE = f"""
 WITH v AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS v(key_id, terminal, session_id, note)
-), u AS (
-    UPDATE await_keys k
-    SET terminal_json = v.terminal, resolved_at_ms = $5, resolution_seq = nextval('resolution_seq')
-    FROM v
-    WHERE k.key_id = v.key_id AND k.terminal_json IS NULL AND k.revoked_at_ms IS NULL AND {_NO_REVOKED_SESSION}
-    RETURNING k.key_id, k.resolution_seq, v.note
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS v(key_id, terminal, session_id)
 )
-SELECT key_id, resolution_seq, pg_notify('{CHANNEL}', '{{"q":' || resolution_seq || note) FROM u
+UPDATE await_keys k
+SET terminal_json = v.terminal, resolved_at_ms = $4, resolution_seq = nextval('resolution_seq')
+FROM v
+WHERE k.key_id = v.key_id AND k.terminal_json IS NULL AND k.revoked_at_ms IS NULL AND {_NO_REVOKED_SESSION}
+RETURNING k.key_id, k.resolution_seq
 """
 
 # A resolution that arrives before the key was recorded is kept: the key is inserted with it.
 _RESOLVE_INSERT = f"""
 WITH v AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-        AS v(key_id, scope_json, wait_json, session_id, terminal, note)
-), i AS (
-    INSERT INTO await_keys AS k (key_id, scope_json, wait_json, session_id, created_at_ms, terminal_json,
-                                 resolved_at_ms, resolution_seq)
-    SELECT v.key_id, v.scope_json, v.wait_json, v.session_id, $7, v.terminal, $7, nextval('resolution_seq')
-    FROM v WHERE {_NO_REVOKED_SESSION}
-    ORDER BY v.key_id COLLATE "C"
-    ON CONFLICT (key_id) DO NOTHING
-    RETURNING k.key_id, k.resolution_seq
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+        AS v(key_id, scope_json, wait_json, session_id, terminal)
 )
-SELECT i.key_id, i.resolution_seq, pg_notify('{CHANNEL}', '{{"q":' || i.resolution_seq || v.note)
-FROM i JOIN v ON v.key_id = i.key_id
+INSERT INTO await_keys AS k (key_id, scope_json, wait_json, session_id, created_at_ms, terminal_json,
+                             resolved_at_ms, resolution_seq)
+SELECT v.key_id, v.scope_json, v.wait_json, v.session_id, $6, v.terminal, $6, nextval('resolution_seq')
+FROM v WHERE {_NO_REVOKED_SESSION}
+ORDER BY v.key_id COLLATE "C"
+ON CONFLICT (key_id) DO NOTHING
+RETURNING k.key_id, k.resolution_seq
 """
 
 # One key, the usual case: scalar statements whose only sensible plan is a primary-key lookup, whatever
@@ -149,6 +150,7 @@ def _dumps(value: object) -> str:
 # Notification tags of this capability: a terminal, a revoked key, a revoked session, the keyring.
 _DECODERS = {
     "r": lambda d: TerminalRecorded(str(d["k"]), d.get("j"), int(d["q"])),
+    "R": lambda d: TerminalsRecorded(tuple(TerminalRecorded(str(k), j, int(q)) for k, q, j in d["e"])),
     "k": lambda d: KeyRevokedEvent(str(d["k"])),
     "s": lambda d: SessionRevokedEvent(str(d["s"])),
     "g": lambda d: KeyringChanged(),
@@ -160,6 +162,8 @@ class PostgresAwaitEventsStore:
 
     def __init__(self, backend: PostgresBackend) -> None:
         self._db = backend
+        self._gathered: list[tuple[ResolveItem, int, asyncio.Future[ResolveResult]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
         """Nothing is kept beside the database."""
@@ -266,6 +270,35 @@ class PostgresAwaitEventsStore:
         await self._db.run("record_keys", run)
 
     async def resolve(self, items: Sequence[ResolveItem], now_ms: int) -> list[ResolveResult]:
+        """Single resolves that arrive together share one transaction (and one notification); a batch
+        runs at once."""
+        if len(items) != 1:
+            return await self._resolve_now(items, now_ms)
+        future: asyncio.Future[ResolveResult] = asyncio.get_running_loop().create_future()
+        self._gathered.append((items[0], now_ms, future))
+        if self._flusher is None:
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+        return [await future]
+
+    async def _flush(self) -> None:
+        try:
+            await asyncio.sleep(0)  # let the resolves of this loop iteration join
+            while self._gathered:
+                batch, self._gathered = self._gathered[:_GATHER_LIMIT], self._gathered[_GATHER_LIMIT:]
+                try:
+                    results = await self._resolve_now([item for item, _, _ in batch], max(t for _, t, _ in batch))
+                except Exception as exc:  # every caller of the batch hears of it
+                    for _, _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for (_, _, future), result in zip(batch, results, strict=True):
+                    if not future.done():
+                        future.set_result(result)
+        finally:
+            self._flusher = None
+
+    async def _resolve_now(self, items: Sequence[ResolveItem], now_ms: int) -> list[ResolveResult]:
         if not items:
             return []
         # Within one call the first item of a key competes; later items of the same key get its outcome.
@@ -273,13 +306,11 @@ class PostgresAwaitEventsStore:
         for index, item in enumerate(items):
             first.setdefault(item.key.key_id, index)
         unique = sorted(first.values(), key=lambda i: items[i].key.key_id)
-        notes = {i: self._terminal_note(items[i].key.key_id, items[i].terminal_json) for i in unique}
 
         if len(unique) == 1:
             index = unique[0]
-            one = await self._db.run(
-                "resolve", lambda conn: self._resolve_one(conn, items[index], notes[index], now_ms)
-            )
+            note = self._terminal_note(items[index].key.key_id, items[index].terminal_json)
+            one = await self._db.run("resolve", lambda conn: self._resolve_one(conn, items[index], note, now_ms))
             return [one if i == index or one.status == "revoked" else _already(one) for i in range(len(items))]
 
         async def run(conn: Any) -> dict[int, ResolveResult]:
@@ -288,8 +319,9 @@ class PostgresAwaitEventsStore:
                 await conn.execute(_LOCK_KEYS, [items[i].key.key_id for i in unique])
             todo = unique
             for _ in range(_RESOLVE_ROUNDS):
-                todo = await self._resolve_round(conn, items, todo, notes, now_ms, decided)
+                todo = await self._resolve_round(conn, items, todo, now_ms, decided)
                 if not todo:
+                    await self._announce(conn, [(items[i], decided[i]) for i in unique])
                     return decided
             raise Retry("resolve did not settle")
 
@@ -331,12 +363,34 @@ class PostgresAwaitEventsStore:
             # Pending again (its row appeared between our statements): take another pass.
         raise Retry("resolve did not settle")
 
+    async def _announce(self, conn: Any, decided: list[tuple[ResolveItem, ResolveResult]]) -> None:
+        """One notification for the terminals a batch recorded (more only when they do not fit in one);
+        a terminal too large to carry is sent without it and read back by the replicas."""
+        tail = self._db.tail
+        entries: list[str] = []
+        size = 0
+        payloads: list[str] = []
+        for item, result in decided:
+            if result.status != "accepted" or result.resolution_seq is None:
+                continue
+            entry = _dumps([item.key.key_id, result.resolution_seq, item.terminal_json])
+            if len(entry) > _NOTE_ROOM:
+                entry = _dumps([item.key.key_id, result.resolution_seq, None])
+            if entries and size + len(entry) + 1 > _NOTE_ROOM:
+                payloads.append('{"t":"R","e":[' + ",".join(entries) + "]" + tail)
+                entries, size = [], 0
+            entries.append(entry)
+            size += len(entry) + 1
+        if entries:
+            payloads.append('{"t":"R","e":[' + ",".join(entries) + "]" + tail)
+        for payload in payloads:
+            await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
+
     async def _resolve_round(
         self,
         conn: Any,
         items: Sequence[ResolveItem],
         todo: list[int],
-        notes: dict[int, str],
         now_ms: int,
         decided: dict[int, ResolveResult],
     ) -> list[int]:
@@ -347,7 +401,6 @@ class PostgresAwaitEventsStore:
             [k.key_id for k in keys],
             [items[i].terminal_json for i in todo],
             [k.session_id for k in keys],
-            [notes[i] for i in todo],
             now_ms,
         )
         accepted = {r[0]: int(r[1]) for r in rows}
@@ -368,7 +421,6 @@ class PostgresAwaitEventsStore:
             [k.wait_json for k in keys],
             [k.session_id for k in keys],
             [items[i].terminal_json for i in rest],
-            [notes[i] for i in rest],
             now_ms,
         )
         accepted = {r[0]: int(r[1]) for r in rows}
