@@ -19,10 +19,11 @@ from effectd.v1 import await_events_pb2_grpc as pb_grpc
 from effectd.v1 import effect_controller_pb2 as epb
 from effectd.v1 import effect_controller_pb2_grpc as epb_grpc
 from effectd.v1 import scope_pb2
-from effectd_server import RunningServer
+from effectd_server import RunningServer, ServerConfig, StoreConfig, serve
 from effectd_server.config import LimitsConfig, StreamsConfig
 
 from tests.integration.test_bad_input import INVALID, expect_error
+from tests.pg import fresh_schema, require_postgres
 
 SCOPE = TurnScope("s", "t")
 
@@ -231,3 +232,15 @@ async def test_caller_text_in_logs_is_escaped_and_truncated(
         assert "\n" not in line
         assert len(line) < 2000
     assert any("abc\\n" in line for line in refused)
+
+
+async def test_the_server_start_line_holds_no_password(caplog: pytest.LogCaptureFixture) -> None:
+    await require_postgres()
+    async with fresh_schema() as url:
+        secret_url = url.replace("postgresql://postgres@", "postgresql://postgres:not-a-real-password@")
+        caplog.set_level(logging.INFO, logger="effectd.server")
+        async with serve(ServerConfig(listen="127.0.0.1:0", store=StoreConfig(secret_url))):
+            pass
+    lines = [record.getMessage() for record in caplog.records if record.name == "effectd.server"]
+    assert any("listening" in line for line in lines), lines
+    assert not any("not-a-real-password" in line for line in lines), lines

@@ -35,3 +35,12 @@ def test_bad_limits_and_urls_are_value_errors() -> None:
         ServerConfig(streams=StreamsConfig(heartbeat_interval_s=0))
     with pytest.raises(ValueError):
         StoreConfig("mysql://x").sqlite_path()
+
+
+def test_the_store_url_is_logged_without_its_password() -> None:
+    url = "postgresql://effectd:s3cret-pass@db.internal:5432/effectd?schema=x"
+    redacted = StoreConfig(url).redacted()
+    assert "s3cret-pass" not in redacted
+    assert redacted.startswith("postgresql://effectd:***@db.internal:5432/effectd")
+    assert StoreConfig("postgresql://db/effectd").redacted() == "postgresql://db/effectd"
+    assert StoreConfig("/var/lib/effectd.db").redacted() == "/var/lib/effectd.db"
