@@ -2,6 +2,10 @@
 
 The client pings at most every `CLIENT_KEEPALIVE_MS`; the server permits pings that often, so its
 enforcement never answers a healthy client with GOAWAY (a test checks the two agree).
+
+In this grpcio a keepalive ping's ack is awaited for `grpc.http2.ping_timeout_ms` (60 s by default),
+not `grpc.keepalive_timeout_ms`, so both are set to the same value: a keepalive timeout of 10 s is 10 s.
+Keepalive is the last line; SDK streams notice a silent link sooner from missing heartbeats (`_rpc`).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import grpc
 
 __all__ = [
     "CLIENT_KEEPALIVE_MS",
+    "CLIENT_KEEPALIVE_TIMEOUT_MS",
     "MAX_MESSAGE_BYTES",
     "SERVER_MIN_PING_INTERVAL_MS",
     "channel_options",
@@ -26,6 +31,7 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 CLIENT_KEEPALIVE_MS = 30_000
 CLIENT_KEEPALIVE_TIMEOUT_MS = 10_000
 SERVER_KEEPALIVE_MS = 60_000
+SERVER_KEEPALIVE_TIMEOUT_MS = 20_000
 SERVER_MIN_PING_INTERVAL_MS = 20_000
 SERVER_MAX_PENDING_REQUESTS = 100_000
 
@@ -62,9 +68,13 @@ def channel_options() -> Options:
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
         ("grpc.keepalive_time_ms", CLIENT_KEEPALIVE_MS),
         ("grpc.keepalive_timeout_ms", CLIENT_KEEPALIVE_TIMEOUT_MS),
+        ("grpc.http2.ping_timeout_ms", CLIENT_KEEPALIVE_TIMEOUT_MS),
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.max_pings_without_data", 0),
         ("grpc.enable_retries", 1),
+        # Connections belong to this channel, not to a process-wide pool shared by every channel with the
+        # same options: a channel opened to replace one whose link went dead gets a new connection.
+        ("grpc.use_local_subchannel_pool", 1),
     ]
 
 
@@ -73,7 +83,8 @@ def server_options(*, reuse_port: bool = False) -> Options:
         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
         ("grpc.keepalive_time_ms", SERVER_KEEPALIVE_MS),
-        ("grpc.keepalive_timeout_ms", 20_000),
+        ("grpc.keepalive_timeout_ms", SERVER_KEEPALIVE_TIMEOUT_MS),
+        ("grpc.http2.ping_timeout_ms", SERVER_KEEPALIVE_TIMEOUT_MS),
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.min_recv_ping_interval_without_data_ms", SERVER_MIN_PING_INTERVAL_MS),
         ("grpc.http2.min_ping_interval_without_data_ms", SERVER_MIN_PING_INTERVAL_MS),
