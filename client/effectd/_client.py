@@ -28,7 +28,7 @@ from effectd._convert_scope import (
     wait_to_proto,
 )
 from effectd._errors import EffectdError, InvalidArgumentError, error_for
-from effectd._rpc import DEFAULT_TIMEOUT_S, Reconnect, Rpc
+from effectd._rpc import DEFAULT_TIMEOUT_S, Reconnect, Rpc, Watchdog, heartbeat_ms, stall_after
 from effectd._scope import (
     AwaitEventKey,
     AwaitEventWaitIdentity,
@@ -211,7 +211,9 @@ class Client:
 
         `timeout` (seconds) or `deadline_unix_ms` sets a durable server-side deadline: when it passes the
         server records `timeout`. A broken stream is reopened (for up to `reconnect_for` seconds of
-        failures in a row); it resolves nothing.
+        failures in a row); it resolves nothing. The server sends a heartbeat every `heartbeat_interval`
+        seconds (default 5, at least 1); a stream silent for two intervals plus a second is taken for a
+        dead link and reopened on a new connection.
         """
         if timeout is not None and deadline_unix_ms is None:
             if not (math.isfinite(timeout) and 0 <= timeout <= MAX_TIMEOUT_S):
@@ -227,17 +229,29 @@ class Client:
         request = pb.AwaitRequest(**key_ref_to_proto(key))
         if deadline_unix_ms is not None:
             request.deadline_unix_ms = deadline_unix_ms
-        if heartbeat_interval is not None:
-            request.heartbeat_interval_ms = max(1, int(heartbeat_interval * 1000))
+        request.heartbeat_interval_ms = heartbeat_ms(heartbeat_interval)
+        silence = stall_after(request.heartbeat_interval_ms)
         reconnect = Reconnect(give_up_after=reconnect_for)
         while True:
+            watchdog = Watchdog(self.rpc, silence)
+            call = self._events.Await(request)
+            watchdog.watch(call)
             try:
-                async for response in self._events.Await(request):
+                async for response in call:
+                    watchdog.heard()
                     reconnect.succeeded()
                     if response.WhichOneof("event") == "terminal":
                         return resolution_from_proto(response.terminal, "terminal")
-            except grpc.aio.AioRpcError as exc:
-                reconnect.failed(exc)
+            except (grpc.aio.AioRpcError, asyncio.CancelledError) as exc:
+                if watchdog.lost(exc):
+                    reconnect.lost(watchdog)
+                elif isinstance(exc, grpc.aio.AioRpcError):
+                    reconnect.failed(exc)
+                else:
+                    raise
+            finally:
+                watchdog.stop()
+                call.cancel()
             await reconnect.wait()
 
     def watch(
@@ -251,9 +265,10 @@ class Client:
         WatchTerminal (or WatchRejected) once. Reconnects by itself and re-adds only the keys whose
         terminal has not arrived yet. With `until_done` the iteration ends when every key is answered.
         Keys may be given as tokens; a token that does not decode is answered by a WatchRejected whose
-        `key_id` is empty and whose `token` is that token.
+        `key_id` is empty and whose `token` is that token. Heartbeats and the dead-link bound are as for
+        `await_event`.
         """
-        return Watch(self._events, keys, heartbeat_interval=heartbeat_interval, until_done=until_done)
+        return Watch(self.rpc, keys, heartbeat_interval=heartbeat_interval, until_done=until_done)
 
     async def peek(self, key: KeyRef, *, timeout: float | None = None) -> Resolution | KeyPending:
         response = await self.rpc.unary(self._events.Peek, pb.PeekRequest(**key_ref_to_proto(key)), timeout=timeout)
@@ -308,16 +323,18 @@ class Watch:
 
     def __init__(
         self,
-        stub: pb_grpc.AwaitEventsStub,
+        rpc: Rpc,
         keys: Iterable[KeyRef],
         *,
         heartbeat_interval: float | None,
         until_done: bool,
     ) -> None:
-        self._stub = stub
+        self._rpc = rpc
+        self._stub = rpc.stub(pb_grpc.AwaitEventsStub)
         # Keyed by key_id (a token that does not decode: by the token itself).
         self._pending: dict[str, KeyRef] = {}
-        self._heartbeat_ms = max(1, int(heartbeat_interval * 1000)) if heartbeat_interval else 0
+        self._heartbeat_ms = heartbeat_ms(heartbeat_interval)
+        self._silence = stall_after(self._heartbeat_ms)
         self._until_done = until_done
         self._events: asyncio.Queue[WatchTerminal | WatchRejected | BaseException] = asyncio.Queue()
         self._outbox: asyncio.Queue[Any] | None = None
@@ -386,20 +403,31 @@ class Watch:
                 outbox.put_nowait(request)
             if first:
                 outbox.put_nowait(pb.WatchRequest(heartbeat_interval_ms=self._heartbeat_ms))
+            # Every request is acknowledged at once and an idle stream gets heartbeats, so silence for
+            # two intervals means a dead link: the watchdog cancels the call and the loop resumes.
+            watchdog = Watchdog(self._rpc, self._silence)
             call = self._stub.Watch(_drain(outbox))
+            watchdog.watch(call)
             try:
                 async for response in call:
+                    watchdog.heard()
                     reconnect.succeeded()
                     self._handle(response)
                 if not self._pending:
                     return
-            except grpc.aio.AioRpcError as exc:
+            except (grpc.aio.AioRpcError, asyncio.CancelledError) as exc:
                 try:
-                    reconnect.failed(exc)
+                    if watchdog.lost(exc):
+                        reconnect.lost(watchdog)
+                    elif isinstance(exc, grpc.aio.AioRpcError):
+                        reconnect.failed(exc)
+                    else:
+                        raise
                 except EffectdError as error:
                     self._events.put_nowait(error)
                     return
             finally:
+                watchdog.stop()
                 outbox.put_nowait(_CLOSE)
                 call.cancel()
             await reconnect.wait()

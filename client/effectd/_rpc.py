@@ -4,30 +4,43 @@
 share one `Rpc`: it owns the channel, makes one stub per service, gives every unary call a deadline
 (`DEFAULT_TIMEOUT_S` unless the caller passes `timeout=`) and turns a failed call into the typed
 `EffectdError` the server named in its `google.rpc.ErrorInfo`. Streams reconnect with `Reconnect`.
+
+A stream is only as alive as what arrives on it. A link that a NAT or load balancer dropped without a
+reset stays open and silent, and HTTP/2 keepalive notices it only after `keepalive_time + ping timeout`
+(40 s). So every SDK stream asks the server for heartbeats (`DEFAULT_HEARTBEAT_S` unless given an
+interval) and runs under a `Watchdog`: when nothing arrives for `stall_after(interval)` seconds (two
+intervals plus a margin) the call is cancelled, the `Rpc` replaces its channel (a new connection: the
+old one would carry the retry into the same hole) and the stream reopens with backoff and resumes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
 
 from effectd._channel import insecure_channel
-from effectd._errors import DOMAIN, EffectdError, UnavailableError, error_for
+from effectd._errors import DOMAIN, EffectdError, InvalidArgumentError, UnavailableError, error_for
 
 __all__ = [
+    "DEFAULT_HEARTBEAT_S",
     "DEFAULT_TIMEOUT_S",
     "RETRYABLE",
     "Reconnect",
     "Rpc",
+    "Watchdog",
     "backoff",
     "call",
     "error_from_rpc",
+    "heartbeat_ms",
+    "stall_after",
 ]
 
 T = TypeVar("T")
@@ -39,7 +52,45 @@ DEFAULT_TIMEOUT_S = 10.0
 RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE})
 """Statuses after which a stream is reopened (unary calls are retried by the channel's service config)."""
 
+DEFAULT_HEARTBEAT_S = 5.0
+"""The heartbeat interval SDK streams (Await, Watch) ask for unless given one: a dead link is noticed
+within `stall_after(5.0)` = 11 s."""
+
+SERVER_MIN_HEARTBEAT_S = 1.0
+"""The server raises requested heartbeat intervals to this (its `min_heartbeat_interval_s` default)."""
+
+MAX_HEARTBEAT_S = 3600.0
+"""The longest heartbeat interval the contract accepts (`heartbeat_interval_ms` up to 3,600,000)."""
+
+STALL_HEARTBEATS = 2
+"""How many heartbeat intervals of silence make a stream dead."""
+
+STALL_MARGIN_S = 1.0
+"""Added to those intervals for scheduling and network jitter."""
+
 _STATUS_DETAILS_KEY = "grpc-status-details-bin"
+
+
+def heartbeat_ms(heartbeat_interval: float | None) -> int:
+    """The `heartbeat_interval_ms` an SDK stream asks for: `DEFAULT_HEARTBEAT_S` when None; otherwise
+    seconds, more than 0 and at most an hour (the server raises it to its minimum, 1 s)."""
+    if heartbeat_interval is None:
+        heartbeat_interval = DEFAULT_HEARTBEAT_S
+    if not (math.isfinite(heartbeat_interval) and 0 < heartbeat_interval <= MAX_HEARTBEAT_S):
+        raise InvalidArgumentError(
+            "value_out_of_range",
+            f"heartbeat_interval must be more than 0 and at most {MAX_HEARTBEAT_S:g} seconds, got {heartbeat_interval}",
+        )
+    return max(1, int(heartbeat_interval * 1000))
+
+
+def stall_after(heartbeat_interval_ms: int) -> float:
+    """Seconds of silence after which a stream that asked for `heartbeat_interval_ms` is taken for dead:
+    `STALL_HEARTBEATS` intervals as the server applies them (raised to its 1 s minimum) plus
+    `STALL_MARGIN_S`. The server sends the first message at once (Await: a heartbeat when the wait is
+    registered; Watch: the acknowledgement of the first request), so the bound holds from the start."""
+    interval = max(heartbeat_interval_ms / 1000, SERVER_MIN_HEARTBEAT_S)
+    return STALL_HEARTBEATS * interval + STALL_MARGIN_S
 
 
 def error_from_rpc(exc: grpc.aio.AioRpcError) -> EffectdError:
@@ -93,28 +144,131 @@ class Reconnect:
             # A stream ended because its reader fell behind resumes like one that dropped.
             if error.code not in RESUMABLE_CODES:
                 raise error from None
+        if self._given_up():
+            raise error_from_rpc(exc) from None
+
+    def lost(self, watchdog: Watchdog) -> None:
+        """The stream went silent (see `Watchdog`): reopen it like one that failed with UNAVAILABLE."""
+        if self._given_up():
+            raise UnavailableError(
+                "unavailable", f"effectd sent nothing for {watchdog.after:g} s on every attempt; the link looks dead"
+            )
+
+    def _given_up(self) -> bool:
         now = time.monotonic()
         if self._failing_since is None:
             self._failing_since = now
-        if self.give_up_after is not None and now - self._failing_since > self.give_up_after:
-            raise error_from_rpc(exc) from None
+        return self.give_up_after is not None and now - self._failing_since > self.give_up_after
 
     async def wait(self) -> None:
         await asyncio.sleep(backoff(self.attempt))
         self.attempt += 1
 
 
+class Watchdog:
+    """Takes a stream for dead when nothing arrives on it for `after` seconds: a half-dead link (dropped by a
+    NAT or load balancer without a reset) stays open and silent, so only the missing heartbeats tell.
+
+    One per attempt, made before the call (it notes the `Rpc`'s channel generation): `watch(call)` arms it,
+    `heard()` on every message, `stop()` when the attempt ends. When it fires it cancels the call; the
+    reader then gets a CancelledError (or CANCELLED), and `lost(exc)` says whether that came from here (or
+    from the channel being replaced under the call) rather than from the task being cancelled; if so it
+    has the `Rpc` replace the channel, and the stream reopens and resumes.
+    """
+
+    def __init__(self, rpc: Rpc, after: float) -> None:
+        self.rpc = rpc
+        self.after = after
+        self.generation = rpc.generation
+        self.fired = False
+        self._loop = asyncio.get_running_loop()
+        self._last = self._loop.time()
+        self._call: grpc.aio.Call | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    def watch(self, call: grpc.aio.Call) -> None:
+        self._call = call
+        self._last = self._loop.time()
+        self._timer = self._loop.call_at(self._last + self.after, self._check)
+
+    def heard(self) -> None:
+        self._last = self._loop.time()
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _check(self) -> None:
+        # One timer per attempt, moved on lazily: a message costs a clock read, not a timer.
+        due = self._last + self.after
+        if self._loop.time() < due:
+            self._timer = self._loop.call_at(due, self._check)
+            return
+        self._timer = None
+        self.fired = True
+        if self._call is not None:
+            self._call.cancel()
+
+    def lost(self, exc: BaseException) -> bool:
+        """Whether the attempt ended because the link went silent (then the channel is replaced) or because
+        its channel was replaced and closed under it; False for anything else."""
+        cancelled = isinstance(exc, asyncio.CancelledError) or (
+            isinstance(exc, grpc.aio.AioRpcError) and exc.code() == grpc.StatusCode.CANCELLED
+        )
+        if not cancelled:
+            return False
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            return False  # the caller cancelled us
+        if self.fired:
+            self.rpc.renew_channel(self.generation)
+            return True
+        return isinstance(exc, grpc.aio.AioRpcError) and self.rpc.generation != self.generation
+
+
+class _LiveStub:
+    """What `Rpc.stub` hands out: each method is looked up on the current channel's stub when called, so
+    facades keep their stubs across `Rpc.renew_channel`."""
+
+    __slots__ = ("_factory", "_rpc")
+
+    def __init__(self, rpc: Rpc, factory: Callable[[grpc.aio.Channel], Any]) -> None:
+        self._rpc = rpc
+        self._factory = factory
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._rpc._current_stub(self._factory), name)
+
+
+_KEEP_RETIRED_CHANNELS = 4
+_RETIRED_CLOSE_GRACE_S = 60.0
+
+
 class Rpc:
     """A channel to effectd and how calls go over it. Facades share one; closing it closes the channel.
 
-    Create with `await Rpc.connect(target)` or wrap an open channel with `Rpc(channel)`.
+    Create with `await Rpc.connect(target)` or wrap an open channel with `Rpc(channel)`. A stream that
+    finds its link dead has the channel replaced (`renew_channel`) when the `Rpc` knows how to open one
+    (`Rpc.connect`, or `reopen=`); a wrapped channel without `reopen` is kept.
     """
 
-    def __init__(self, channel: grpc.aio.Channel, *, default_timeout: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        channel: grpc.aio.Channel,
+        *,
+        default_timeout: float = DEFAULT_TIMEOUT_S,
+        reopen: Callable[[], grpc.aio.Channel] | None = None,
+    ) -> None:
         if default_timeout <= 0:
             raise ValueError(f"default_timeout must be positive, got {default_timeout!r}")
         self._channel = channel
+        self._reopen = reopen
+        self._generation = 0
+        self._retired: list[grpc.aio.Channel] = []
+        self._closing: dict[asyncio.Task[None], grpc.aio.Channel] = {}
         self._stubs: dict[Callable[..., Any], Any] = {}
+        self._live_stubs: dict[Callable[..., Any], _LiveStub] = {}
         self.default_timeout = default_timeout
         """Seconds every unary call may take unless it is given its own `timeout=`."""
 
@@ -130,7 +284,7 @@ class Rpc:
         "host:port" replicas. Waits until the channel is ready unless connect_timeout is None."""
         channel = insecure_channel(target)
         try:
-            rpc = cls(channel, default_timeout=default_timeout)
+            rpc = cls(channel, default_timeout=default_timeout, reopen=lambda: insecure_channel(target))
             if connect_timeout is not None:
                 try:
                     await asyncio.wait_for(channel.channel_ready(), connect_timeout)
@@ -143,14 +297,49 @@ class Rpc:
 
     @property
     def channel(self) -> grpc.aio.Channel:
+        """The current channel (a new one after `renew_channel`)."""
         return self._channel
 
+    @property
+    def generation(self) -> int:
+        """How many times the channel was replaced."""
+        return self._generation
+
     def stub(self, factory: Callable[[grpc.aio.Channel], Stub]) -> Stub:
-        """The stub of one service on this channel (`factory` is the generated `...Stub` class); one per service."""
+        """The stub of one service (`factory` is the generated `...Stub` class), one per service; its calls
+        go over the current channel, also after `renew_channel`."""
+        live = self._live_stubs.get(factory)
+        if live is None:
+            live = self._live_stubs[factory] = _LiveStub(self, factory)
+        return cast(Stub, live)
+
+    def _current_stub(self, factory: Callable[[grpc.aio.Channel], Stub]) -> Stub:
         stub = self._stubs.get(factory)
         if stub is None:
             stub = self._stubs[factory] = factory(self._channel)
-        return stub
+        return cast(Stub, stub)
+
+    def renew_channel(self, generation: int) -> bool:
+        """Replace the channel, whose connection a stream found dead, with a new one (new connections), once
+        per `generation`: the streams that noticed the same dead link together replace it once.
+
+        The old channel stays open, so that calls still on it end by their own deadlines (or go on, if only
+        one replica's link died); the last few are kept until `close`, older ones are closed after a grace.
+        Returns whether a new channel was opened (False: already replaced, or no way to open one).
+        """
+        if generation != self._generation or self._reopen is None:
+            return False
+        old = self._channel
+        self._channel = self._reopen()
+        self._generation += 1
+        self._stubs.clear()
+        self._retired.append(old)
+        if len(self._retired) > _KEEP_RETIRED_CHANNELS:
+            oldest = self._retired.pop(0)
+            task = asyncio.get_running_loop().create_task(oldest.close(_RETIRED_CLOSE_GRACE_S))
+            self._closing[task] = oldest
+            task.add_done_callback(lambda done: self._closing.pop(done, None))
+        return True
 
     def timeout(self, timeout: float | None) -> float:
         """The deadline of one unary call: `timeout` if given, else the default."""
@@ -161,7 +350,15 @@ class Rpc:
         return await call(method(request, timeout=self.timeout(timeout)))
 
     async def close(self) -> None:
-        await self._channel.close()
+        closing = dict(self._closing)
+        for task in closing:
+            task.cancel()
+        for task in closing:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for channel in (*closing.values(), *self._retired, self._channel):
+            await channel.close()
+        self._retired.clear()
 
     async def __aenter__(self) -> Rpc:
         return self
