@@ -728,3 +728,21 @@ async def test_the_registry_survives_a_restart(reopenable: Registry, clock: Cloc
     assert (await reopened.claim_process_lease("proc-reopen", "w2", 100)).fencing_token == 2
     done = await reopened.complete_process("proc-reopen", ProcessAwaitSuccess("bye"))
     assert done.status == ProcessCompleted(ProcessAwaitSuccess("bye")) and done.wait is None
+
+
+async def test_u64_bounds_are_answered_not_crashed_on(registry: ProcessRegistryCore) -> None:
+    await registry.register_process(registration("p", plain("e")))
+    await registry.append_event("p", request("e", 1))
+    top = 2**64 - 1
+    assert await registry.events_after("p", top) == []
+    assert await registry.wake_events_after("p", top) == []
+    assert await registry.count_events_through("p", "e", top) == 1
+    assert len(await registry.recent_events("p", top)) == 1
+    await registry.ack_wake("p", top)
+    lease = await registry.claim_process_lease("p", "w", top)
+    assert lease.expires_at_epoch_ms == 2**63 - 1
+    for bad in (-1, 2**64):
+        with pytest.raises(InvalidArgumentError):
+            await registry.events_after("p", bad)
+        with pytest.raises(InvalidArgumentError):
+            await registry.claim_process_lease("p", "w", bad)

@@ -178,9 +178,20 @@ def _lease(row: LeaseRow | None) -> ProcessLease | None:
     return _lease_from_row(row)
 
 
+_U64_MAX = 2**64 - 1
+_I64_MAX = 2**63 - 1
+
+
 def _check_count(value: int, what: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidArgumentError("invalid_request", f"{what} must be a non-negative integer, got {value!r}")
+    """lash's u64 arguments: a non-negative integer that fits 64 bits."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _U64_MAX:
+        raise InvalidArgumentError("invalid_request", f"{what} must be an integer in [0, 2^64-1], got {value!r}")
+
+
+def _ttl(ttl_ms: int, now: int) -> int:
+    """A lease TTL whose expiry saturates (as lash's `saturating_add`) at what the store can hold."""
+    _check_count(ttl_ms, "lease_ttl_ms")
+    return min(ttl_ms, _I64_MAX - now)
 
 
 class _Waiters:
@@ -499,12 +510,12 @@ class ProcessRegistryCore:
         may re-claim. Every claim has a fencing token greater than all before it."""
         if not owner_id:
             raise InvalidArgumentError("invalid_request", "a process lease needs a non-empty owner id")
-        _check_count(lease_ttl_ms, "lease_ttl_ms")
         now = self._clock()
+        ttl = _ttl(lease_ttl_ms, now)
 
         def decide(current: LeaseRow | None) -> LeaseRow:
             fencing = 0 if current is None else current.fencing_token
-            lease = rules.claim_lease(process_id, _lease(current), fencing, owner_id, lease_ttl_ms, now)
+            lease = rules.claim_lease(process_id, _lease(current), fencing, owner_id, ttl, now)
             return _lease_row(lease)
 
         row = await self.store.put_lease(process_id, decide)
@@ -514,11 +525,11 @@ class ProcessRegistryCore:
 
     async def renew_process_lease(self, lease: ProcessLease, lease_ttl_ms: int) -> ProcessLease:
         """Extend a live lease held with this token (`missing or expired` otherwise)."""
-        _check_count(lease_ttl_ms, "lease_ttl_ms")
         now = self._clock()
+        ttl = _ttl(lease_ttl_ms, now)
 
         def decide(current: LeaseRow | None) -> LeaseRow:
-            return _lease_row(rules.renew_lease(lease, _lease(current), lease_ttl_ms, now))
+            return _lease_row(rules.renew_lease(lease, _lease(current), ttl, now))
 
         row = await self.store.put_lease(lease.process_id, decide)
         if row is None:

@@ -30,6 +30,14 @@ from effectd_server.store.sqlite._backend import SqliteBackend
 
 __all__ = ["SqliteProcessesStore"]
 
+_I64_MAX = 2**63 - 1
+
+
+def _seq(value: int) -> int:
+    """A sequence or count bound as SQLite can bind it (u64 values past i64 match nothing more)."""
+    return min(value, _I64_MAX)
+
+
 _LEASE_COLUMNS = "process_id, owner_id, lease_token, fencing_token, claimed_at_ms, expires_at_ms"
 _GRANT_COLUMNS = "g.scope_id, g.session_id, g.process_id, g.descriptor_json"
 _PROCESS_COLUMNS_P = ", ".join("p." + c.strip() for c in PROCESS_COLUMNS.split(","))
@@ -173,7 +181,7 @@ class SqliteProcessesStore:
             rows = conn.execute(
                 f"SELECT {EVENT_COLUMNS} FROM process_events WHERE process_id = ? AND sequence > ?"
                 " ORDER BY sequence LIMIT ?",
-                (process_id, after_sequence, -1 if limit is None else limit),
+                (process_id, _seq(after_sequence), -1 if limit is None else _seq(limit)),
             )
             return [event_row_from(r) for r in rows]
 
@@ -184,7 +192,7 @@ class SqliteProcessesStore:
             r = conn.execute(
                 f"SELECT {EVENT_COLUMNS} FROM process_events WHERE process_id = ? AND event_type = ?"
                 " AND sequence > ? ORDER BY sequence LIMIT 1",
-                (process_id, event_type, after_sequence),
+                (process_id, event_type, _seq(after_sequence)),
             ).fetchone()
             return None if r is None else event_row_from(r)
 
@@ -196,7 +204,7 @@ class SqliteProcessesStore:
                 f"SELECT {EVENT_COLUMNS} FROM process_events e WHERE e.process_id = ? AND e.sequence > ?"
                 " AND e.has_wake = 1 AND NOT EXISTS (SELECT 1 FROM process_wake_acks a"
                 " WHERE a.process_id = e.process_id AND a.sequence = e.sequence) ORDER BY e.sequence",
-                (process_id, after_sequence),
+                (process_id, _seq(after_sequence)),
             )
             return [event_row_from(r) for r in rows]
 
@@ -207,7 +215,7 @@ class SqliteProcessesStore:
             return int(
                 conn.execute(
                     "SELECT COUNT(*) FROM process_events WHERE process_id = ? AND event_type = ? AND sequence <= ?",
-                    (process_id, event_type, min(through_sequence, 2**63 - 1)),
+                    (process_id, event_type, _seq(through_sequence)),
                 ).fetchone()[0]
             )
 
@@ -217,7 +225,7 @@ class SqliteProcessesStore:
         def run(conn: sqlite3.Connection) -> list[EventRow]:
             rows = conn.execute(
                 f"SELECT {EVENT_COLUMNS} FROM process_events WHERE process_id = ? ORDER BY sequence DESC LIMIT ?",
-                (process_id, limit),
+                (process_id, _seq(limit)),
             ).fetchall()
             return [event_row_from(r) for r in reversed(rows)]
 
@@ -227,9 +235,11 @@ class SqliteProcessesStore:
         def run(conn: sqlite3.Connection) -> bool:
             if not _exists(conn, process_id):
                 return False
-            conn.execute(
-                "INSERT OR IGNORE INTO process_wake_acks (process_id, sequence) VALUES (?, ?)", (process_id, sequence)
-            )
+            if sequence <= _I64_MAX:  # larger sequences name no event
+                conn.execute(
+                    "INSERT OR IGNORE INTO process_wake_acks (process_id, sequence) VALUES (?, ?)",
+                    (process_id, sequence),
+                )
             return True
 
         return await self._db.write(run)
