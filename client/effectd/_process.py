@@ -529,6 +529,108 @@ class ProcessEvent:
     occurred_at: SystemTime
 
 
+@dataclass(frozen=True, slots=True)
+class ProcessWakeDelivery:
+    """A materialised wake addressed to a session scope (lash's `ProcessWakeDelivery`); derived from its
+    event, never stored apart from it. `wake_id` is `wake_id(target_scope_id, dedupe_key)`."""
+
+    wake_id: str
+    target_session_id: str
+    target_scope_id: str
+    process_id: str
+    sequence: int
+    event_type: str
+    event_invocation: RuntimeInvocation
+    process_caused_by: CausalRef | None
+    dedupe_key: str
+    input: str
+    created_at_ms: int
+    LASH_OMIT_NONE: ClassVar = frozenset({"process_caused_by"})
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessEventAppendResult:
+    """What `append_event` answers: the event (the original one for a replayed key) and its wake delivery."""
+
+    event: ProcessEvent
+    wake_delivery: ProcessWakeDelivery | None = None
+    LASH_OMIT_NONE: ClassVar = frozenset({"wake_delivery"})
+
+
+# -- leases and list filters (§3.2, §3.6) -------------------------------------------------------------
+
+PROCESS_LEASE_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessLease:
+    """A single-owner lease over a process; `fencing_token` only grows, across claims and releases."""
+
+    schema_version: int
+    process_id: str
+    owner_id: str
+    lease_token: str
+    fencing_token: int
+    claimed_at_epoch_ms: int
+    expires_at_epoch_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessLeaseCompletion:
+    process_id: str
+    lease_token: str
+
+    @classmethod
+    def from_lease(cls, lease: ProcessLease) -> ProcessLeaseCompletion:
+        return cls(lease.process_id, lease.lease_token)
+
+
+class ProcessStatusFilter(enum.StrEnum):
+    """lash's `ProcessStatusFilter`: one lifecycle status, or `any`. The default is `running`."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    ANY = "any"
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessDefinitionSelector:
+    """Selects lashlang processes of one definition (module, host requirements, process ref and name)."""
+
+    module_ref: str
+    host_requirements_ref: str
+    process_ref: LashlangProcessRef
+    process_name: str
+
+    def matches_input(self, input: ProcessInput) -> bool:
+        return (
+            isinstance(input, LashlangProcessInput)
+            and input.module_ref == self.module_ref
+            and input.host_requirements_ref == self.host_requirements_ref
+            and input.process_ref == self.process_ref
+            and input.process_name == self.process_name
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessListFilter:
+    """lash's `ProcessListFilter` (not serialised): status (default running), definition, waiting."""
+
+    definition: ProcessDefinitionSelector | None = None
+    status: ProcessStatusFilter = ProcessStatusFilter.RUNNING
+    waiting: bool | None = None
+
+    def matches_record(self, record: ProcessRecord) -> bool:
+        state = record.status.LASH_TAG[1]
+        return (
+            (self.status is ProcessStatusFilter.ANY or self.status.value == state)
+            and (self.definition is None or self.definition.matches_input(record.input))
+            and (self.waiting is None or (record.wait is not None) == self.waiting)
+        )
+
+
 # -- commands (§1.5) --------------------------------------------------------------------------------
 
 
