@@ -292,7 +292,10 @@ def _serve(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
 
     async def run() -> None:
-        async with serve(config) as server:
+        # On SIGTERM the server drains (refuses new calls with UNAVAILABLE, lets accepted ones finish)
+        # and closes its store; gRPC core is not shut down (that would answer calls it still holds
+        # CANCELLED): the process exits and the kernel closes the sockets (clients see UNAVAILABLE).
+        async with serve(config, stop_listening=False) as server:
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -300,6 +303,11 @@ def _serve(args: argparse.Namespace) -> int:
             print(f"effectd listening on {server.target}", file=sys.stderr, flush=True)
             await stop.wait()
             logging.getLogger("effectd.server").info("shutting down")
+        logging.getLogger("effectd.server").info("drained; exiting")
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_OK)
 
     try:
         asyncio.run(run())

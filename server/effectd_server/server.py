@@ -59,15 +59,30 @@ class RunningServer:
     async def wait_for_termination(self) -> None:
         await self.grpc_server.wait_for_termination()
 
-    async def shutdown(self, grace_s: float | None = None) -> None:
-        """Health goes NOT_SERVING, open streams end with UNAVAILABLE server_shutting_down (clients
-        reconnect), in-flight unary calls get `grace_s` to finish, then everything stops."""
+    async def drain(self, grace_s: float | None = None) -> bool:
+        """Stop taking calls, then let the accepted ones finish. New calls are refused at once with
+        UNAVAILABLE server_shutting_down (clients retry them: on another replica, or after the restart)
+        and health goes NOT_SERVING; open streams end with UNAVAILABLE server_shutting_down (clients
+        resume); calls already accepted get `grace_s` (default `shutdown_grace_s`) to finish and send
+        their answers. True when every one did. gRPC keeps listening: the edge keeps refusing."""
+        self.in_flight.refuse()
         await self.health.enter_graceful_shutdown()
         self.streams.close()
         grace = self.config.shutdown_grace_s if grace_s is None else grace_s
-        await self.in_flight.wait_idle(grace)
-        # What is left are streams of other services (health watches): end them now.
-        await self.grpc_server.stop(min(grace, 0.2))
+        return await self.in_flight.wait_idle(grace)
+
+    async def shutdown(self, grace_s: float | None = None) -> None:
+        """`drain`, then stop gRPC (see `stop_listening`)."""
+        await self.drain(grace_s)
+        await self.stop_listening()
+
+    async def stop_listening(self) -> None:
+        """Stop gRPC core. Its shutdown answers CANCELLED every call that no handler has taken yet and
+        every call that reaches it before the client reads its GOAWAY (grpcio 1.85, grpc/grpc#41785),
+        calls the edge would have refused after a drain. A process that exits instead (`effectd serve`)
+        leaves the kernel to close the sockets, and clients see UNAVAILABLE for those calls."""
+        # What is left after a drain are refusals being sent and health watches: end them now.
+        await self.grpc_server.stop(0.2)
 
 
 def _service_descriptor(name: str) -> ServiceDescriptor:
@@ -80,8 +95,10 @@ def _service_descriptor(name: str) -> ServiceDescriptor:
 
 
 @contextlib.asynccontextmanager
-async def serve(config: ServerConfig) -> AsyncIterator[RunningServer]:
-    """Start a server; leaving the block shuts it down gracefully."""
+async def serve(config: ServerConfig, *, stop_listening: bool = True) -> AsyncIterator[RunningServer]:
+    """Start a server; leaving the block drains it (`RunningServer.drain`), stops the components and
+    closes the store, then stops gRPC. With `stop_listening=False` gRPC is left refusing calls: for a
+    process that exits right after, so that no call is ever answered CANCELLED (`stop_listening`)."""
     backend = open_backend(
         config.store.url if config.store.is_postgres() else config.store.sqlite_path(),
         is_postgres=config.store.is_postgres(),
@@ -97,6 +114,7 @@ async def serve(config: ServerConfig) -> AsyncIterator[RunningServer]:
     started: list[Component] = []
     server: grpc.aio.Server | None = None
     in_flight = InFlight()
+    drained = False
     try:
         for component in components:
             if component.start is not None:
@@ -125,12 +143,15 @@ async def serve(config: ServerConfig) -> AsyncIterator[RunningServer]:
         try:
             yield running
         finally:
-            await running.shutdown()
+            await running.drain()
+            drained = True
     finally:
+        # Calls that arrive from here on are refused by the edge before they reach a component.
+        in_flight.refuse()
         streams.close()
-        if server is not None:
-            await server.stop(0)
         for component in reversed(started):
             if component.stop is not None:
                 await component.stop()
         await backend.close()
+        if server is not None and (stop_listening or not drained):
+            await server.stop(0.2)

@@ -1,10 +1,11 @@
-"""Error mapping: every failure becomes a status with google.rpc.ErrorInfo and one JSON log line."""
+"""Error mapping: every failure becomes a status with google.rpc.ErrorInfo and one JSON log line (with
+the call's request id, which the status's trailing metadata echoes too)."""
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from dataclasses import dataclass
 
 import grpc
 from effectd._errors import DOMAIN, EffectdError, InternalError, InvalidArgumentError
@@ -14,9 +15,9 @@ from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from effectd_server.edge.logs import safe
+from effectd_server.edge.logs import REQUEST_ID_KEY, safe
 
-__all__ = ["abort", "classify", "shutting_down", "status_for_error"]
+__all__ = ["classify", "failed_status", "shutting_down", "status_for_error"]
 
 log = logging.getLogger("effectd.rpc")
 
@@ -49,7 +50,9 @@ def classify(method: str, exc: BaseException) -> EffectdError:
     return InternalError("internal", "internal error; the server logged the details")
 
 
-async def abort(context: grpc.aio.ServicerContext[Any, Any], method: str, exc: BaseException) -> None:
+def failed_status(method: str, exc: BaseException, request_id: str = "") -> grpc.Status | _Status:
+    """The status answering a call that failed with `exc` (ErrorInfo in its details, the request id in its
+    trailing metadata), logged as one JSON line."""
     error = classify(method, exc)
     status = status_for_error(error)
     log.warning(
@@ -57,6 +60,7 @@ async def abort(context: grpc.aio.ServicerContext[Any, Any], method: str, exc: B
             {
                 "event": "rpc_error",
                 "rpc": method,
+                "request_id": safe(request_id),
                 "code": error.code,
                 "status": status.code.name,
                 "message": safe(error.message),
@@ -64,4 +68,13 @@ async def abort(context: grpc.aio.ServicerContext[Any, Any], method: str, exc: B
             ensure_ascii=True,
         )
     )
-    await context.abort(status.code, status.details, trailing_metadata=status.trailing_metadata)
+    if not request_id:
+        return status
+    return _Status(status.code, status.details, (*status.trailing_metadata, (REQUEST_ID_KEY, request_id)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Status:
+    code: grpc.StatusCode
+    details: str
+    trailing_metadata: tuple[tuple[str, str | bytes], ...]

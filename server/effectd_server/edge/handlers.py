@@ -1,4 +1,5 @@
-"""Registers servicers on the gRPC server: parses requests, maps errors, tracks calls and streams.
+"""Registers servicers on the gRPC server: parses requests, maps errors, tracks calls and streams,
+refuses calls while the server drains, and echoes each call's request id (`x-request-id`).
 
 Handlers receive raw bytes and parse them here, so a malformed message is INVALID_ARGUMENT with a
 code rather than gRPC's own INTERNAL "exception deserializing request".
@@ -8,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
+import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, cast
 
@@ -17,25 +21,38 @@ from google.protobuf import message_factory
 from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message import DecodeError, Message
 
-from effectd_server.edge.errors import abort
+from effectd_server.edge.errors import failed_status, shutting_down
+from effectd_server.edge.logs import REQUEST_ID_KEY, safe
+from effectd_server.edge.logs import request_id as _request_id
 from effectd_server.edge.streams import Streams
 
 __all__ = ["InFlight", "add_service"]
 
+access_log = logging.getLogger("effectd.access")
+"""One JSON line per call at DEBUG: rpc, request_id, status, duration_ms."""
+
 
 class InFlight:
-    """Counts unary calls being served, so that shutdown waits for them and for nothing else."""
+    """The calls being served, so that a drain waits for them (answers sent) and for nothing else. Once
+    `refuse()` is called every new call is answered at once with UNAVAILABLE server_shutting_down,
+    which clients retry (on another replica, or after the restart)."""
 
     def __init__(self) -> None:
         self._count = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self.refusing = False
 
-    def enter(self) -> None:
+    def refuse(self) -> None:
+        self.refusing = True
+
+    def enter(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        """Count the call until gRPC reports it done (its status sent), whatever ends it."""
         self._count += 1
         self._idle.clear()
+        context.add_done_callback(self._leave)
 
-    def leave(self) -> None:
+    def _leave(self, _context: object) -> None:
         self._count -= 1
         if self._count == 0:
             self._idle.set()
@@ -46,6 +63,39 @@ class InFlight:
         except TimeoutError:
             return False
         return True
+
+
+def _begin(context: grpc.aio.ServicerContext[Any, Any]) -> tuple[str, float | None]:
+    """The call's request id (echoed in its trailing metadata), and its start time when calls are logged."""
+    request_id = _request_id(context.invocation_metadata())
+    context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
+    return request_id, (time.perf_counter() if access_log.isEnabledFor(logging.DEBUG) else None)
+
+
+def _access(method: str, request_id: str, status: str, started: float | None) -> None:
+    """One DEBUG line per call (logger `effectd.access`), built only when that level is on."""
+    if started is None:
+        return
+    access_log.debug(
+        json.dumps(
+            {
+                "event": "rpc",
+                "rpc": method,
+                "request_id": safe(request_id),
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+            },
+            ensure_ascii=True,
+        )
+    )
+
+
+async def _fail(
+    context: grpc.aio.ServicerContext[Any, Any], method: str, exc: BaseException, request_id: str, outcome: list[str]
+) -> None:
+    status = failed_status(method, exc, request_id)
+    outcome[0] = status.code.name
+    await context.abort(status.code, status.details, trailing_metadata=status.trailing_metadata)
 
 
 def _parser(cls: type[Message]) -> Callable[[bytes], Message]:
@@ -67,73 +117,104 @@ def _unary_unary(
     method: str, parse: Callable[[bytes], Message], impl: Callable[..., Awaitable[Message]], in_flight: InFlight
 ) -> Any:
     async def handler(raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        in_flight.enter()
+        request_id, started = _begin(context)
+        outcome = ["CANCELLED"]  # unless the call ends otherwise: the client went away
         try:
+            if in_flight.refusing:
+                await _fail(context, method, shutting_down(), request_id, outcome)
+            in_flight.enter(context)
             try:
-                return await impl(parse(raw), context)
+                response = await impl(parse(raw), context)
             except Exception as exc:  # mapped to a status; nothing escapes as UNKNOWN
                 failure: BaseException = exc
-            await abort(context, method, failure)
+            else:
+                outcome[0] = "OK"
+                return response
+            await _fail(context, method, failure, request_id, outcome)
         finally:
-            in_flight.leave()
+            _access(method, request_id, outcome[0], started)
 
     return grpc.unary_unary_rpc_method_handler(handler, response_serializer=_serialize)
 
 
 def _unary_stream(
-    method: str, parse: Callable[[bytes], Message], impl: Callable[..., AsyncIterator[Message]], streams: Streams
+    method: str,
+    parse: Callable[[bytes], Message],
+    impl: Callable[..., AsyncIterator[Message]],
+    in_flight: InFlight,
+    streams: Streams,
 ) -> Any:
     # A coroutine that writes, not an async generator: a waiting stream is mostly frames. The servicer's
     # method is an async generator, or a coroutine that writes with `context.write` (cheaper still).
     async def handler(raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> None:
-        peer = context.peer()
+        request_id, started = _begin(context)
+        outcome = ["CANCELLED"]
         try:
-            streams.enter(peer)
-        except Exception as exc:
-            await abort(context, method, exc)
-            return
-        try:
+            if in_flight.refusing:
+                await _fail(context, method, shutting_down(), request_id, outcome)
+            in_flight.enter(context)
+            peer = context.peer()
             try:
-                if writes_itself:
-                    await cast(Awaitable[None], impl(parse(raw), context))
-                else:
-                    async for response in impl(parse(raw), context):
-                        await context.write(response)
-                return
+                streams.enter(peer)
             except Exception as exc:
-                failure: BaseException = exc
-            await abort(context, method, failure)
+                await _fail(context, method, exc, request_id, outcome)
+            try:
+                try:
+                    if writes_itself:
+                        await cast(Awaitable[None], impl(parse(raw), context))
+                    else:
+                        async for response in impl(parse(raw), context):
+                            await context.write(response)
+                    outcome[0] = "OK"
+                    return
+                except Exception as exc:
+                    failure: BaseException = exc
+                await _fail(context, method, failure, request_id, outcome)
+            finally:
+                streams.leave(peer)
         finally:
-            streams.leave(peer)
+            _access(method, request_id, outcome[0], started)
 
     writes_itself = inspect.iscoroutinefunction(impl)
     return grpc.unary_stream_rpc_method_handler(handler, response_serializer=_serialize)
 
 
 def _stream_stream(
-    method: str, parse: Callable[[bytes], Message], impl: Callable[..., AsyncIterator[Message]], streams: Streams
+    method: str,
+    parse: Callable[[bytes], Message],
+    impl: Callable[..., AsyncIterator[Message]],
+    in_flight: InFlight,
+    streams: Streams,
 ) -> Any:
     async def parsed(requests: AsyncIterator[bytes]) -> AsyncIterator[Message]:
         async for raw in requests:
             yield parse(raw)
 
     async def handler(requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        peer = context.peer()
+        request_id, started = _begin(context)
+        outcome = ["CANCELLED"]
         try:
-            streams.enter(peer)
-        except Exception as exc:
-            await abort(context, method, exc)
-            return
-        try:
+            if in_flight.refusing:
+                await _fail(context, method, shutting_down(), request_id, outcome)
+            in_flight.enter(context)
+            peer = context.peer()
             try:
-                async for response in impl(parsed(requests), context):
-                    yield response
-                return
+                streams.enter(peer)
             except Exception as exc:
-                failure: BaseException = exc
-            await abort(context, method, failure)
+                await _fail(context, method, exc, request_id, outcome)
+            try:
+                try:
+                    async for response in impl(parsed(requests), context):
+                        yield response
+                    outcome[0] = "OK"
+                    return
+                except Exception as exc:
+                    failure: BaseException = exc
+                await _fail(context, method, failure, request_id, outcome)
+            finally:
+                streams.leave(peer)
         finally:
-            streams.leave(peer)
+            _access(method, request_id, outcome[0], started)
 
     return grpc.stream_stream_rpc_method_handler(handler, response_serializer=_serialize)
 
@@ -152,9 +233,9 @@ def add_service(
         parse = _parser(message_factory.GetMessageClass(method.input_type))
         name = f"{service.full_name}/{method.name}"
         if method.client_streaming and method.server_streaming:
-            handlers[method.name] = _stream_stream(name, parse, impl, streams)
+            handlers[method.name] = _stream_stream(name, parse, impl, in_flight, streams)
         elif method.server_streaming:
-            handlers[method.name] = _unary_stream(name, parse, impl, streams)
+            handlers[method.name] = _unary_stream(name, parse, impl, in_flight, streams)
         elif not method.client_streaming:
             handlers[method.name] = _unary_unary(name, parse, impl, in_flight)
         else:

@@ -1,10 +1,20 @@
-"""Caller-supplied text in logs: escaped (no forged lines) and truncated (no 4 MiB lines)."""
+"""Caller-supplied text in logs: escaped (no forged lines) and truncated (no 4 MiB lines); the request id."""
 
 from __future__ import annotations
 
-__all__ = ["MAX_LOGGED_CHARS", "safe"]
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = ["MAX_LOGGED_CHARS", "MAX_REQUEST_ID_CHARS", "REQUEST_ID_KEY", "request_id", "safe"]
 
 MAX_LOGGED_CHARS = 200
+
+REQUEST_ID_KEY = "x-request-id"
+"""The metadata key of a call's request id, echoed in the call's trailing metadata and in its log lines."""
+
+MAX_REQUEST_ID_CHARS = 128
+"""A caller's request id longer than this (or with anything but printable ASCII) is replaced."""
 
 
 def safe(value: object, limit: int = MAX_LOGGED_CHARS) -> str:
@@ -16,3 +26,15 @@ def safe(value: object, limit: int = MAX_LOGGED_CHARS) -> str:
     if len(text) > limit:
         escaped += f"...({len(text)} chars)"
     return escaped
+
+
+def request_id(metadata: Iterable[Any] | None) -> str:
+    """The call's `x-request-id` when it is 1 to 128 printable ASCII characters, else a new one (uuid4
+    hex): what the server echoes and logs never carries a caller's newline or a 10 KiB line."""
+    for key, value in metadata or ():
+        if key == REQUEST_ID_KEY:
+            if isinstance(value, str) and 0 < len(value) <= MAX_REQUEST_ID_CHARS and value.isascii():
+                if value.isprintable():
+                    return value
+            break
+    return uuid.uuid4().hex
