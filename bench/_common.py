@@ -19,6 +19,8 @@ import contextlib
 import json
 import os
 import platform
+import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -28,6 +30,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import grpc
 from effectd._channel import channel_options, server_options
@@ -126,6 +129,24 @@ def proc_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLK_TCK
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of this machine spent busy since boot (/proc/stat: all but idle and iowait)."""
+    with open("/proc/stat", encoding="ascii") as handle:
+        fields = [int(v) for v in handle.readline().split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) / _CLK_TCK
+
+
+def runqueue_wait_seconds(pid: int) -> float:
+    """Seconds the threads of `pid` waited on a run queue for a core (/proc/PID/task/*/schedstat)."""
+    total = 0
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError, IndexError, ValueError), open(f"/proc/{pid}/task/{task}/schedstat") as h:
+                total += int(h.read().split()[1])
+    return total / 1e9
+
+
 class _Subprocess:
     """A server subprocess: RSS, peak RSS and CPU readings, and a SIGTERM stop."""
 
@@ -135,7 +156,7 @@ class _Subprocess:
         self.port = port
         self.target = f"127.0.0.1:{port}"
         self.log_path = log_path
-        self._log = open(log_path, "wb")  # closed in stop()
+        self._log = open(log_path, "ab")  # closed in stop(); appended to when a server restarts on one folder
         self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         self.exit_code: int | None = None
 
@@ -233,24 +254,35 @@ async def _wait_until(ready: Callable[[], Awaitable[bool]], process: _Subprocess
         await asyncio.sleep(0.05)
 
 
+async def start_effectd(workdir: Path, store_url: str | None = None, timeout: float = 30.0) -> EffectdProcess:
+    """effectd in a subprocess on `workdir`/effectd.db (SQLite), or on `store_url` when given; returned once
+    a Client can connect and call. The caller stops it (`stop()`); a restart on the same folder keeps the data."""
+    from effectd import Client
+
+    server = EffectdProcess(workdir, store_url)
+    try:
+
+        async def ready() -> bool:
+            client = await Client.connect(server.target, connect_timeout=0.5)
+            async with client:
+                await client.list_signing_keys(timeout=2.0)
+            return True
+
+        await _wait_until(ready, server, timeout)
+    except BaseException:
+        server.stop()
+        raise
+    log(f"effectd ready on {server.target} (pid {server.pid}, store {server.store})")
+    return server
+
+
 @contextlib.asynccontextmanager
 async def effectd_server(timeout: float = 30.0, *, store_url: str | None = None) -> AsyncIterator[EffectdProcess]:
     """effectd in a subprocess on a temporary SQLite database, or on `store_url` when given (several
     replicas may share one PostgreSQL store); ready when a Client can connect and call."""
-    from effectd import Client
-
     with tempfile.TemporaryDirectory(prefix="effectd-bench-") as folder:
-        server = EffectdProcess(Path(folder), store_url)
+        server = await start_effectd(Path(folder), store_url, timeout)
         try:
-
-            async def ready() -> bool:
-                client = await Client.connect(server.target, connect_timeout=0.5)
-                async with client:
-                    await client.list_signing_keys(timeout=2.0)
-                return True
-
-            await _wait_until(ready, server, timeout)
-            log(f"effectd ready on {server.target} (pid {server.pid}, store {server.store})")
             yield server
         finally:
             code = server.stop()
@@ -275,6 +307,130 @@ async def echo_server(timeout: float = 30.0) -> AsyncIterator[EchoProcess]:
             yield server
         finally:
             server.stop()
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------------
+DEFAULT_POSTGRES = os.environ.get("EFFECTD_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def with_query(url: str, **params: str) -> str:
+    """`url` with `params` added to (or replacing those of) its query string."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
+    query.extend(params.items())
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+@contextlib.asynccontextmanager
+async def fresh_schema(dsn: str) -> AsyncIterator[str]:
+    """A store URL on a new schema `effectd_bench_<hex>`, dropped (CASCADE) afterwards, whatever happens."""
+    import asyncpg
+
+    schema = f"effectd_bench_{secrets.token_hex(6)}"
+    conn = await asyncpg.connect(dsn, timeout=10)
+    try:
+        await conn.execute(f'CREATE SCHEMA "{schema}"')
+    finally:
+        await conn.close()
+    log(f"created schema {schema}")
+    try:
+        yield with_query(dsn, schema=schema)
+    finally:
+        conn = await asyncpg.connect(dsn, timeout=10)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await conn.close()
+        log(f"dropped schema {schema}")
+
+
+def _postgres_processes() -> dict[int, tuple[str, float]]:
+    """Every local process named `postgres`: pid -> (its command line, its user + system CPU seconds)."""
+    found: dict[int, tuple[str, float]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/comm", encoding="ascii", errors="replace") as handle:
+                if handle.read().strip() != "postgres":
+                    continue
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                cmdline = handle.read().replace(b"\0", b" ").decode(errors="replace").strip()
+            cpu = proc_cpu_seconds(int(entry))
+        except (OSError, ValueError, IndexError):
+            continue
+        found[int(entry)] = (cmdline, cpu)
+    return found
+
+
+def postgres_cpu_seconds() -> float | None:
+    """User + system CPU seconds of every local process named `postgres` (None when there are none:
+    PostgreSQL on another machine or out of sight). Backends that exit during a phase drop out."""
+    found = _postgres_processes()
+    return sum(cpu for _, cpu in found.values()) if found else None
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    inodes: set[str] = set()
+    with contextlib.suppress(OSError):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+    return inodes
+
+
+def local_ports_to(pids: Sequence[int], remote_port: int) -> set[int]:
+    """The local TCP ports of the connections that the processes `pids` hold to `remote_port`."""
+    ports: set[int] = set()
+    for pid in pids:
+        inodes = _socket_inodes(pid)
+        for table in ("tcp", "tcp6"):
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/net/{table}", encoding="ascii") as handle:
+                next(handle, None)
+                for line in handle:
+                    fields = line.split()
+                    if len(fields) > 9 and fields[9] in inodes and int(fields[2].rpartition(":")[2], 16) == remote_port:
+                        ports.add(int(fields[1].rpartition(":")[2], 16))
+    return ports
+
+
+_BACKEND_PORT = re.compile(r"\((\d+)\)")
+
+
+class PostgresCpu:
+    """PostgreSQL's CPU over a phase, read from /proc (PostgreSQL on this machine):
+
+    - `backends`: the backends serving the given effectd processes, found by the client port in each
+      backend's title (`postgres: ... 127.0.0.1(PORT) ...`) matched with the effectd processes' TCP
+      connections to `port`; a backend that appears during the phase counts from zero;
+    - `all`: every process named `postgres` (WAL writer, checkpointer, autovacuum, and other users' backends:
+      tests running meanwhile count here)."""
+
+    def __init__(self, effectd_pids: Sequence[int], port: int = 5432) -> None:
+        self._pids = list(effectd_pids)
+        self._port = port
+        self._start = _postgres_processes()
+
+    def _ours(self, found: dict[int, tuple[str, float]]) -> dict[int, float]:
+        ports = local_ports_to(self._pids, self._port)
+        ours: dict[int, float] = {}
+        for pid, (cmdline, cpu) in found.items():
+            match = _BACKEND_PORT.search(cmdline)
+            if match and int(match.group(1)) in ports:
+                ours[pid] = cpu
+        return ours
+
+    def result(self) -> dict[str, float] | None:
+        end = _postgres_processes()
+        if not end:
+            return None
+        ours = self._ours(end)
+        backends = sum(cpu - self._start.get(pid, ("", 0.0))[1] for pid, cpu in ours.items())
+        every = sum(cpu - self._start[pid][1] for pid, (_, cpu) in end.items() if pid in self._start)
+        every += sum(cpu for pid, (_, cpu) in end.items() if pid not in self._start)
+        return {"backends_cpu_s": rnd(backends), "all_cpu_s": rnd(every), "backends": len(ours)}
 
 
 # -- client channels ------------------------------------------------------------------------------
@@ -317,9 +473,15 @@ class CpuMeter:
 
 
 async def run_closed_loop(
-    call: Callable[[], Awaitable[Any]], *, in_flight: int, duration: float, warmup: float = 0.5
+    call: Callable[[], Awaitable[Any]],
+    *,
+    in_flight: int,
+    duration: float,
+    warmup: float = 0.5,
+    on_start: Callable[[], None] | None = None,
 ) -> tuple[int, float]:
-    """`in_flight` workers call `call()` back to back; (calls completed, seconds) after a warm-up."""
+    """`in_flight` workers call `call()` back to back; (calls completed, seconds) after a warm-up.
+    `on_start()` is called when the warm-up ends and counting starts."""
     counting = False
     done = 0
     stop_at = 0.0
@@ -336,6 +498,8 @@ async def run_closed_loop(
     tasks = [asyncio.create_task(worker()) for _ in range(in_flight)]
     try:
         await asyncio.sleep(warmup)
+        if on_start is not None:
+            on_start()
         start = time.perf_counter()
         stop_at = start + duration
         counting = True
@@ -381,15 +545,27 @@ async def echo_unary_throughput(
         async def call() -> None:
             await method(payload, timeout=10.0)
 
-        cpu = CpuMeter(server_pid)
-        done, seconds = await run_closed_loop(call, in_flight=in_flight, duration=duration)
+        meters: list[CpuMeter] = []
+        busy: list[float] = []
+
+        def start() -> None:  # after the warm-up, as the calls counted
+            meters.append(CpuMeter(server_pid))
+            busy.append(machine_busy_seconds())
+
+        done, seconds = await run_closed_loop(call, in_flight=in_flight, duration=duration, on_start=start)
+        cpu = meters[0]
+        result = cpu.result()
+        if server_pid:
+            others = machine_busy_seconds() - busy[0] - result["client_cpu_s"] - result["server_cpu_s"]
+            # Cores kept busy by other processes meanwhile: other users' work, effectd idling.
+            result["others_cpu_util"] = rnd(max(others, 0.0) / result["wall_s"], 2)
         return {
             "calls_per_s": rnd(done / seconds, 1),
             "calls": done,
             "seconds": rnd(seconds),
             "in_flight": in_flight,
             "payload_bytes": payload_bytes,
-            "cpu": cpu.result(),
+            "cpu": result,
         }
 
 

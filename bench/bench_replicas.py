@@ -34,28 +34,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import os
-import secrets
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import asyncpg
 from _common import (
-    _CLK_TCK,
+    DEFAULT_POSTGRES,
     echo_sequential_latency,
     echo_server,
     echo_unary_throughput,
     effectd_server,
     emit,
     environment,
+    fresh_schema,
     latency_summary_ms,
     log,
     new_channel,
+    postgres_cpu_seconds,
     proc_cpu_seconds,
     rnd,
     run_all,
@@ -81,60 +78,9 @@ from effectd.v1 import await_events_pb2_grpc as pb_grpc
 TARGET_CROSS_P50_MS = 5.0
 HEARTBEAT_MS = 50  # raised to the server's minimum; the first heartbeat comes when the wait is registered
 RESOLUTION = Ok({"answer": 42, "note": "replicas benchmark"})
-DEFAULT_POSTGRES = os.environ.get("EFFECTD_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-# -- PostgreSQL -----------------------------------------------------------------------------------
-def with_query(url: str, **params: str) -> str:
-    """`url` with `params` added to (or replacing those of) its query string."""
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
-    query.extend(params.items())
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-@contextlib.asynccontextmanager
-async def fresh_schema(dsn: str) -> AsyncIterator[str]:
-    """A store URL on a new schema `effectd_bench_<hex>`, dropped (CASCADE) afterwards, whatever happens."""
-    schema = f"effectd_bench_{secrets.token_hex(6)}"
-    try:
-        conn = await asyncpg.connect(dsn, timeout=10)
-        try:
-            await conn.execute(f'CREATE SCHEMA "{schema}"')
-        finally:
-            await conn.close()
-        log(f"created schema {schema}")
-        yield with_query(dsn, schema=schema)
-    finally:
-        conn = await asyncpg.connect(dsn, timeout=10)
-        try:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        finally:
-            await conn.close()
-        log(f"dropped schema {schema}")
-
-
-def postgres_cpu_seconds() -> float | None:
-    """User + system CPU seconds of every local process named `postgres` (None when there are none:
-    PostgreSQL on another machine or out of sight). Backends that exit during a phase drop out."""
-    total = 0.0
-    found = False
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/comm", encoding="ascii", errors="replace") as handle:
-                if handle.read().strip() != "postgres":
-                    continue
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
-                fields = handle.read().rpartition(")")[2].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / _CLK_TCK
-        found = True
-    return total if found else None
-
-
+# -- CPU --------------------------------------------------------------------------------------------
 class PhaseCpu:
     """CPU seconds over a phase: this (client) process, each replica, local PostgreSQL."""
 

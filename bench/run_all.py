@@ -1,32 +1,75 @@
-"""Run every benchmark (await events, the effect journal, replicas) in order and print one combined JSON document.
-bench_replicas.py needs PostgreSQL (its --postgres, env EFFECTD_BENCH_POSTGRES; default the local `test` database).
+"""`make bench`: every figure of issue 14 on SQLite, PostgreSQL x1 and PostgreSQL x2, each beside the bare
+grpc.aio echo measured in the same run, with its target and met / not met. See bench/README.md.
 
-Each script runs as a subprocess with this same Python; its stdout is its one JSON object and its
-stderr (progress) passes through. The combined document holds every result and a "summary" with the
-headline figures, each next to the bare grpc.aio echo ceiling of the same run, and the targets with
-met / not met. Missed targets do not fail the run: the exit status is 1 only when a script crashed.
+    python bench/run_all.py                          # the full run (~10-15 minutes on 2 cores)
+    python bench/run_all.py --quick                  # small sizes: checks that everything works (CI smoke)
+    python bench/run_all.py --store sqlite --only resolve,wake
+    python bench/run_all.py --scripts bench_streams  # also a standalone script, its JSON included
 
-    python bench/run_all.py            # the full run (a few minutes on 2 cores)
-    python bench/run_all.py --quick    # small sizes, to check that everything works
+stdout: one JSON document ("summary" first: one row per figure and store, and the same as a Markdown
+table); stderr: progress, and the table again at the end. Missed targets never fail the run (the exit
+status is 1 only when a part crashed): figures on a shared machine are noisy, and --quick sizes are
+too small to mean anything.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import math
+import statistics
 import subprocess
 import sys
 import time
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
+from _common import DEFAULT_POSTGRES, environment, log, rnd
+from _figures import (
+    Journal,
+    KeyPool,
+    close_all,
+    connect_all,
+    echo_block,
+    mint_rep,
+    one_resolve_rep,
+    resolve_rep,
+    resolve_request_bytes,
+    stats,
+    top_up,
+    wake_rep,
+)
+from _stores import DEPLOYMENTS, Deployment, postgres_reachable
+from effectd import ToolCompletionWait, TurnScope
 
-SCRIPTS = ["bench_latency.py", "bench_resolve.py", "bench_streams.py", "bench_journal.py", "bench_replicas.py"]
+HERE = Path(__file__).resolve().parent
+PARTS = ("wake", "mint", "one_resolve", "resolve", "journal", "growth")
+PART_HELP = {
+    "wake": "resolve → waiter woken p50 (and one Resolve with a waiter parked), 3 reps",
+    "mint": "MintKey @64, 3 reps",
+    "one_resolve": "one Resolve at a time, back to back, p50, 3 reps",
+    "resolve": "Resolve @64: 5 back-to-back reps (the stability figure, after the wake test), CPU per resolve",
+    "journal": "new durable_step (Execute lease + Complete) @64 and replay hits @64, 3 reps each",
+    "growth": "Resolve @64 and wake p50 with 1,000 then 1,000,000 keys stored (SQLite and PostgreSQL x1)",
+}
+# Other names for the parts, after the figures they hold.
+ALIASES = {
+    "stability": "resolve",
+    "cpu": "resolve",
+    "one": "one_resolve",
+    "durable_step": "journal",
+    "replay": "journal",
+}
+SCRIPTS = ("bench_latency", "bench_resolve", "bench_streams", "bench_journal", "bench_replicas")
+# --quick sizes of the standalone scripts.
 QUICK_ARGS = {
-    "bench_latency.py": ["--iterations", "60", "--idle-iterations", "40", "--echo-wake-iterations", "40"],
-    "bench_resolve.py": ["--resolve-keys", "2000", "--raw-keys", "2000", "--many-keys", "4000", "--echo-seconds", "1"],
-    "bench_streams.py": [
+    "bench_latency": ["--iterations", "60", "--idle-iterations", "40", "--echo-wake-iterations", "40"],
+    "bench_resolve": ["--resolve-keys", "2000", "--raw-keys", "2000", "--many-keys", "4000", "--echo-seconds", "1"],
+    "bench_streams": [
         "--awaits",
         "500",
         "--heartbeat-ms",
@@ -36,7 +79,7 @@ QUICK_ARGS = {
         "--echo-stream-messages",
         "2000",
     ],
-    "bench_journal.py": [
+    "bench_journal": [
         "--effects",
         "1000",
         "--new-effects",
@@ -50,7 +93,7 @@ QUICK_ARGS = {
         "--echo-rtt-iterations",
         "300",
     ],
-    "bench_replicas.py": [
+    "bench_replicas": [
         "--iterations",
         "60",
         "--idle-iterations",
@@ -71,13 +114,214 @@ QUICK_ARGS = {
 }
 SCRIPT_TIMEOUT_S = 900
 
+# Targets (issue 14 §2). Throughput ratios are effectd / echo @64 of the same store section.
+RESOLVE_RATIO = {"sqlite": 0.8, "pg1": 0.6}
+ONE_RESOLVE_EXTRA_MS = {"sqlite": 0.6, "pg1": 1.5, "pg2": 1.5}
+WAKE_RATIO = {"sqlite": 1.3, "pg1": 1.8, "pg2": 1.8}
+STABILITY_FLOOR = 0.8  # slowest repetition >= 80 % of the median
+DURABLE_STEP_RATIO = 0.8  # of half the echo rate
+REPLAY_RATIO = 0.8
+MINT_RATIO = 0.8
+CPU_RATIO = 1.3
+GROWTH_RESOLVE_FLOOR = 0.9
+GROWTH_WAKE_CEILING = 1.1
 
-def run_script(name: str, extra: list[str]) -> dict[str, Any]:
+
+@dataclass(frozen=True)
+class Sizes:
+    reps: int
+    stability_reps: int
+    rep_s: float
+    in_flight: int
+    echo_rtt_iterations: int
+    echo_wake_iterations: int
+    wake_iterations: int
+    wake_warmup: int
+    one_resolve_iterations: int
+    one_resolve_warmup: int
+    journal_warmup: int
+    growth_base: int
+    growth_total: int
+
+
+FULL = Sizes(3, 5, 3.0, 64, 1000, 300, 200, 20, 300, 20, 200, 1_000, 1_000_000)
+QUICK = Sizes(3, 5, 0.3, 64, 100, 30, 20, 3, 30, 5, 20, 1_000, 5_000)
+
+
+# -- a store section ----------------------------------------------------------------------------------
+async def run_section(name: str, parts: set[str], sz: Sizes, dsn: str) -> dict[str, Any]:
+    """Every selected figure on one deployment: one server (or two replicas) and one growing database."""
     started = time.perf_counter()
-    print(f"== {name} {' '.join(extra)}", file=sys.stderr, flush=True)
+    async with Deployment(name, postgres_dsn=dsn) as dep:
+        clients = await connect_all(dep)
+        try:
+            sample = await clients[0].mint_key(TurnScope("echo-payload", "t"), ToolCompletionWait("c"))
+            log(f"{dep.label}: echo, {sz.reps} reps (effectd up and idle)")
+            out: dict[str, Any] = {
+                "deployment": dep.label,
+                "replicas": dep.replica_count,
+                "echo": await echo_block(
+                    reps=sz.reps,
+                    rep_s=sz.rep_s,
+                    rtt_iterations=sz.echo_rtt_iterations,
+                    wake_iterations=sz.echo_wake_iterations,
+                    payload=resolve_request_bytes(sample),
+                ),
+            }
+            if "wake" in parts:
+                reps = []
+                for rep in range(sz.reps):
+                    reps.append(
+                        await wake_rep(dep, f"{name}-{rep}", iterations=sz.wake_iterations, warmup=sz.wake_warmup)
+                    )
+                    log(
+                        f"{dep.label}: wake rep {rep + 1}/{sz.reps}: woken p50 {reps[-1]['resolve_to_woken']['p50_ms']}"
+                        f" ms, resolve call p50 {reps[-1]['resolve_rpc']['p50_ms']} ms"
+                    )
+                out["wake"] = {
+                    "waiter_and_resolver": "different replicas" if dep.replica_count > 1 else "one server",
+                    "woken_p50_ms": stats([r["resolve_to_woken"]["p50_ms"] for r in reps]),
+                    "woken_p99_ms": stats([r["resolve_to_woken"]["p99_ms"] for r in reps]),
+                    "resolve_with_waiter_p50_ms": stats([r["resolve_rpc"]["p50_ms"] for r in reps]),
+                    "reps": reps,
+                }
+            pool = KeyPool()
+            mint_rate = 0.0
+            if parts & {"mint", "one_resolve", "resolve"}:
+                reps = []
+                for rep in range(sz.reps):
+                    reps.append(await mint_rep(dep, clients, pool, f"{name}-m{rep}", duration=sz.rep_s, in_flight=64))
+                    log(f"{dep.label}: MintKey @64 rep {rep + 1}/{sz.reps}: {reps[-1]['per_s']}/s")
+                out["mint"] = {"per_s": stats([r["per_s"] for r in reps], 1), "reps": reps}
+                mint_rate = out["mint"]["per_s"]["median"]
+            if "one_resolve" in parts:
+                per_rep = sz.one_resolve_iterations + sz.one_resolve_warmup
+                await top_up(clients, pool, f"{name}-pool", sz.reps * per_rep, 64)
+                reps = []
+                for rep in range(sz.reps):
+                    reps.append(
+                        await one_resolve_rep(
+                            dep, clients[0], pool, iterations=sz.one_resolve_iterations, warmup=sz.one_resolve_warmup
+                        )
+                    )
+                    log(f"{dep.label}: one Resolve rep {rep + 1}/{sz.reps}: p50 {reps[-1]['p50_ms']} ms")
+                out["one_resolve"] = {"p50_ms": stats([r["p50_ms"] for r in reps]), "reps": reps}
+            if "resolve" in parts:
+                # Enough keys for every rep to run its full time if resolves go 1.5x as fast as mints.
+                per_rep = math.ceil(sz.rep_s * 1.5 * max(mint_rate, 200.0))
+                await top_up(clients, pool, f"{name}-pool", sz.stability_reps * per_rep, 64)
+                reps = []
+                for rep in range(sz.stability_reps):
+                    reps.append(await resolve_rep(dep, clients, pool, duration=sz.rep_s, in_flight=sz.in_flight))
+                    cpu = reps[-1]["cpu"]
+                    log(
+                        f"{dep.label}: Resolve @{sz.in_flight} rep {rep + 1}/{sz.stability_reps}:"
+                        f" {reps[-1]['per_s']}/s,"
+                        f" effectd {cpu['effectd_us_per_op']} µs/resolve"
+                        + (f", PostgreSQL {cpu['postgres_us_per_op']} µs/resolve" if dep.postgres else "")
+                    )
+                rates = [r["per_s"] for r in reps]
+                out["resolve"] = {
+                    "in_flight": sz.in_flight,
+                    "split": f"{sz.in_flight // 2} + {sz.in_flight // 2}" if dep.replica_count > 1 else "one server",
+                    "after_wake_test": "wake" in parts,
+                    "per_s": stats(rates, 1),
+                    "slowest_over_median": rnd(min(rates) / stats(rates)["median"]),
+                    "effectd_cpu_us_per_resolve": stats([r["cpu"]["effectd_us_per_op"] for r in reps], 1),
+                    "reps": reps,
+                }
+                if dep.postgres:
+                    out["resolve"]["postgres_cpu_us_per_resolve"] = stats(
+                        [r["cpu"]["postgres_us_per_op"] for r in reps], 1
+                    )
+                    out["resolve"]["postgres_all_cpu_us_per_resolve"] = stats(
+                        [r["cpu"]["postgres_all_us_per_op"] for r in reps], 1
+                    )
+            if "journal" in parts:
+                journal = Journal(clients)
+                await journal.warm_up(sz.journal_warmup, 64)
+                new = []
+                for rep in range(sz.reps):
+                    new.append(await journal.new_rep(dep, duration=sz.rep_s, in_flight=sz.in_flight))
+                    log(f"{dep.label}: new durable_step @{sz.in_flight} rep {rep + 1}/{sz.reps}: {new[-1]['per_s']}/s")
+                replay = []
+                for rep in range(sz.reps):
+                    replay.append(await journal.replay_rep(dep, duration=sz.rep_s, in_flight=sz.in_flight))
+                    log(
+                        f"{dep.label}: replay hits @{sz.in_flight} rep {rep + 1}/{sz.reps}: {replay[-1]['per_s']}/s,"
+                        f" step calls {replay[-1]['step_calls']}"
+                    )
+                out["durable_step"] = {"per_s": stats([r["per_s"] for r in new], 1), "reps": new}
+                out["replay"] = {
+                    "per_s": stats([r["per_s"] for r in replay], 1),
+                    "step_calls": sum(r["step_calls"] for r in replay),
+                    "reps": replay,
+                }
+            out["keys_stored_at_end"] = await dep.count_keys()
+            out["server_memory"] = [r.memory() for r in dep.replicas]
+        finally:
+            await close_all(clients)
+    out["elapsed_s"] = rnd(time.perf_counter() - started, 1)
+    return out
+
+
+async def growth_block(dep: Deployment, label: str, sz: Sizes) -> dict[str, Any]:
+    """Wake xreps, then Resolve @64 xreps, on the store as it is."""
+    stored = await dep.count_keys()
+    clients = await connect_all(dep)
+    try:
+        wakes = []
+        for rep in range(sz.reps):
+            wakes.append(
+                await wake_rep(dep, f"grow-{label}-{rep}", iterations=sz.wake_iterations, warmup=sz.wake_warmup)
+            )
+        pool = KeyPool()
+        probe = await mint_rep(dep, clients, pool, f"grow-{label}-m", duration=min(sz.rep_s, 1.0), in_flight=64)
+        per_rep = math.ceil(sz.rep_s * 1.5 * max(probe["per_s"], 200.0))
+        await top_up(clients, pool, f"grow-{label}-pool", sz.reps * per_rep, 64)
+        resolves = []
+        for _ in range(sz.reps):
+            resolves.append(await resolve_rep(dep, clients, pool, duration=sz.rep_s, in_flight=sz.in_flight))
+        result = {
+            "keys_stored": stored,
+            "woken_p50_ms": stats([w["resolve_to_woken"]["p50_ms"] for w in wakes]),
+            "resolve_per_s": stats([r["per_s"] for r in resolves], 1),
+            "wake_reps": wakes,
+            "resolve_reps": resolves,
+        }
+    finally:
+        await close_all(clients)
+    log(
+        f"{dep.label}, {stored} keys stored: Resolve @{sz.in_flight} {result['resolve_per_s']['median']}/s,"
+        f" woken p50 {result['woken_p50_ms']['median']} ms"
+    )
+    return result
+
+
+async def run_growth(name: str, sz: Sizes, dsn: str) -> dict[str, Any]:
+    """The same figures with `growth_base` keys stored, then with `growth_total`, on one store."""
+    started = time.perf_counter()
+    async with Deployment(name, postgres_dsn=dsn) as dep:
+        template = await dep.key_template()
+        out: dict[str, Any] = {"deployment": dep.label}
+        first = 0
+        for label, count in (("base", sz.growth_base - 1), ("grown", sz.growth_total - sz.growth_base)):
+            insert_s = await dep.insert_keys(template, first, count)
+            first += count
+            out[label] = await growth_block(dep, label, sz)
+            out[label]["insert_s"] = rnd(insert_s, 1)
+    out["elapsed_s"] = rnd(time.perf_counter() - started, 1)
+    return out
+
+
+# -- standalone scripts -----------------------------------------------------------------------------
+def run_script(name: str, quick: bool) -> dict[str, Any]:
+    extra = QUICK_ARGS[name] if quick else []
+    started = time.perf_counter()
+    log(f"== {name} {' '.join(extra)}")
     try:
         proc = subprocess.run(
-            [sys.executable, str(HERE / name), *extra],
+            [sys.executable, str(HERE / f"{name}.py"), *extra],
             stdout=subprocess.PIPE,
             text=True,
             timeout=SCRIPT_TIMEOUT_S,
@@ -85,137 +329,468 @@ def run_script(name: str, extra: list[str]) -> dict[str, Any]:
         )
     except subprocess.TimeoutExpired:
         return {"ok": False, "error": f"timed out after {SCRIPT_TIMEOUT_S}s"}
-    elapsed = round(time.perf_counter() - started, 1)
+    elapsed = rnd(time.perf_counter() - started, 1)
     if proc.returncode != 0:
         return {"ok": False, "error": f"exit code {proc.returncode}", "elapsed_s": elapsed}
     try:
-        result = json.loads(proc.stdout)
+        return {"ok": True, "elapsed_s": elapsed, "result": json.loads(proc.stdout)}
     except json.JSONDecodeError as exc:
         return {"ok": False, "error": f"stdout is not one JSON object: {exc}", "elapsed_s": elapsed}
-    return {"ok": True, "elapsed_s": elapsed, "result": result}
 
 
-def _get(data: dict[str, Any], path: str) -> Any:
-    value: Any = data
-    for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
-
-
-def headline(name: str, result: dict[str, Any]) -> dict[str, Any]:
-    """The figures worth reading first, each with the echo ceiling of the same run."""
-    picks: dict[str, dict[str, str]] = {
-        "bench_latency.py": {
-            "resolve_to_woken_p50_ms": "effectd.warm.resolve_to_woken.p50_ms",
-            "resolve_to_woken_p99_ms": "effectd.warm.resolve_to_woken.p99_ms",
-            "resolve_to_woken_after_idle_p50_ms": "effectd.idle.resolve_to_woken.p50_ms",
-            "resolve_to_woken_after_idle_p99_ms": "effectd.idle.resolve_to_woken.p99_ms",
-            "resolve_rpc_p50_ms": "effectd.warm.resolve_rpc.p50_ms",
-            "echo_round_trip_p50_ms": "echo.unary_round_trip.p50_ms",
-            "echo_round_trip_p99_ms": "echo.unary_round_trip.p99_ms",
-            "echo_unary_releases_stream_p50_ms": "echo.unary_releases_stream_warm.p50_ms",
-            "echo_unary_releases_stream_after_idle_p50_ms": "echo.unary_releases_stream_idle.p50_ms",
-            "woken_p50_over_echo_rtt_p50": "ratios.woken_p50_over_echo_rtt_p50",
-        },
-        "bench_resolve.py": {
-            "resolve_per_s": "effectd.resolve.per_s",
-            "resolve_raw_stub_per_s": "effectd.resolve_raw_stub.per_s",
-            "resolve_many_per_s": "effectd.resolve_many.per_s",
-            "mint_key_per_s": "effectd.mint_key.keys_per_s",
-            "echo_unary_per_s": "echo.unary.calls_per_s",
-            "resolve_over_echo": "ratios.resolve_over_echo",
-            "resolve_raw_stub_over_echo": "ratios.resolve_raw_stub_over_echo",
-        },
-        "bench_streams.py": {
-            "await_streams": "effectd.await_streams.streams",
-            "await_channels": "effectd.await_streams.channels",
-            "await_setup_estimate_s": "effectd.await_streams.open.setup_estimate_s",
-            "await_all_woken_s": "effectd.await_streams.wake_all.all_woken_s",
-            "await_server_rss_before_mb": "effectd.await_streams.server_memory.before.rss_mb",
-            "await_server_rss_open_mb": "effectd.await_streams.server_memory.streams_open.rss_mb",
-            "await_server_kb_per_stream": "effectd.await_streams.server_memory.per_stream_kb",
-            "echo_server_kb_per_open_stream": "echo.open_streams.server_memory.per_stream_kb",
-            "echo_open_streams_setup_s": "echo.open_streams.setup_s",
-            "watch_keys": "effectd.watch.keys",
-            "watch_register_s": "effectd.watch.register.seconds",
-            "watch_all_delivered_s": "effectd.watch.deliver_all.all_delivered_s",
-            "watch_terminals_per_s": "effectd.watch.deliver_all.terminals_per_s",
-            "echo_stream_messages_per_s": "echo.server_stream.messages_per_s",
-            "watch_server_peak_rss_mb": "effectd.watch.server_memory.peak_rss_mb",
-            "mint_key_per_s": "effectd.mint_key.keys_per_s",
-        },
-        "bench_journal.py": {
-            "replay_per_s": "effectd.replay_sdk.per_s",
-            "replay_raw_stub_per_s": "effectd.replay_raw_stub.per_s",
-            "replay_executor_calls": "effectd.replay_sdk.executor_calls",
-            "new_local_per_s": "effectd.new_local_sdk.per_s",
-            "new_local_raw_stub_per_s": "effectd.new_local_raw_stub.per_s",
-            "execute_to_complete_p50_ms": "effectd.latency_sdk.execute_to_complete.p50_ms",
-            "execute_to_complete_p99_ms": "effectd.latency_sdk.execute_to_complete.p99_ms",
-            "execute_to_complete_raw_stub_p50_ms": "effectd.latency_raw_stub.execute_to_complete.p50_ms",
-            "execute_to_complete_raw_stub_p99_ms": "effectd.latency_raw_stub.execute_to_complete.p99_ms",
-            "echo_unary_per_s": "echo.unary.calls_per_s",
-            "echo_unary_stream_one_message_per_s": "echo.unary_stream_one_message.calls_per_s",
-            "echo_round_trip_p50_ms": "echo.unary_round_trip.p50_ms",
-            "echo_round_trip_p99_ms": "echo.unary_round_trip.p99_ms",
-            "replay_over_echo": "ratios.replay_over_echo",
-            "new_local_over_echo": "ratios.new_local_over_echo",
-        },
-        "bench_replicas.py": {
-            "cross_replica_woken_p50_ms": "effectd.wake.cross_replica.resolve_to_woken.p50_ms",
-            "cross_replica_woken_p99_ms": "effectd.wake.cross_replica.resolve_to_woken.p99_ms",
-            "same_replica_woken_p50_ms": "effectd.wake.same_replica.resolve_to_woken.p50_ms",
-            "same_replica_woken_p99_ms": "effectd.wake.same_replica.resolve_to_woken.p99_ms",
-            "cross_replica_woken_after_idle_p50_ms": "effectd.wake.cross_replica_idle.resolve_to_woken.p50_ms",
-            "resolve_one_replica_per_s": "effectd.resolve.one_replica.per_s",
-            "resolve_two_replicas_per_s": "effectd.resolve.two_replicas.per_s",
-            "replay_per_s": "effectd.journal.replay_one_replica.per_s",
-            "replay_two_replicas_per_s": "effectd.journal.replay_two_replicas.per_s",
-            "replay_executor_calls": "effectd.journal.replay_one_replica.executor_calls",
-            "record_new_local_per_s": "effectd.journal.record_new_local.per_s",
-            "echo_unary_per_s": "echo.unary.calls_per_s",
-            "echo_round_trip_p50_ms": "echo.unary_round_trip.p50_ms",
-            "echo_round_trip_p99_ms": "echo.unary_round_trip.p99_ms",
-            "cross_woken_p50_over_echo_rtt_p50": "ratios.cross_woken_p50_over_echo_rtt_p50",
-            "resolve_one_replica_over_echo": "ratios.resolve_one_replica_over_echo",
-            "resolve_two_replicas_over_echo": "ratios.resolve_two_replicas_over_echo",
-            "replay_over_echo": "ratios.replay_over_echo",
-        },
+# -- the summary -----------------------------------------------------------------------------------------
+def _row(
+    figure: str,
+    store: str,
+    value: dict[str, Any] | float | None,
+    unit: str,
+    *,
+    echo: float | None = None,
+    ratio: float | None = None,
+    target: str = "",
+    met: bool | None = None,
+) -> dict[str, Any]:
+    if isinstance(value, dict):
+        median, low, high = value["median"], value["min"], value["max"]
+    else:
+        median, low, high = value, None, None
+    return {
+        "figure": figure,
+        "store": store,
+        "median": median,
+        "min": low,
+        "max": high,
+        "unit": unit,
+        "echo": echo,
+        "ratio": None if ratio is None else rnd(ratio, 2),
+        "target": target,
+        "met": met,
     }
-    return {label: _get(result, path) for label, path in picks.get(name, {}).items()}
+
+
+def _median_others(reps: list[dict[str, Any]]) -> float | None:
+    values = [r["cpu"]["others_cpu_util"] for r in reps if "others_cpu_util" in r.get("cpu", {})]
+    return rnd(statistics.median(values), 2) if values else None
+
+
+def _tag(rows: list[dict[str, Any]], first: int, reps: list[dict[str, Any]], echo_others: float | None) -> None:
+    """Rows `first`.. : the cores that other processes kept busy during their repetitions (median), and
+    during the echo's."""
+    others = _median_others(reps)
+    for row in rows[first:]:
+        row.setdefault("others_cpu", others)
+        row.setdefault("echo_others_cpu", echo_others)
+
+
+def summarize(sections: dict[str, dict[str, Any]], growth: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    pg1_resolve = sections.get("pg1", {}).get("resolve", {}).get("per_s", {}).get("median")
+    for name, s in sections.items():
+        if "error" in s or "skipped" in s:
+            continue
+        label = DEPLOYMENTS[name]
+        echo = s["echo"]
+        echo_rate = echo["unary_per_s"]["median"]
+        echo_others = echo.get("others_cpu_util", {}).get("median")
+        if "resolve" in s:
+            first = len(rows)
+            r = s["resolve"]
+            rate = r["per_s"]["median"]
+            if name == "pg2":
+                ok = None if pg1_resolve is None else rate >= pg1_resolve
+                target = (
+                    f">= PostgreSQL x1 ({pg1_resolve}/s)" if pg1_resolve is not None else ">= PostgreSQL x1 (not run)"
+                )
+                rows.append(
+                    _row(
+                        "Resolve @64 (32 + 32), /s",
+                        label,
+                        r["per_s"],
+                        "/s",
+                        echo=echo_rate,
+                        ratio=rate / echo_rate,
+                        target=target,
+                        met=ok,
+                    )
+                )
+            else:
+                want = RESOLVE_RATIO[name]
+                rows.append(
+                    _row(
+                        "Resolve @64, /s",
+                        label,
+                        r["per_s"],
+                        "/s",
+                        echo=echo_rate,
+                        ratio=rate / echo_rate,
+                        target=f">= {want}x echo",
+                        met=rate >= want * echo_rate,
+                    )
+                )
+            slow = r["slowest_over_median"]
+            rows.append(
+                _row(
+                    f"stability: slowest of {len(r['reps'])} Resolve @64 reps / median"
+                    + (" (after a wake test)" if r["after_wake_test"] else ""),
+                    label,
+                    slow,
+                    "ratio",
+                    ratio=slow,
+                    target=f">= {STABILITY_FLOOR}",
+                    met=slow >= STABILITY_FLOOR,
+                )
+            )
+            cpu = r["effectd_cpu_us_per_resolve"]
+            echo_cpu = echo["cpu_us_per_call"]["median"]
+            rows.append(
+                _row(
+                    "effectd CPU per resolve, µs" + (" (both replicas)" if name == "pg2" else ""),
+                    label,
+                    cpu,
+                    "µs",
+                    echo=echo_cpu,
+                    ratio=cpu["median"] / echo_cpu,
+                    target=f"<= {CPU_RATIO}x echo per call",
+                    met=cpu["median"] <= CPU_RATIO * echo_cpu,
+                )
+            )
+            if "postgres_cpu_us_per_resolve" in r:
+                rows.append(
+                    _row(
+                        "PostgreSQL CPU per resolve (its backends for effectd), µs",
+                        label,
+                        r["postgres_cpu_us_per_resolve"],
+                        "µs",
+                    )
+                )
+            _tag(rows, first, r["reps"], echo_others)
+        if "one_resolve" in s:
+            first = len(rows)
+            value = s["one_resolve"]["p50_ms"]
+            echo_p50 = echo["round_trip_p50_ms"]["median"]
+            extra = ONE_RESOLVE_EXTRA_MS[name]
+            rows.append(
+                _row(
+                    "one Resolve, back to back, p50 ms",
+                    label,
+                    value,
+                    "ms",
+                    echo=echo_p50,
+                    ratio=value["median"] / echo_p50,
+                    target=f"<= echo + {extra} ms",
+                    met=value["median"] <= echo_p50 + extra,
+                )
+            )
+            _tag(rows, first, s["one_resolve"]["reps"], echo_others)
+        if "wake" in s:
+            first = len(rows)
+            w = s["wake"]
+            if "one_resolve" in s:
+                alone = s["one_resolve"]["p50_ms"]["median"]
+                parked = w["resolve_with_waiter_p50_ms"]
+                rows.append(
+                    _row(
+                        "one Resolve with a waiter parked on the key, p50 ms"
+                        + (" (waiter on the other replica)" if name == "pg2" else ""),
+                        label,
+                        parked,
+                        "ms",
+                        ratio=parked["median"] / alone,
+                        target=f"<= without a waiter ({alone} ms)",
+                        met=parked["median"] <= alone,
+                    )
+                )
+            echo_wake = echo["stream_wake_p50_ms"]["median"]
+            want = WAKE_RATIO[name]
+            rows.append(
+                _row(
+                    "resolve → waiter woken, p50 ms" + (" (across replicas)" if name == "pg2" else ""),
+                    label,
+                    w["woken_p50_ms"],
+                    "ms",
+                    echo=echo_wake,
+                    ratio=w["woken_p50_ms"]["median"] / echo_wake,
+                    target=f"<= {want}x echo stream wake",
+                    met=w["woken_p50_ms"]["median"] <= want * echo_wake,
+                )
+            )
+            rows.append(_row("resolve → waiter woken, p99 ms", label, w["woken_p99_ms"], "ms"))
+            _tag(rows, first, w["reps"], echo_others)
+        if "durable_step" in s:
+            first = len(rows)
+            rate = s["durable_step"]["per_s"]["median"]
+            rows.append(
+                _row(
+                    "new durable_step (Execute + Complete) @64, /s",
+                    label,
+                    s["durable_step"]["per_s"],
+                    "/s",
+                    echo=rnd(echo_rate / 2, 1),
+                    ratio=rate / (echo_rate / 2),
+                    target=f">= {DURABLE_STEP_RATIO}x half the echo",
+                    met=rate >= DURABLE_STEP_RATIO * echo_rate / 2,
+                )
+            )
+            _tag(rows, first, s["durable_step"]["reps"], echo_others)
+            first = len(rows)
+            rate = s["replay"]["per_s"]["median"]
+            rows.append(
+                _row(
+                    "replay hits @64, /s",
+                    label,
+                    s["replay"]["per_s"],
+                    "/s",
+                    echo=echo_rate,
+                    ratio=rate / echo_rate,
+                    target=f">= {REPLAY_RATIO}x echo; step never runs",
+                    met=rate >= REPLAY_RATIO * echo_rate and s["replay"]["step_calls"] == 0,
+                )
+            )
+            _tag(rows, first, s["replay"]["reps"], echo_others)
+        if "mint" in s:
+            first = len(rows)
+            rate = s["mint"]["per_s"]["median"]
+            rows.append(
+                _row(
+                    "MintKey @64, /s",
+                    label,
+                    s["mint"]["per_s"],
+                    "/s",
+                    echo=echo_rate,
+                    ratio=rate / echo_rate,
+                    target=f">= {MINT_RATIO}x echo",
+                    met=rate >= MINT_RATIO * echo_rate,
+                )
+            )
+            _tag(rows, first, s["mint"]["reps"], echo_others)
+    for name, g in growth.items():
+        if "error" in g or "skipped" in g:
+            continue
+        label = DEPLOYMENTS[name]
+        base, grown = g["base"], g["grown"]
+        stored = f"{grown['keys_stored']:,} vs {base['keys_stored']:,} keys stored"
+        ratio = grown["resolve_per_s"]["median"] / base["resolve_per_s"]["median"]
+        first = len(rows)
+        rows.append(
+            _row(
+                f"growth: Resolve @64, /s ({stored})",
+                label,
+                grown["resolve_per_s"],
+                "/s",
+                echo=base["resolve_per_s"]["median"],
+                ratio=ratio,
+                target=f">= {GROWTH_RESOLVE_FLOOR}x the small store",
+                met=ratio >= GROWTH_RESOLVE_FLOOR,
+            )
+        )
+        _tag(rows, first, grown["resolve_reps"], _median_others(base["resolve_reps"]))
+        first = len(rows)
+        ratio = grown["woken_p50_ms"]["median"] / base["woken_p50_ms"]["median"]
+        rows.append(
+            _row(
+                f"growth: resolve → waiter woken p50 ms ({stored})",
+                label,
+                grown["woken_p50_ms"],
+                "ms",
+                echo=base["woken_p50_ms"]["median"],
+                ratio=ratio,
+                target=f"<= {GROWTH_WAKE_CEILING}x the small store",
+                met=ratio <= GROWTH_WAKE_CEILING,
+            )
+        )
+        _tag(rows, first, grown["wake_reps"], _median_others(base["wake_reps"]))
+    return rows
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.2f}"
+
+
+def _cores(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def markdown(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| figure | store | median (min-max) | echo / reference, same run | ratio | target | met | others' CPU |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        value = _num(r["median"])
+        if r["min"] is not None:
+            value += f" ({_num(r['min'])}-{_num(r['max'])})"
+        met = {True: "met", False: "**not met**", None: "-"}[r["met"]]
+        ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}"
+        others = f"{_cores(r.get('others_cpu'))} / {_cores(r.get('echo_others_cpu'))}"
+        lines.append(
+            f"| {r['figure']} | {r['store']} | {value} | {_num(r['echo'])} | {ratio} | {r['target'] or '-'} | {met}"
+            f" | {others} |"
+        )
+    return lines
+
+
+# -- the run -------------------------------------------------------------------------------------------
+def parse_list(text: str, allowed: tuple[str, ...], what: str) -> list[str]:
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [t for t in items if t not in allowed]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown {what}: {', '.join(unknown)} (choose from {', '.join(allowed)})")
+    return items
+
+
+def stores_from(text: str) -> list[str]:
+    names: list[str] = []
+    for item in parse_list(text, ("sqlite", "postgres", "pg1", "pg2", "all"), "store"):
+        expanded = {"all": ["sqlite", "pg1", "pg2"], "postgres": ["pg1", "pg2"]}.get(item, [item])
+        names.extend(n for n in expanded if n not in names)
+    return names
+
+
+async def attempt(what: str, run: Callable[[], Awaitable[dict[str, Any]]], tries: int = 2) -> dict[str, Any]:
+    """`run()`, once more when it crashes (others on this machine restart PostgreSQL now and then); the
+    result notes the crash it got over, or {"error": ...} after the last try."""
+    crashes: list[str] = []
+    for _ in range(tries):
+        try:
+            result = await run()
+        except Exception as exc:
+            log(f"{what} crashed:\n{traceback.format_exc()}")
+            crashes.append(repr(exc))
+            continue
+        if crashes:
+            result["crashed_before"] = crashes
+        return result
+    return {"error": crashes[-1], "crashes": crashes}
+
+
+async def main_async(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
+    sz = QUICK if args.quick else FULL
+    if args.rep_seconds:
+        sz = Sizes(**{**sz.__dict__, "rep_s": args.rep_seconds})
+    if args.growth_keys:
+        sz = Sizes(**{**sz.__dict__, "growth_total": args.growth_keys})
+    stores = stores_from(args.store)
+    parts = (
+        {ALIASES.get(p, p) for p in parse_list(args.only, PARTS + tuple(ALIASES), "part")} if args.only else set(PARTS)
+    )
+    started = time.perf_counter()
+    crashed: list[dict[str, str]] = []
+    postgres_down = None
+    if any(s != "sqlite" for s in stores):
+        postgres_down = await postgres_reachable(args.postgres)
+        if postgres_down:
+            log(f"PostgreSQL at {args.postgres} is not reachable ({postgres_down}): its figures are skipped")
+    sections: dict[str, dict[str, Any]] = {}
+    growth: dict[str, dict[str, Any]] = {}
+    section_parts = parts - {"growth"}
+    for name in stores:
+        if name != "sqlite" and postgres_down:
+            sections[name] = {"skipped": f"PostgreSQL not reachable: {postgres_down}"}
+            continue
+        if section_parts:
+            log(f"==== {DEPLOYMENTS[name]}: {', '.join(sorted(section_parts))}")
+            sections[name] = await attempt(
+                DEPLOYMENTS[name], lambda name=name: run_section(name, section_parts, sz, args.postgres)
+            )
+            if "error" in sections[name]:
+                crashed.append({"part": name, "error": sections[name]["error"]})
+    if "growth" in parts:
+        for name in (s for s in stores if s in ("sqlite", "pg1")):
+            if name != "sqlite" and postgres_down:
+                growth[name] = {"skipped": f"PostgreSQL not reachable: {postgres_down}"}
+                continue
+            log(f"==== growth, {DEPLOYMENTS[name]}: {sz.growth_base:,} then {sz.growth_total:,} keys stored")
+            growth[name] = await attempt(
+                f"growth on {DEPLOYMENTS[name]}", lambda name=name: run_growth(name, sz, args.postgres)
+            )
+            if "error" in growth[name]:
+                crashed.append({"part": f"growth-{name}", "error": growth[name]["error"]})
+    scripts: dict[str, Any] = {}
+    for name in parse_list(args.scripts, SCRIPTS, "script") if args.scripts else []:
+        scripts[name] = await asyncio.to_thread(run_script, name, args.quick)
+        if not scripts[name]["ok"]:
+            crashed.append({"part": name, "error": scripts[name]["error"]})
+    rows = summarize(sections, growth)
+    if args.quick:  # a smoke run: its sizes say nothing about the targets
+        for row in rows:
+            row["met"] = None
+    met = sum(1 for r in rows if r["met"] is True)
+    judged = sum(1 for r in rows if r["met"] is not None)
+    document = {
+        "summary": {
+            "targets_met": f"{met}/{judged}" if not args.quick else "not judged (--quick)",
+            "rows": rows,
+            "table": markdown(rows),
+            "crashed": crashed,
+            "skipped": {
+                k: v["skipped"]
+                for k, v in {**sections, **{f"growth-{k}": v for k, v in growth.items()}}.items()
+                if "skipped" in v
+            },
+            "note": (
+                "medians of the repetitions with min-max; every ratio is to the echo (or the small store) measured"
+                " in this run; --quick sizes are too small for the figures to mean anything"
+                if args.quick
+                else "medians of the repetitions with min-max; every ratio is to the echo (or the small store)"
+                " measured in this run, on a machine that other work may share: read the min-max spread"
+            ),
+        },
+        "quick": args.quick,
+        "sizes": sz.__dict__,
+        "stores": stores,
+        "parts": sorted(parts),
+        "environment": environment(),
+        "elapsed_s": rnd(time.perf_counter() - started, 1),
+        "sections": sections,
+        "growth": growth,
+        "scripts": scripts,
+    }
+    return document, bool(crashed)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="small sizes: checks that every script works")
-    parser.add_argument("--only", action="append", choices=SCRIPTS, help="run only this script (repeatable)")
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes: checks that everything works; targets are not judged"
+    )
+    parser.add_argument(
+        "--store", default="all", help="sqlite, postgres (= pg1,pg2), pg1, pg2 or all, comma-separated (default all)"
+    )
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated parts (default all): "
+        + "; ".join(f"{k}: {v}" for k, v in PART_HELP.items())
+        + "; also "
+        + ", ".join(f"{k} (= {v})" for k, v in ALIASES.items()),
+    )
+    parser.add_argument("--postgres", default=DEFAULT_POSTGRES, help="PostgreSQL URL (default %(default)s)")
+    parser.add_argument("--rep-seconds", type=float, default=0.0, help="seconds per throughput repetition")
+    parser.add_argument("--growth-keys", type=int, default=0, help="keys stored for the growth figure (1,000,000)")
+    parser.add_argument(
+        "--scripts", default="", help=f"also run standalone scripts ({', '.join(SCRIPTS)}), comma-separated"
+    )
     args = parser.parse_args()
-    started = time.perf_counter()
-    runs: dict[str, dict[str, Any]] = {}
-    for name in args.only or SCRIPTS:
-        runs[name] = run_script(name, QUICK_ARGS[name] if args.quick else [])
-    summary: dict[str, Any] = {"headline": {}, "targets": [], "crashed": []}
-    for name, run in runs.items():
-        key = name.removesuffix(".py")
-        if not run["ok"]:
-            summary["crashed"].append({"script": name, "error": run["error"]})
-            continue
-        result = run["result"]
-        summary["headline"][key] = headline(name, result)
-        for target_name, target in result.get("targets", {}).items():
-            summary["targets"].append({"benchmark": key, "name": target_name, **target})
-    met = sum(1 for t in summary["targets"] if t["met"])
-    summary["targets_met"] = f"{met}/{len(summary['targets'])}"
-    document = {
-        "summary": summary,
-        "quick": args.quick,
-        "elapsed_s": round(time.perf_counter() - started, 1),
-        "results": {name.removesuffix(".py"): run for name, run in runs.items()},
-    }
-    sys.stdout.write(json.dumps(document, indent=2) + "\n")
-    return 1 if summary["crashed"] else 0
+    try:
+        stores_from(args.store)
+        if args.only:
+            parse_list(args.only, PARTS + tuple(ALIASES), "part")
+        if args.scripts:
+            parse_list(args.scripts, SCRIPTS, "script")
+    except argparse.ArgumentTypeError as exc:
+        parser.error(str(exc))
+    document, crashed = asyncio.run(main_async(args))
+    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+    print(
+        "\n".join(["", f"targets met: {document['summary']['targets_met']}", *document["summary"]["table"]]),
+        file=sys.stderr,
+    )
+    return 1 if crashed else 0
 
 
 if __name__ == "__main__":
