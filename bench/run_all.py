@@ -4,7 +4,7 @@ grpc.aio echo measured in the same run, with its target and met / not met. See b
     python bench/run_all.py                          # the full run (~10-15 minutes on 2 cores)
     python bench/run_all.py --quick                  # small sizes: checks that everything works (CI smoke)
     python bench/run_all.py --store sqlite --only resolve,wake
-    python bench/run_all.py --scripts bench_streams  # also a standalone script, its JSON included
+    python bench/run_all.py --scripts ''          # without the standalone bench_streams (run by default)
 
 stdout: one JSON document ("summary" first: one row per figure and store, and the same as a Markdown
 table); stderr: progress, and the table again at the end. Missed targets never fail the run (the exit
@@ -772,7 +772,10 @@ def main() -> int:
     parser.add_argument("--rep-seconds", type=float, default=0.0, help="seconds per throughput repetition")
     parser.add_argument("--growth-keys", type=int, default=0, help="keys stored for the growth figure (1,000,000)")
     parser.add_argument(
-        "--scripts", default="", help=f"also run standalone scripts ({', '.join(SCRIPTS)}), comma-separated"
+        "--scripts",
+        default="bench_streams",
+        help=f"standalone scripts to run too ({', '.join(SCRIPTS)}), comma-separated; default bench_streams "
+        "(idle stream memory, 100k-key Watch, late-subscriber snapshot); '' for none",
     )
     args = parser.parse_args()
     try:
