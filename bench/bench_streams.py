@@ -24,6 +24,7 @@ import time
 from typing import Any
 
 from _common import (
+    DEFAULT_POSTGRES,
     ECHO_STREAM,
     CpuMeter,
     echo_channel,
@@ -32,6 +33,7 @@ from _common import (
     effectd_server,
     emit,
     environment,
+    fresh_schema,
     latency_summary_ms,
     log,
     new_channel,
@@ -402,8 +404,16 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         awaits = await bench_awaits(server, client, await_keys, args)
         watch = await bench_watch(server, client, watch_keys, sentinel, args)
         log(f"snapshot: a late subscriber adds {2 * args.snapshot_keys} keys, {args.snapshot_keys} resolved")
-        snapshot = await bench_snapshot(client, server.target, args.snapshot_keys, args.in_flight)
+        snapshot = {"sqlite": await bench_snapshot(client, server.target, args.snapshot_keys, args.in_flight)}
         memory_end = server.memory()
+    if args.postgres:
+        log("snapshot on PostgreSQL")
+        async with (
+            fresh_schema(args.postgres) as pg_url,
+            effectd_server(store_url=pg_url) as pg_server,
+            await Client.connect(pg_server.target, default_timeout=60.0) as pg_client,
+        ):
+            snapshot["postgres"] = await bench_snapshot(pg_client, pg_server.target, args.snapshot_keys, args.in_flight)
     async with echo_server() as echo:
         log(f"echo: one server stream of {args.echo_stream_messages} messages")
         echo_stream = await echo_stream_throughput(echo.target, args.echo_stream_messages)
@@ -462,6 +472,11 @@ def main() -> int:
     parser.add_argument("--echo-stream-messages", type=int, default=50_000, help="messages on the echo stream")
     parser.add_argument("--in-flight", type=int, default=64, help="concurrent MintKey calls")
     parser.add_argument("--snapshot-keys", type=int, default=1000, help="resolved keys a late subscriber adds")
+    parser.add_argument(
+        "--postgres",
+        default=DEFAULT_POSTGRES,
+        help="PostgreSQL for the snapshot on that store too ('' to skip)",
+    )
     parser.add_argument("--batch", type=int, default=1000, help="items per ResolveMany")
     parser.add_argument("--batch-concurrency", type=int, default=4, help="ResolveMany calls in flight")
     args = parser.parse_args()
