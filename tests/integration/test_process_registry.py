@@ -1,11 +1,13 @@
-"""The process registry core on a real SQLite file (no gRPC): lash's registry conformance cases
-(SEED-SPEC §3.6), the signal rules of issue 9 §2, leases with fencing, push waits, and a restart."""
+"""The process registry core on a real store (no gRPC), SQLite and PostgreSQL through one parametrized
+fixture: lash's registry conformance cases (SEED-SPEC §3.6), the signal rules of issue 9 §2, leases with
+fencing, push waits, and a restart. The replica tests (two PostgreSQL stores on one schema, a core each)
+are in test_process_replicas.py."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +46,12 @@ from effectd._process import (
 from effectd._scope import Ok, ProcessScope, ProcessSignalWait
 from effectd_server.processes.core import OrphanPolicy, ProcessRegistryCore
 from effectd_server.processes.rules import SignalDelivery
+from effectd_server.store import Backend
+from effectd_server.store.postgres import PostgresBackend
 from effectd_server.store.processes import processes_store
 from effectd_server.store.sqlite import SqliteBackend
+
+from tests.pg import fresh_schema, require_postgres
 
 
 class Clock:
@@ -57,20 +63,21 @@ class Clock:
 
 
 class Registry:
-    """A registry on one SQLite file that can be closed and opened again."""
+    """A registry on one database (a SQLite file, a PostgreSQL schema) that can be closed and opened again."""
 
-    def __init__(self, path: Path, clock: Clock) -> None:
-        self.path = path
+    def __init__(self, new_backend: Callable[[], Backend], clock: Clock) -> None:
+        self.new_backend = new_backend
         self.clock = clock
-        self.backend: SqliteBackend | None = None
+        self.backend: Backend | None = None
         self.core: ProcessRegistryCore | None = None
 
     async def open(self) -> ProcessRegistryCore:
-        self.backend = SqliteBackend(self.path)
+        self.backend = self.new_backend()
         await self.backend.open()
         store = processes_store(self.backend)
         await store.open()
         self.core = ProcessRegistryCore(store, clock=self.clock)
+        store.set_listener(self.core.on_store_event)
         return self.core
 
     async def close(self) -> None:
@@ -84,9 +91,20 @@ def clock() -> Clock:
     return Clock()
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+async def new_backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Callable[[], Backend]]:
+    """Every registry test runs on both backends: a fresh SQLite file, a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield lambda: SqliteBackend(tmp_path / "processes.db")
+        return
+    await require_postgres()
+    async with fresh_schema() as url:
+        yield lambda: PostgresBackend(url)
+
+
 @pytest.fixture
-async def reopenable(tmp_path: Path, clock: Clock) -> AsyncIterator[Registry]:
-    registry = Registry(tmp_path / "processes.db", clock)
+async def reopenable(new_backend: Callable[[], Backend], clock: Clock) -> AsyncIterator[Registry]:
+    registry = Registry(new_backend, clock)
     await registry.open()
     yield registry
     await registry.close()
