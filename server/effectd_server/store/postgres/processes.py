@@ -5,8 +5,10 @@ Several replicas write one registry, so what SQLite gets from its single writer 
   UPDATE`, which foreign keys' share locks do not wait for): appends to one process take turns across
   replicas, each reads the sequence the one before wrote, and the (process, sequence) key backs it up.
 - A lease is a compare-and-set: the row is read, the core decides, and the new row is written only if
-  the stored one is still exactly the one decided on (else the whole operation runs again). Fencing
-  tokens therefore never repeat, across replicas as within one.
+  the stored one is still exactly the one decided on (else the whole operation runs again), so fencing
+  tokens never repeat, across replicas as within one. Lease writes of one process also take turns on an
+  advisory lock, so that many at once (renewals from both replicas) queue rather than keep losing the
+  compare-and-set and running again.
 - Every write that changes a process (an event, a record) sends `pg_notify` in its transaction, tagged
   "p" with the process id: other replicas wake their waiters of that process when it commits.
 """
@@ -39,6 +41,8 @@ from effectd_server.store.processes import (
 __all__ = ["PostgresProcessesStore"]
 
 _I64_MAX = 2**63 - 1
+# pg_advisory_xact_lock(class, hashtext(process_id)) orders the lease writes of one process ("efpl").
+_LEASE_LOCK_CLASS = 0x6566706C
 
 
 def _seq(value: int) -> int:
@@ -457,6 +461,8 @@ class PostgresProcessesStore:
 
     async def put_lease(self, process_id: str, decide: LeaseDecide) -> LeaseRow | None:
         async def run(conn: Any) -> LeaseRow | None:
+            await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _LEASE_LOCK_CLASS, process_id)
+            # Read after the lock (a new statement sees what the previous holder committed).
             found = await conn.fetchrow(_LEASE_WITH_PROCESS, process_id)
             if found is None:
                 return None  # an unknown process
@@ -486,7 +492,7 @@ class PostgresProcessesStore:
                 raise Retry("the lease changed since it was read")  # decide again on the new row
             return lease
 
-        return await self._db.run("put_lease", run)
+        return await self._db.run("put_lease", run, transaction=True)
 
     async def release_lease(self, process_id: str, lease_token: str) -> bool:
         async def run(conn: Any) -> bool:
