@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import secrets
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -435,6 +436,18 @@ async def test_keyed_events_are_idempotent_and_conflicts_fail(registry: ProcessR
     assert len(await registry.events_after("proc-wake", 0)) == 1
 
 
+async def test_a_replay_key_too_long_for_an_index_entry_is_still_idempotent(registry: ProcessRegistryCore) -> None:
+    await registry.register_process(registration("proc-long-key", plain("e")))
+    key = secrets.token_hex(8 * 1024)  # 16 KiB that do not compress: no btree entry holds it whole
+    first = await registry.append("proc-long-key", request("e", {"n": 1}, key))
+    again = await registry.append("proc-long-key", request("e", {"n": 1}, key))
+    assert (first.replayed, again.replayed, again.result) == (False, True, first.result)
+    with pytest.raises(ConflictError):
+        await registry.append_event("proc-long-key", request("e", {"n": 2}, key))
+    other = await registry.append("proc-long-key", request("e", {"n": 1}, key[:-1] + "x"))
+    assert not other.replayed and other.result.event.sequence == 2
+
+
 async def test_a_wake_event_without_target_records_without_delivery(registry: ProcessRegistryCore) -> None:
     await registry.register_process(registration("proc-missing-wake-target", wake_type("process.wake")))
     appended = await registry.append_event(
@@ -590,6 +603,49 @@ async def test_list_processes_filters_by_status_definition_and_waiting(registry:
         "proc-list-running",
         "proc-list-waiting",
     ]
+
+
+async def test_ids_sort_by_their_bytes_as_lash_sorts_them(registry: ProcessRegistryCore) -> None:
+    pids = ["b", "B", "a-2", "a_1", "a10", "a9", "é", "Z", "z", "ä"]
+    scope = SessionScope("sort-session")
+    for pid in pids:
+        await registry.register_process(registration(pid))
+        await registry.grant_handle(scope, pid)
+        await registry.grant_handle(SessionScope("sort-" + pid), pid)
+    in_bytes = sorted(pids, key=lambda p: p.encode())
+    assert [r.id for r in await registry.list_processes()] == in_bytes
+    assert [g.process_id for g, _ in await registry.list_handle_grants(scope)] == in_bytes
+    report = await registry.delete_session_process_state("sort-session")
+    assert report.preserved_process_ids == tuple(in_bytes)
+    for other in ("sort-B", "sort-b", "sort-é"):
+        await registry.grant_handle(SessionScope(other), "Z")
+    sessions = [g.session_id for g in await registry.handle_grants_for_process("Z")]
+    assert sessions == sorted(sessions, key=lambda s: s.encode()) and len(sessions) == 4
+
+
+async def test_postgres_ids_compare_as_bytes_whatever_the_database_collation() -> None:
+    """The test above cannot tell a database whose default collation is C(.UTF-8) from one that is not:
+    the id columns carry their own collation."""
+    await require_postgres()
+    async with fresh_schema() as url:
+        backend = PostgresBackend(url)
+        await backend.open()
+        try:
+
+            async def collations(conn: Any) -> list[Any]:
+                return list(
+                    await conn.fetch(
+                        "SELECT table_name, column_name, collation_name FROM information_schema.columns"
+                        " WHERE table_schema = current_schema() AND table_name LIKE 'process%'"
+                        " AND column_name IN ('process_id', 'scope_id', 'session_id', 'event_type')"
+                    )
+                )
+
+            rows = await backend.run("collations", collations)
+        finally:
+            await backend.close()
+    assert len(rows) == 8
+    assert {(r[0], r[1]): r[2] for r in rows if r[2] != "C"} == {}
 
 
 async def test_the_wait_state_round_trips_and_clears_on_terminal(registry: ProcessRegistryCore, clock: Clock) -> None:
