@@ -1,11 +1,14 @@
-"""The process registry core on a real SQLite file (no gRPC): lash's registry conformance cases
-(SEED-SPEC §3.6), the signal rules of issue 9 §2, leases with fencing, push waits, and a restart."""
+"""The process registry core on a real store (no gRPC), SQLite and PostgreSQL through one parametrized
+fixture: lash's registry conformance cases (SEED-SPEC §3.6), the signal rules of issue 9 §2, leases with
+fencing, push waits, and a restart. The replica tests (two PostgreSQL stores on one schema, a core each)
+are in test_process_replicas.py."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
+import secrets
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +47,12 @@ from effectd._process import (
 from effectd._scope import Ok, ProcessScope, ProcessSignalWait
 from effectd_server.processes.core import OrphanPolicy, ProcessRegistryCore
 from effectd_server.processes.rules import SignalDelivery
+from effectd_server.store import Backend
+from effectd_server.store.postgres import PostgresBackend
 from effectd_server.store.processes import processes_store
 from effectd_server.store.sqlite import SqliteBackend
+
+from tests.pg import fresh_schema, require_postgres
 
 
 class Clock:
@@ -57,20 +64,21 @@ class Clock:
 
 
 class Registry:
-    """A registry on one SQLite file that can be closed and opened again."""
+    """A registry on one database (a SQLite file, a PostgreSQL schema) that can be closed and opened again."""
 
-    def __init__(self, path: Path, clock: Clock) -> None:
-        self.path = path
+    def __init__(self, new_backend: Callable[[], Backend], clock: Clock) -> None:
+        self.new_backend = new_backend
         self.clock = clock
-        self.backend: SqliteBackend | None = None
+        self.backend: Backend | None = None
         self.core: ProcessRegistryCore | None = None
 
     async def open(self) -> ProcessRegistryCore:
-        self.backend = SqliteBackend(self.path)
+        self.backend = self.new_backend()
         await self.backend.open()
         store = processes_store(self.backend)
         await store.open()
         self.core = ProcessRegistryCore(store, clock=self.clock)
+        store.set_listener(self.core.on_store_event)
         return self.core
 
     async def close(self) -> None:
@@ -84,9 +92,20 @@ def clock() -> Clock:
     return Clock()
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+async def new_backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Callable[[], Backend]]:
+    """Every registry test runs on both backends: a fresh SQLite file, a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield lambda: SqliteBackend(tmp_path / "processes.db")
+        return
+    await require_postgres()
+    async with fresh_schema() as url:
+        yield lambda: PostgresBackend(url)
+
+
 @pytest.fixture
-async def reopenable(tmp_path: Path, clock: Clock) -> AsyncIterator[Registry]:
-    registry = Registry(tmp_path / "processes.db", clock)
+async def reopenable(new_backend: Callable[[], Backend], clock: Clock) -> AsyncIterator[Registry]:
+    registry = Registry(new_backend, clock)
     await registry.open()
     yield registry
     await registry.close()
@@ -417,6 +436,18 @@ async def test_keyed_events_are_idempotent_and_conflicts_fail(registry: ProcessR
     assert len(await registry.events_after("proc-wake", 0)) == 1
 
 
+async def test_a_replay_key_too_long_for_an_index_entry_is_still_idempotent(registry: ProcessRegistryCore) -> None:
+    await registry.register_process(registration("proc-long-key", plain("e")))
+    key = secrets.token_hex(8 * 1024)  # 16 KiB that do not compress: no btree entry holds it whole
+    first = await registry.append("proc-long-key", request("e", {"n": 1}, key))
+    again = await registry.append("proc-long-key", request("e", {"n": 1}, key))
+    assert (first.replayed, again.replayed, again.result) == (False, True, first.result)
+    with pytest.raises(ConflictError):
+        await registry.append_event("proc-long-key", request("e", {"n": 2}, key))
+    other = await registry.append("proc-long-key", request("e", {"n": 1}, key[:-1] + "x"))
+    assert not other.replayed and other.result.event.sequence == 2
+
+
 async def test_a_wake_event_without_target_records_without_delivery(registry: ProcessRegistryCore) -> None:
     await registry.register_process(registration("proc-missing-wake-target", wake_type("process.wake")))
     appended = await registry.append_event(
@@ -572,6 +603,49 @@ async def test_list_processes_filters_by_status_definition_and_waiting(registry:
         "proc-list-running",
         "proc-list-waiting",
     ]
+
+
+async def test_ids_sort_by_their_bytes_as_lash_sorts_them(registry: ProcessRegistryCore) -> None:
+    pids = ["b", "B", "a-2", "a_1", "a10", "a9", "é", "Z", "z", "ä"]
+    scope = SessionScope("sort-session")
+    for pid in pids:
+        await registry.register_process(registration(pid))
+        await registry.grant_handle(scope, pid)
+        await registry.grant_handle(SessionScope("sort-" + pid), pid)
+    in_bytes = sorted(pids, key=lambda p: p.encode())
+    assert [r.id for r in await registry.list_processes()] == in_bytes
+    assert [g.process_id for g, _ in await registry.list_handle_grants(scope)] == in_bytes
+    report = await registry.delete_session_process_state("sort-session")
+    assert report.preserved_process_ids == tuple(in_bytes)
+    for other in ("sort-B", "sort-b", "sort-é"):
+        await registry.grant_handle(SessionScope(other), "Z")
+    sessions = [g.session_id for g in await registry.handle_grants_for_process("Z")]
+    assert sessions == sorted(sessions, key=lambda s: s.encode()) and len(sessions) == 4
+
+
+async def test_postgres_ids_compare_as_bytes_whatever_the_database_collation() -> None:
+    """The test above cannot tell a database whose default collation is C(.UTF-8) from one that is not:
+    the id columns carry their own collation."""
+    await require_postgres()
+    async with fresh_schema() as url:
+        backend = PostgresBackend(url)
+        await backend.open()
+        try:
+
+            async def collations(conn: Any) -> list[Any]:
+                return list(
+                    await conn.fetch(
+                        "SELECT table_name, column_name, collation_name FROM information_schema.columns"
+                        " WHERE table_schema = current_schema() AND table_name LIKE 'process%'"
+                        " AND column_name IN ('process_id', 'scope_id', 'session_id', 'event_type')"
+                    )
+                )
+
+            rows = await backend.run("collations", collations)
+        finally:
+            await backend.close()
+    assert len(rows) == 8
+    assert {(r[0], r[1]): r[2] for r in rows if r[2] != "C"} == {}
 
 
 async def test_the_wait_state_round_trips_and_clears_on_terminal(registry: ProcessRegistryCore, clock: Clock) -> None:

@@ -264,7 +264,9 @@ class ProcessesStore(Protocol):
 def processes_store(backend: Backend) -> ProcessesStore:
     """This capability's part on `backend`."""
     if backend.kind == "postgres":
-        raise NotImplementedError("the processes part has no PostgreSQL backend yet")
+        from effectd_server.store.postgres.processes import PostgresProcessesStore
+
+        return PostgresProcessesStore(backend)  # type: ignore[arg-type]
     from effectd_server.store.sqlite.processes import SqliteProcessesStore
 
     return SqliteProcessesStore(backend)  # type: ignore[arg-type]
