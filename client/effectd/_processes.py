@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -329,7 +329,7 @@ class RemoteProcessRegistry:
 
     async def _stream(
         self, open_call: Callable[[], Any], pick: Callable[[Any], Any], *, until_end: bool = False
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncGenerator[Any, None]:
         """Messages of a server stream that `pick` turns into values (None: a heartbeat), reopening the
         stream after UNAVAILABLE or a dead link. Without `until_end` the caller takes one value."""
         reconnect = Reconnect(give_up_after=60.0)
