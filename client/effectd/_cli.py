@@ -11,6 +11,7 @@ import asyncio
 import logging
 import math
 import os
+import secrets
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -18,7 +19,7 @@ from typing import Any
 
 from effectd._client import MAX_TIMEOUT_S, Client, KeyPending, WatchRejected, WatchTerminal
 from effectd._convert_await_events import KeyRef
-from effectd._errors import EffectdError, UnavailableError
+from effectd._errors import EffectdError, NotFoundError, UnavailableError
 from effectd._journal import EffectRecord
 from effectd._json import parse_json
 from effectd._lashjson import dumps, to_lash
@@ -260,6 +261,65 @@ def _effects(args: argparse.Namespace) -> Action:
     return run
 
 
+def _process_status_filter(text: str) -> Any:
+    from effectd._process import ProcessStatusFilter
+
+    try:
+        return ProcessStatusFilter(text)
+    except ValueError:
+        choices = ", ".join(s.value for s in ProcessStatusFilter)
+        raise UsageError(f"--status must be one of {choices}, got {text!r}") from None
+
+
+def _processes(args: argparse.Namespace) -> Action:
+    """`effectd processes ...`: the process registry, one JSON line per record, event or grant."""
+    from effectd._process import ProcessListFilter, SessionScope
+
+    command = args.processes_command
+    payload = _json_arg(args.payload, "--payload") if command == "signal" else None
+    if command == "events" and args.after < 0:
+        raise UsageError(f"--after must be at least 0, got {args.after}")
+    list_filter = None
+    if command == "ls":
+        list_filter = ProcessListFilter(
+            status=_process_status_filter(args.status), waiting=True if args.waiting else None
+        )
+
+    async def run(client: Client) -> int:
+        from effectd._processes import RemoteProcessRegistry
+
+        registry = RemoteProcessRegistry(client)
+        if command == "ls":
+            for record in await registry.list_processes(list_filter):
+                _print(record)
+        elif command == "show":
+            found = await registry.get_process(args.process_id)
+            if found is None:
+                raise NotFoundError("process_unknown", f"unknown process `{args.process_id}`")
+            _print(found)
+        elif command == "events":
+            if args.follow:
+                async for event in registry.stream_events(args.process_id, args.after, until_terminal=True):
+                    _print(event)
+            else:
+                for event in await registry.events_after(args.process_id, args.after):
+                    _print(event)
+        elif command == "signal":
+            signal_id = args.signal_id or secrets.token_hex(8)
+            receipt = await registry.signal(args.process_id, args.name, signal_id, payload)
+            _print({"event": receipt.event, "replayed": receipt.replayed, "resolved_key_id": receipt.resolved_key_id})
+        elif command == "cancel":
+            _print(await registry.cancel_process(args.process_id, args.reason))
+        elif command == "await":
+            _print(await registry.await_process(args.process_id))
+        else:
+            for grant, record in await registry.list_handle_grants(SessionScope(args.session, args.frame)):
+                _print({"grant": grant, "record": record})
+        return EXIT_OK
+
+    return run
+
+
 def _signing_key_json(key: Any) -> dict[str, Any]:
     return {"kid": key.kid, "state": key.state, "created_at_unix_ms": key.created_at_unix_ms}
 
@@ -385,6 +445,44 @@ def _parser() -> argparse.ArgumentParser:
     effects_show.add_argument("--scope", required=True)
     effects_show.add_argument("replay_key", metavar="REPLAY_KEY")
     effects_show.set_defaults(action=_effects)
+
+    processes = commands.add_parser("processes", help="the process registry").add_subparsers(
+        dest="processes_command", required=True
+    )
+    processes_ls = processes.add_parser("ls", help="processes by id, one JSON line each (default: running)")
+    processes_ls.add_argument("--status", default="running", help="running, completed, failed, cancelled or any")
+    processes_ls.add_argument("--waiting", action="store_true", help="only processes in a wait state")
+    processes_show = processes.add_parser("show", help="one process record")
+    processes_show.add_argument("process_id", metavar="ID")
+    processes_events = processes.add_parser("events", help="a process's events, one JSON line each")
+    processes_events.add_argument("process_id", metavar="ID")
+    processes_events.add_argument("--after", type=int, default=0, help="only events with a sequence above N")
+    processes_events.add_argument(
+        "--follow", action="store_true", help="then each new event as it is appended, until the terminal one"
+    )
+    processes_signal = processes.add_parser("signal", help="send a signal (resolves its await-event key)")
+    processes_signal.add_argument("process_id", metavar="ID")
+    processes_signal.add_argument("name", metavar="NAME")
+    processes_signal.add_argument("--payload", required=True, metavar="JSON", help="- for stdin, @FILE for a file")
+    processes_signal.add_argument("--signal-id", help="deduplicates resends (default: a new random id)")
+    processes_cancel = processes.add_parser("cancel", help="request cancellation (idempotent by reason)")
+    processes_cancel.add_argument("process_id", metavar="ID")
+    processes_cancel.add_argument("--reason")
+    processes_await = processes.add_parser("await", help="wait until the process is terminal; print its output")
+    processes_await.add_argument("process_id", metavar="ID")
+    processes_grants = processes.add_parser("grants", help="a session scope's handle grants with their records")
+    processes_grants.add_argument("--session", required=True, metavar="ID")
+    processes_grants.add_argument("--frame", metavar="AGENT_FRAME_ID")
+    for sub in (
+        processes_ls,
+        processes_show,
+        processes_events,
+        processes_signal,
+        processes_cancel,
+        processes_await,
+        processes_grants,
+    ):
+        sub.set_defaults(action=_processes)
 
     keys = commands.add_parser("keys", help="the signing keyring").add_subparsers(dest="keys_command", required=True)
     keys.add_parser("list", help="list signing keys").set_defaults(action=_keys)

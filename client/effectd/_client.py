@@ -52,7 +52,8 @@ __all__ = [
 ]
 
 # Every RPC of the contract and the one SDK method that calls it (a test walks the descriptors).
-# Plain names are `Client` methods; EffectController RPCs are served by `RemoteEffectController`.
+# Plain names are `Client` methods; EffectController RPCs are served by `RemoteEffectController`,
+# Processes RPCs by `RemoteProcessRegistry`.
 RPC_METHODS: dict[str, str] = {
     "effectd.v1.EffectController/Describe": "RemoteEffectController.describe",
     "effectd.v1.EffectController/Execute": "RemoteEffectController.execute_effect",
@@ -73,6 +74,35 @@ RPC_METHODS: dict[str, str] = {
     "effectd.v1.Keyring/ListSigningKeys": "list_signing_keys",
     "effectd.v1.Keyring/RotateSigningKey": "rotate_signing_key",
     "effectd.v1.Keyring/RetireSigningKey": "retire_signing_key",
+    "effectd.v1.Processes/RegisterProcess": "RemoteProcessRegistry.register_process",
+    "effectd.v1.Processes/GetProcess": "RemoteProcessRegistry.get_process",
+    "effectd.v1.Processes/ListProcesses": "RemoteProcessRegistry.list_processes",
+    "effectd.v1.Processes/ListNonTerminal": "RemoteProcessRegistry.list_non_terminal",
+    "effectd.v1.Processes/SetExternalRef": "RemoteProcessRegistry.set_external_ref",
+    "effectd.v1.Processes/GrantHandle": "RemoteProcessRegistry.grant_handle",
+    "effectd.v1.Processes/RevokeHandle": "RemoteProcessRegistry.revoke_handle",
+    "effectd.v1.Processes/HasHandleGrant": "RemoteProcessRegistry.has_handle_grant",
+    "effectd.v1.Processes/ListHandleGrants": "RemoteProcessRegistry.list_handle_grants",
+    "effectd.v1.Processes/ListLiveHandleGrants": "RemoteProcessRegistry.list_live_handle_grants",
+    "effectd.v1.Processes/HandleGrantsForProcess": "RemoteProcessRegistry.handle_grants_for_process",
+    "effectd.v1.Processes/TransferHandleGrants": "RemoteProcessRegistry.transfer_handle_grants",
+    "effectd.v1.Processes/DeleteSessionProcessState": "RemoteProcessRegistry.delete_session_process_state",
+    "effectd.v1.Processes/AppendEvent": "RemoteProcessRegistry.append_event",
+    "effectd.v1.Processes/EventsAfter": "RemoteProcessRegistry.events_after",
+    "effectd.v1.Processes/WakeEventsAfter": "RemoteProcessRegistry.wake_events_after",
+    "effectd.v1.Processes/AckWake": "RemoteProcessRegistry.ack_wake",
+    "effectd.v1.Processes/CountEventsThrough": "RemoteProcessRegistry.count_events_through",
+    "effectd.v1.Processes/RecentEvents": "RemoteProcessRegistry.recent_events",
+    "effectd.v1.Processes/WaitEventAfter": "RemoteProcessRegistry.wait_event_after",
+    "effectd.v1.Processes/SetProcessWait": "RemoteProcessRegistry.set_process_wait",
+    "effectd.v1.Processes/ClearProcessWait": "RemoteProcessRegistry.clear_process_wait",
+    "effectd.v1.Processes/CompleteProcess": "RemoteProcessRegistry.complete_process",
+    "effectd.v1.Processes/AwaitProcess": "RemoteProcessRegistry.await_process",
+    "effectd.v1.Processes/ClaimProcessLease": "RemoteProcessRegistry.claim_process_lease",
+    "effectd.v1.Processes/RenewProcessLease": "RemoteProcessRegistry.renew_process_lease",
+    "effectd.v1.Processes/CompleteProcessLease": "RemoteProcessRegistry.complete_process_lease",
+    "effectd.v1.Processes/Signal": "RemoteProcessRegistry.signal",
+    "effectd.v1.Processes/StreamEvents": "RemoteProcessRegistry.stream_events",
 }
 
 # The ranges the contract documents (await_events.proto): ten years, and the last millisecond of 9999.

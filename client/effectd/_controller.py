@@ -27,6 +27,7 @@ from effectd._effects import (
     ControllerError,
     DurableStepCommand,
     DurableStepOutcome,
+    ProcessEffectCommand,
     RuntimeEffectCommand,
     RuntimeEffectEnvelope,
     RuntimeEffectOutcome,
@@ -73,7 +74,7 @@ async def _maybe_await(value: Any) -> Any:
 class LocalExecutor:
     """The seed's `RuntimeEffectLocalExecutor`: how the runtime itself runs an effect it was leased.
 
-    Variants: `unavailable()`, `sleep(cancel)`, `await_event(cancel, deadline)`, `processes()`,
+    Variants: `unavailable()`, `sleep(cancel)`, `await_event(cancel, deadline)`, `processes(cancel)`,
     `durable_step(fn)` and `runner(fn)` (fn takes the envelope and returns an outcome).
     """
 
@@ -96,8 +97,11 @@ class LocalExecutor:
         return cls("await_event", cancel=cancel, deadline=deadline)
 
     @classmethod
-    def processes(cls) -> LocalExecutor:
-        return cls("processes")
+    def processes(cls, cancel: asyncio.Event | None = None) -> LocalExecutor:
+        """Process commands run on the server against its process registry (the journal records the
+        answer). Setting `cancel` stops waiting (an `await` op): nothing is recorded, and
+        `runtime_effect_process_cancelled` is raised."""
+        return cls("processes", cancel=cancel)
 
     @classmethod
     def durable_step(cls, fn: Callable[[JsonValue], JsonValue | Awaitable[JsonValue]]) -> LocalExecutor:
@@ -133,6 +137,13 @@ class LocalExecutor:
             return DurableStepOutcome(await _maybe_await(self.fn(command.input)))
         outcome: RuntimeEffectOutcome = await _maybe_await(self.fn(envelope))
         return outcome
+
+
+def _cancelled(command: RuntimeEffectCommand) -> ExecutorError:
+    """The error of an effect whose caller set its cancel: nothing was recorded."""
+    if isinstance(command, ProcessEffectCommand):
+        return ExecutorError("runtime_effect_process_cancelled", "runtime effect process wait was cancelled")
+    return ExecutorError("runtime_effect_sleep_cancelled", "runtime effect sleep was cancelled")
 
 
 def _mismatch(message: str) -> ExecutorError:
@@ -204,12 +215,12 @@ class RemoteEffectController:
         validate_scope(scope)
         validate_envelope(envelope)
         command = envelope.command
-        cancel = local_executor.cancel if local_executor.mode in ("sleep", "await_event") else None
+        cancel = local_executor.cancel if local_executor.mode in ("sleep", "await_event", "processes") else None
         deadline_ms = None
         if isinstance(command, AwaitEventCommand) and local_executor.deadline is not None:
             deadline_ms = int(local_executor.deadline * 1000)
-        if isinstance(command, SleepCommand) and cancel is not None and cancel.is_set():
-            raise ExecutorError("runtime_effect_sleep_cancelled", "runtime effect sleep was cancelled")
+        if isinstance(command, SleepCommand | ProcessEffectCommand) and cancel is not None and cancel.is_set():
+            raise _cancelled(command)
         request = convert.execute_request(
             scope,
             envelope,
@@ -243,11 +254,11 @@ class RemoteEffectController:
             task = asyncio.current_task()
             if cancel is not None and cancel.is_set() and task is not None and not task.cancelling():
                 # Our own cancel of the call, not of the caller's task.
-                raise ExecutorError("runtime_effect_sleep_cancelled", "runtime effect sleep was cancelled") from None
+                raise _cancelled(command) from None
             raise
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.CANCELLED and cancel is not None and cancel.is_set():
-                raise ExecutorError("runtime_effect_sleep_cancelled", "runtime effect sleep was cancelled") from None
+                raise _cancelled(command) from None
             raise error_from_rpc(exc) from None
         finally:
             if watcher is not None:
@@ -260,7 +271,9 @@ class RemoteEffectController:
             # Records `cancelled` on the key; the stream then answers whichever terminal won.
             await self.client.cancel(command.key)
         else:
-            call.cancel()  # a cancelled sleep records nothing; a replay waits only the remainder
+            # A cancelled sleep records nothing (a replay waits only the remainder); nor does a
+            # cancelled process await (a replay waits again).
+            call.cancel()
 
     async def _run_leased(
         self,

@@ -24,8 +24,12 @@ from effectd.v1 import process_pb2 as ppb
 __all__ = [
     "append_request_from_proto",
     "append_request_to_proto",
+    "append_result_from_proto",
+    "append_result_to_proto",
     "await_output_from_proto",
     "await_output_to_proto",
+    "definition_selector_from_proto",
+    "definition_selector_to_proto",
     "delete_report_from_proto",
     "delete_report_to_proto",
     "event_type_from_proto",
@@ -40,6 +44,10 @@ __all__ = [
     "handle_grant_entry_to_proto",
     "handle_grant_from_proto",
     "handle_grant_to_proto",
+    "lease_from_proto",
+    "lease_to_proto",
+    "list_filter_from_proto",
+    "list_filter_to_proto",
     "list_mode_from_proto",
     "list_mode_to_proto",
     "originator_from_proto",
@@ -62,8 +70,12 @@ __all__ = [
     "provenance_to_proto",
     "session_scope_from_proto",
     "session_scope_to_proto",
+    "status_filter_from_proto",
+    "status_filter_to_proto",
     "wait_state_from_proto",
     "wait_state_to_proto",
+    "wake_delivery_from_proto",
+    "wake_delivery_to_proto",
 ]
 
 
@@ -672,3 +684,125 @@ def process_outcome_from_proto(msg: ppb.ProcessEffectOutcome, field: str = "resu
     if which == "signal":
         return px.ProcessSignalResult(event=process_event_from_proto(msg.signal.event, f"{field}.signal.event"))
     raise missing("process outcome op")
+
+
+# -- the Processes service: append results, leases, list filters ------------------------------------
+
+
+def wake_delivery_to_proto(value: px.ProcessWakeDelivery) -> ppb.ProcessWakeDelivery:
+    out = ppb.ProcessWakeDelivery(
+        wake_id=value.wake_id,
+        target_session_id=value.target_session_id,
+        target_scope_id=value.target_scope_id,
+        process_id=value.process_id,
+        sequence=value.sequence,
+        event_type=value.event_type,
+        event_invocation=json_to_proto(value.event_invocation),
+        dedupe_key=value.dedupe_key,
+        input=value.input,
+        created_at_ms=value.created_at_ms,
+    )
+    if value.process_caused_by is not None:
+        out.process_caused_by.CopyFrom(json_to_proto(value.process_caused_by))
+    return out
+
+
+def wake_delivery_from_proto(msg: ppb.ProcessWakeDelivery, field: str = "wake_delivery") -> px.ProcessWakeDelivery:
+    caused_by = optional_json_from_proto(msg, "process_caused_by", f"{field}.process_caused_by")
+    return px.ProcessWakeDelivery(
+        wake_id=msg.wake_id,
+        target_session_id=msg.target_session_id,
+        target_scope_id=msg.target_scope_id,
+        process_id=msg.process_id,
+        sequence=msg.sequence,
+        event_type=msg.event_type,
+        event_invocation=fx.invocation_from_lash(json_from_proto(msg.event_invocation, f"{field}.event_invocation")),
+        process_caused_by=fx.causal_ref_from_lash(caused_by) if msg.HasField("process_caused_by") else None,
+        dedupe_key=msg.dedupe_key,
+        input=msg.input,
+        created_at_ms=msg.created_at_ms,
+    )
+
+
+def append_result_to_proto(value: px.ProcessEventAppendResult) -> ppb.ProcessEventAppendResult:
+    out = ppb.ProcessEventAppendResult(event=process_event_to_proto(value.event))
+    if value.wake_delivery is not None:
+        out.wake_delivery.CopyFrom(wake_delivery_to_proto(value.wake_delivery))
+    return out
+
+
+def append_result_from_proto(msg: ppb.ProcessEventAppendResult, field: str = "result") -> px.ProcessEventAppendResult:
+    return px.ProcessEventAppendResult(
+        event=process_event_from_proto(msg.event, f"{field}.event"),
+        wake_delivery=wake_delivery_from_proto(msg.wake_delivery, f"{field}.wake_delivery")
+        if msg.HasField("wake_delivery")
+        else None,
+    )
+
+
+def lease_to_proto(value: px.ProcessLease) -> ppb.ProcessLease:
+    return ppb.ProcessLease(
+        schema_version=value.schema_version,
+        process_id=value.process_id,
+        owner_id=value.owner_id,
+        lease_token=value.lease_token,
+        fencing_token=value.fencing_token,
+        claimed_at_epoch_ms=value.claimed_at_epoch_ms,
+        expires_at_epoch_ms=value.expires_at_epoch_ms,
+    )
+
+
+def lease_from_proto(msg: ppb.ProcessLease) -> px.ProcessLease:
+    return px.ProcessLease(
+        schema_version=msg.schema_version,
+        process_id=msg.process_id,
+        owner_id=msg.owner_id,
+        lease_token=msg.lease_token,
+        fencing_token=msg.fencing_token,
+        claimed_at_epoch_ms=msg.claimed_at_epoch_ms,
+        expires_at_epoch_ms=msg.expires_at_epoch_ms,
+    )
+
+
+def status_filter_to_proto(value: px.ProcessStatusFilter) -> Any:
+    return ppb.ProcessStatusFilter.Value("PROCESS_STATUS_FILTER_" + px.ProcessStatusFilter(value).value.upper())
+
+
+def status_filter_from_proto(value: int) -> px.ProcessStatusFilter:
+    for name, number in ppb.ProcessStatusFilter.items():
+        if number == value:
+            return px.ProcessStatusFilter(name.removeprefix("PROCESS_STATUS_FILTER_").lower())
+    raise InvalidArgumentError("invalid_request", f"unknown process status filter {value}")
+
+
+def definition_selector_to_proto(value: px.ProcessDefinitionSelector) -> ppb.ProcessDefinitionSelector:
+    return ppb.ProcessDefinitionSelector(
+        module_ref=value.module_ref,
+        host_requirements_ref=value.host_requirements_ref,
+        process_ref=ppb.LashlangProcessRef(component=value.process_ref.component, pos=value.process_ref.pos),
+        process_name=value.process_name,
+    )
+
+
+def definition_selector_from_proto(msg: ppb.ProcessDefinitionSelector) -> px.ProcessDefinitionSelector:
+    return px.ProcessDefinitionSelector(
+        module_ref=msg.module_ref,
+        host_requirements_ref=msg.host_requirements_ref,
+        process_ref=px.LashlangProcessRef(component=msg.process_ref.component, pos=msg.process_ref.pos),
+        process_name=msg.process_name,
+    )
+
+
+def list_filter_to_proto(value: px.ProcessListFilter) -> ppb.ListProcessesRequest:
+    out = ppb.ListProcessesRequest(status=status_filter_to_proto(value.status), waiting=value.waiting)
+    if value.definition is not None:
+        out.definition.CopyFrom(definition_selector_to_proto(value.definition))
+    return out
+
+
+def list_filter_from_proto(msg: ppb.ListProcessesRequest) -> px.ProcessListFilter:
+    return px.ProcessListFilter(
+        definition=definition_selector_from_proto(msg.definition) if msg.HasField("definition") else None,
+        status=status_filter_from_proto(msg.status),
+        waiting=_opt(msg, "waiting"),
+    )

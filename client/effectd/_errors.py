@@ -128,6 +128,26 @@ CODE_STATUS: dict[str, grpc.StatusCode] = {
     "unavailable": grpc.StatusCode.UNAVAILABLE,
     "deadline_exceeded": grpc.StatusCode.DEADLINE_EXCEEDED,
     "internal": grpc.StatusCode.INTERNAL,
+    "process_id_required": grpc.StatusCode.INVALID_ARGUMENT,
+    "process_host_profile_required": grpc.StatusCode.INVALID_ARGUMENT,
+    "process_env_ref_required": grpc.StatusCode.INVALID_ARGUMENT,
+    "process_env_ref_forbidden": grpc.StatusCode.INVALID_ARGUMENT,
+    "process_event_type_empty": grpc.StatusCode.INVALID_ARGUMENT,
+    "process_event_type_duplicate": grpc.StatusCode.INVALID_ARGUMENT,
+    "process_terminal_output_required": grpc.StatusCode.INVALID_ARGUMENT,
+    "process_selector_invalid": grpc.StatusCode.INVALID_ARGUMENT,
+    "process_registration_hash_conflict": grpc.StatusCode.FAILED_PRECONDITION,
+    "process_unknown": grpc.StatusCode.NOT_FOUND,
+    "process_handle_not_granted": grpc.StatusCode.NOT_FOUND,
+    "process_event_undeclared": grpc.StatusCode.INVALID_ARGUMENT,
+    "process_event_replay_key_required": grpc.StatusCode.INVALID_ARGUMENT,
+    "process_event_payload_invalid": grpc.StatusCode.INVALID_ARGUMENT,
+    "process_selector_no_match": grpc.StatusCode.INVALID_ARGUMENT,
+    "process_event_replay_conflict": grpc.StatusCode.FAILED_PRECONDITION,
+    "process_already_terminal": grpc.StatusCode.FAILED_PRECONDITION,
+    "process_terminal_wait": grpc.StatusCode.FAILED_PRECONDITION,
+    "process_lease_conflict": grpc.StatusCode.FAILED_PRECONDITION,
+    "process_lease_lost": grpc.StatusCode.ABORTED,
 }
 
 # The codes for which retrying the same request later can succeed (the proto's ErrorReason says the same;
@@ -141,6 +161,7 @@ RETRYABLE: frozenset[str] = frozenset(
         "server_shutting_down",
         "unavailable",
         "deadline_exceeded",
+        "process_lease_conflict",
     }
 )
 

@@ -391,15 +391,23 @@ async def test_await_event_cancel_and_deadline(controller: RemoteEffectControlle
     assert outcome == AwaitEventOutcome(Timeout())
 
 
-async def test_process_effects_are_unavailable_and_not_journaled(controller: RemoteEffectController) -> None:
+async def test_process_effects_are_unavailable_and_not_journaled(
+    start_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server built without the process registry (as on a backend that has no processes part)."""
+    from effectd_server import processes, server
+
+    monkeypatch.setattr(server, "COMPONENTS", [b for b in server.COMPONENTS if b is not processes.build])
     envelope = RuntimeEffectEnvelope(
         RuntimeInvocation.effect(RUNTIME, "process:await:p1", RuntimeEffectKind.PROCESS, "replay:process"),
         ProcessEffectCommand(ProcessAwaitOp("p1")),
     )
-    with pytest.raises(ConflictError) as raised:
-        await controller.execute_effect(SCOPE, envelope, LocalExecutor.processes())
-    assert raised.value.code == provoked("process_registry_unavailable")
-    assert await controller.list_effects(SCOPE) == []
+    async with start_server() as running, await Client.connect(running.target) as client:
+        controller = RemoteEffectController(client)
+        with pytest.raises(ConflictError) as raised:
+            await controller.execute_effect(SCOPE, envelope, LocalExecutor.processes())
+        assert raised.value.code == provoked("process_registry_unavailable")
+        assert await controller.list_effects(SCOPE) == []
 
 
 async def test_unavailable_executor_records_nothing(controller: RemoteEffectController) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import effectd
 from effectd._client import RPC_METHODS, Client
 from effectd._controller import RemoteEffectController
+from effectd._processes import RemoteProcessRegistry
 from effectd.v1 import await_events_pb2, effect_controller_pb2, envelope_pb2, process_pb2, scope_pb2
 
 # The whole public surface, sorted. A name added to or removed from `effectd.__all__` is a change to this list.
@@ -64,6 +65,7 @@ EXPECTED_ALL = [
     "LocalExecutor",
     "NotFoundError",
     "Ok",
+    "OrphanPolicy",
     "OutcomeError",
     "PreparedToolCall",
     "ProcessAwaitCancelled",
@@ -77,12 +79,14 @@ EXPECTED_ALL = [
     "ProcessCancelled",
     "ProcessCommand",
     "ProcessCompleted",
+    "ProcessDefinitionSelector",
     "ProcessDeleteSessionOp",
     "ProcessDeleteSessionResult",
     "ProcessEffectCommand",
     "ProcessEffectOutcome",
     "ProcessEvent",
     "ProcessEventAppendRequest",
+    "ProcessEventAppendResult",
     "ProcessEventRef",
     "ProcessEventSemantics",
     "ProcessEventSemanticsSpec",
@@ -95,6 +99,9 @@ EXPECTED_ALL = [
     "ProcessHandleGrant",
     "ProcessHandleGrantEntry",
     "ProcessInput",
+    "ProcessLease",
+    "ProcessLeaseCompletion",
+    "ProcessListFilter",
     "ProcessListMode",
     "ProcessListOp",
     "ProcessListResult",
@@ -114,6 +121,7 @@ EXPECTED_ALL = [
     "ProcessStartOp",
     "ProcessStartResult",
     "ProcessStatus",
+    "ProcessStatusFilter",
     "ProcessSubject",
     "ProcessTemplate",
     "ProcessTerminalSemantics",
@@ -121,11 +129,13 @@ EXPECTED_ALL = [
     "ProcessTransferOp",
     "ProcessTransferResult",
     "ProcessValueSelector",
+    "ProcessWakeDelivery",
     "ProcessWakeSemantics",
     "ProcessWakeSpec",
     "QueueDrainScope",
     "RemoteEffectController",
     "RemoteEffectHost",
+    "RemoteProcessRegistry",
     "Resolution",
     "ResolveOutcome",
     "ResourceExhaustedError",
@@ -149,6 +159,7 @@ EXPECTED_ALL = [
     "SessionOriginator",
     "SessionScope",
     "SessionTurnProcessInput",
+    "SignalReceipt",
     "SignalWait",
     "SigningKey",
     "SleepCommand",
@@ -243,7 +254,11 @@ def test_every_rpc_has_exactly_one_sdk_method() -> None:
     assert set(RPC_METHODS) == rpcs
     names = list(RPC_METHODS.values())
     assert len(names) == len(set(names))
-    owners = {"Client": Client, "RemoteEffectController": RemoteEffectController}
+    owners = {
+        "Client": Client,
+        "RemoteEffectController": RemoteEffectController,
+        "RemoteProcessRegistry": RemoteProcessRegistry,
+    }
     for name in names:
         owner, _, method = name.rpartition(".")
         assert callable(getattr(owners[owner or "Client"], method)), name
@@ -304,7 +319,7 @@ def test_sdk_imports_run_one_way() -> None:
 
 def test_facades_reach_the_server_only_through_rpc() -> None:
     """No facade reads another facade's private attributes (`client._...`)."""
-    for module in ("_controller", "_host"):
+    for module in ("_controller", "_host", "_processes"):
         spec = importlib.util.find_spec(f"effectd.{module}")
         assert spec is not None and spec.origin is not None
         tree = ast.parse(Path(spec.origin).read_text())

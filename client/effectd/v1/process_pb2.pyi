@@ -1,3 +1,4 @@
+from effectd.v1 import await_events_pb2 as _await_events_pb2
 from effectd.v1 import scope_pb2 as _scope_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -24,6 +25,19 @@ class ProcessListMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     PROCESS_LIST_MODE_LIVE: _ClassVar[ProcessListMode]
     PROCESS_LIST_MODE_ALL: _ClassVar[ProcessListMode]
+
+class ProcessStatusFilter(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PROCESS_STATUS_FILTER_RUNNING: _ClassVar[ProcessStatusFilter]
+    PROCESS_STATUS_FILTER_COMPLETED: _ClassVar[ProcessStatusFilter]
+    PROCESS_STATUS_FILTER_FAILED: _ClassVar[ProcessStatusFilter]
+    PROCESS_STATUS_FILTER_CANCELLED: _ClassVar[ProcessStatusFilter]
+    PROCESS_STATUS_FILTER_ANY: _ClassVar[ProcessStatusFilter]
+
+class OrphanPolicy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ORPHAN_POLICY_KEEP: _ClassVar[OrphanPolicy]
+    ORPHAN_POLICY_CANCEL: _ClassVar[OrphanPolicy]
 TOOL_FAILURE_CLASS_UNSPECIFIED: ToolFailureClass
 TOOL_FAILURE_CLASS_INVALID_REQUEST: ToolFailureClass
 TOOL_FAILURE_CLASS_UNAVAILABLE: ToolFailureClass
@@ -35,6 +49,13 @@ TOOL_FAILURE_CLASS_RESOURCE_LIMIT: ToolFailureClass
 TOOL_FAILURE_CLASS_INTERNAL: ToolFailureClass
 PROCESS_LIST_MODE_LIVE: ProcessListMode
 PROCESS_LIST_MODE_ALL: ProcessListMode
+PROCESS_STATUS_FILTER_RUNNING: ProcessStatusFilter
+PROCESS_STATUS_FILTER_COMPLETED: ProcessStatusFilter
+PROCESS_STATUS_FILTER_FAILED: ProcessStatusFilter
+PROCESS_STATUS_FILTER_CANCELLED: ProcessStatusFilter
+PROCESS_STATUS_FILTER_ANY: ProcessStatusFilter
+ORPHAN_POLICY_KEEP: OrphanPolicy
+ORPHAN_POLICY_CANCEL: OrphanPolicy
 
 class SessionScope(_message.Message):
     __slots__ = ("session_id", "agent_frame_id")
@@ -494,3 +515,453 @@ class ProcessSignalResult(_message.Message):
     EVENT_FIELD_NUMBER: _ClassVar[int]
     event: ProcessEvent
     def __init__(self, event: _Optional[_Union[ProcessEvent, _Mapping]] = ...) -> None: ...
+
+class ProcessEventAppendResult(_message.Message):
+    __slots__ = ("event", "wake_delivery")
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    WAKE_DELIVERY_FIELD_NUMBER: _ClassVar[int]
+    event: ProcessEvent
+    wake_delivery: ProcessWakeDelivery
+    def __init__(self, event: _Optional[_Union[ProcessEvent, _Mapping]] = ..., wake_delivery: _Optional[_Union[ProcessWakeDelivery, _Mapping]] = ...) -> None: ...
+
+class ProcessWakeDelivery(_message.Message):
+    __slots__ = ("wake_id", "target_session_id", "target_scope_id", "process_id", "sequence", "event_type", "event_invocation", "process_caused_by", "dedupe_key", "input", "created_at_ms")
+    WAKE_ID_FIELD_NUMBER: _ClassVar[int]
+    TARGET_SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TARGET_SCOPE_ID_FIELD_NUMBER: _ClassVar[int]
+    PROCESS_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    EVENT_INVOCATION_FIELD_NUMBER: _ClassVar[int]
+    PROCESS_CAUSED_BY_FIELD_NUMBER: _ClassVar[int]
+    DEDUPE_KEY_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    wake_id: str
+    target_session_id: str
+    target_scope_id: str
+    process_id: str
+    sequence: int
+    event_type: str
+    event_invocation: _scope_pb2.Json
+    process_caused_by: _scope_pb2.Json
+    dedupe_key: str
+    input: str
+    created_at_ms: int
+    def __init__(self, wake_id: _Optional[str] = ..., target_session_id: _Optional[str] = ..., target_scope_id: _Optional[str] = ..., process_id: _Optional[str] = ..., sequence: _Optional[int] = ..., event_type: _Optional[str] = ..., event_invocation: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ..., process_caused_by: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ..., dedupe_key: _Optional[str] = ..., input: _Optional[str] = ..., created_at_ms: _Optional[int] = ...) -> None: ...
+
+class ProcessLease(_message.Message):
+    __slots__ = ("schema_version", "process_id", "owner_id", "lease_token", "fencing_token", "claimed_at_epoch_ms", "expires_at_epoch_ms")
+    SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    PROCESS_ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_ID_FIELD_NUMBER: _ClassVar[int]
+    LEASE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    FENCING_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    CLAIMED_AT_EPOCH_MS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_EPOCH_MS_FIELD_NUMBER: _ClassVar[int]
+    schema_version: int
+    process_id: str
+    owner_id: str
+    lease_token: str
+    fencing_token: int
+    claimed_at_epoch_ms: int
+    expires_at_epoch_ms: int
+    def __init__(self, schema_version: _Optional[int] = ..., process_id: _Optional[str] = ..., owner_id: _Optional[str] = ..., lease_token: _Optional[str] = ..., fencing_token: _Optional[int] = ..., claimed_at_epoch_ms: _Optional[int] = ..., expires_at_epoch_ms: _Optional[int] = ...) -> None: ...
+
+class ProcessDefinitionSelector(_message.Message):
+    __slots__ = ("module_ref", "host_requirements_ref", "process_ref", "process_name")
+    MODULE_REF_FIELD_NUMBER: _ClassVar[int]
+    HOST_REQUIREMENTS_REF_FIELD_NUMBER: _ClassVar[int]
+    PROCESS_REF_FIELD_NUMBER: _ClassVar[int]
+    PROCESS_NAME_FIELD_NUMBER: _ClassVar[int]
+    module_ref: str
+    host_requirements_ref: str
+    process_ref: LashlangProcessRef
+    process_name: str
+    def __init__(self, module_ref: _Optional[str] = ..., host_requirements_ref: _Optional[str] = ..., process_ref: _Optional[_Union[LashlangProcessRef, _Mapping]] = ..., process_name: _Optional[str] = ...) -> None: ...
+
+class RegisterProcessRequest(_message.Message):
+    __slots__ = ("registration",)
+    REGISTRATION_FIELD_NUMBER: _ClassVar[int]
+    registration: ProcessRegistration
+    def __init__(self, registration: _Optional[_Union[ProcessRegistration, _Mapping]] = ...) -> None: ...
+
+class RegisterProcessResponse(_message.Message):
+    __slots__ = ("record",)
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    record: ProcessRecord
+    def __init__(self, record: _Optional[_Union[ProcessRecord, _Mapping]] = ...) -> None: ...
+
+class GetProcessRequest(_message.Message):
+    __slots__ = ("process_id",)
+    PROCESS_ID_FIELD_NUMBER: _ClassVar[int]
+    process_id: str
+    def __init__(self, process_id: _Optional[str] = ...) -> None: ...
+
+class GetProcessResponse(_message.Message):
+    __slots__ = ("record",)
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    record: ProcessRecord
+    def __init__(self, record: _Optional[_Union[ProcessRecord, _Mapping]] = ...) -> None: ...
+
+class ListProcessesRequest(_message.Message):
+    __slots__ = ("status", "definition", "waiting")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    WAITING_FIELD_NUMBER: _ClassVar[int]
+    status: ProcessStatusFilter
+    definition: ProcessDefinitionSelector
+    waiting: bool
+    def __init__(self, status: _Optional[_Union[ProcessStatusFilter, str]] = ..., definition: _Optional[_Union[ProcessDefinitionSelector, _Mapping]] = ..., waiting: _Optional[bool] = ...) -> None: ...
+
+class ListProcessesResponse(_message.Message):
+    __slots__ = ("records",)
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    records: _containers.RepeatedCompositeFieldContainer[ProcessRecord]
+    def __init__(self, records: _Optional[_Iterable[_Union[ProcessRecord, _Mapping]]] = ...) -> None: ...
+
+class ListNonTerminalRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListNonTerminalResponse(_message.Message):
+    __slots__ = ("records",)
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    records: _containers.RepeatedCompositeFieldContainer[ProcessRecord]
+    def __init__(self, records: _Optional[_Iterable[_Union[ProcessRecord, _Mapping]]] = ...) -> None: ...
+
+class SetExternalRefRequest(_message.Message):
+    __slots__ = ("process_id", "external_ref")
+    PROCESS_ID_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_REF_FIELD_NUMBER: _ClassVar[int]
+    process_id: str
+    external_ref: ProcessExternalRef
+    def __init__(self, process_id: _Optional[str] = ..., external_ref: _Optional[_Union[ProcessExternalRef, _Mapping]] = ...) -> None: ...
+
+class SetExternalRefResponse(_message.Message):
+    __slots__ = ("record",)
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    record: ProcessRecord
+    def __init__(self, record: _Optional[_Union[ProcessRecord, _Mapping]] = ...) -> None: ...
+
+class GrantHandleRequest(_message.Message):
+    __slots__ = ("session_scope", "process_id", "descriptor")
+    SESSION_SCOPE_FIELD_NUMBER: _ClassVar[int]
+    PROCESS_ID_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTOR_FIELD_NUMBER: _ClassVar[int]
+    session_scope: SessionScope
+    process_id: str
+    descriptor: ProcessHandleDescriptor
+    def __init__(self, session_scope: _Optional[_Union[SessionScope, _Mapping]] = ..., process_id: _Optional[str] = ..., descriptor: _Optional[_Union[ProcessHandleDescriptor, _Mapping]] = ...) -> None: ...
+
+class GrantHandleResponse(_message.Message):
+    __slots__ = ("grant",)
+    GRANT_FIELD_NUMBER: _ClassVar[int]
+    grant: ProcessHandleGrant
+    def __init__(self, grant: _Optional[_Union[ProcessHandleGrant, _Mapping]] = ...) -> None: ...
+
+class RevokeHandleRequest(_message.Message):
+    __slots__ = ("session_scope", "process_id")
+    SESSION_SCOPE_FIELD_NUMBER: _ClassVar[int]
+    PROCESS_ID_FIELD_NUMBER: _ClassVar[int]
+    session_scope: SessionScope
+    process_id: str
+    def __init__(self, session_scope: _Optional[_Union[SessionScope, _Mapping]] = ..., process_id: _Optional[str] = ...) -> None: ...
+
+class RevokeHandleResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class HasHandleGrantRequest(_message.Message):
+    __slots__ = ("session_scope", "process_id")
+    SESSION_SCOPE_FIELD_NUMBER: _ClassVar[int]
+    PROCESS_ID_FIELD_NUMBER: _ClassVar[int]
+    session_scope: SessionScope
+    process_id: str
+    def __init__(self, session_scope: _Optional[_Union[SessionScope, _Mapping]] = ..., process_id: _Optional[str] = ...) -> None: ...
+
+class HasHandleGrantResponse(_message.Message):
+    __slots__ = ("granted",)
+    GRANTED_FIELD_NUMBER: _ClassVar[int]
+    granted: bool
+    def __init__(self, granted: _Optional[bool] = ...) -> None: ...
+
+class ListHandleGrantsRequest(_message.Message):
+    __slots__ = ("session_scope",)
+    SESSION_SCOPE_FIELD_NUMBER: _ClassVar[int]
+    session_scope: SessionScope
+    def __init__(self, session_scope: _Optional[_Union[SessionScope, _Mapping]] = ...) -> None: ...
+
+class ListHandleGrantsResponse(_message.Message):
+    __slots__ = ("entries",)
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[ProcessHandleGrantEntry]
+    def __init__(self, entries: _Optional[_Iterable[_Union[ProcessHandleGrantEntry, _Mapping]]] = ...) -> None: ...
+
+class HandleGrantsForProcessRequest(_message.Message):
+    __slots__ = ("process_id",)
+    PROCESS_ID_FIELD_NUMBER: _ClassVar[int]
+    process_id: str
+    def __init__(self, process_id: _Optional[str] = ...) -> None: ...
+
+class HandleGrantsForProcessResponse(_message.Message):
+    __slots__ = ("grants",)
+    GRANTS_FIELD_NUMBER: _ClassVar[int]
+    grants: _containers.RepeatedCompositeFieldContainer[ProcessHandleGrant]
+    def __init__(self, grants: _Optional[_Iterable[_Union[ProcessHandleGrant, _Mapping]]] = ...) -> None: ...
+
+class TransferHandleGrantsRequest(_message.Message):
+    __slots__ = ("from_scope", "to_scope", "process_ids")
+    FROM_SCOPE_FIELD_NUMBER: _ClassVar[int]
+    TO_SCOPE_FIELD_NUMBER: _ClassVar[int]
+    PROCESS_IDS_FIELD_NUMBER: _ClassVar[int]
+    from_scope: SessionScope
+    to_scope: SessionScope
+    process_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, from_scope: _Optional[_Union[SessionScope, _Mapping]] = ..., to_scope: _Optional[_Union[SessionScope, _Mapping]] = ..., process_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class TransferHandleGrantsResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class DeleteSessionProcessStateRequest(_message.Message):
+    __slots__ = ("session_id", "orphans")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    ORPHANS_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    orphans: OrphanPolicy
+    def __init__(self, session_id: _Optional[str] = ..., orphans: _Optional[_Union[OrphanPolicy, str]] = ...) -> None: ...
+
+class DeleteSessionProcessStateResponse(_message.Message):
+    __slots__ = ("report",)
+    REPORT_FIELD_NUMBER: _ClassVar[int]
+    report: ProcessSessionDeleteReport
+    def __init__(self, report: _Optional[_Union[ProcessSessionDeleteReport, _Mapping]] = ...) -> None: ...
+
+class AppendEventRequest(_message.Message):
+    __slots__ = ("process_id", "request")
+    PROCESS_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    process_id: str
+    request: ProcessEventAppendRequest
+    def __init__(self, process_id: _Optional[str] = ..., request: _Optional[_Union[ProcessEventAppendRequest, _Mapping]] = ...) -> None: ...
+
+class AppendEventResponse(_message.Message):
+    __slots__ = ("result", "replayed")
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    result: ProcessEventAppendResult
+    replayed: bool
+    def __init__(self, result: _Optional[_Union[ProcessEventAppendResult, _Mapping]] = ..., replayed: _Optional[bool] = ...) -> None: ...
+
+class EventsAfterRequest(_message.Message):
+    __slots__ = ("process_id", "after_sequence")
+    PROCESS_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    process_id: str
+    after_sequence: int
+    def __init__(self, process_id: _Optional[str] = ..., after_sequence: _Optional[int] = ...) -> None: ...
+
+class EventsResponse(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[ProcessEvent]
+    def __init__(self, events: _Optional[_Iterable[_Union[ProcessEvent, _Mapping]]] = ...) -> None: ...
+
+class AckWakeRequest(_message.Message):
+    __slots__ = ("process_id", "sequence")
+    PROCESS_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    process_id: str
+    sequence: int
+    def __init__(self, process_id: _Optional[str] = ..., sequence: _Optional[int] = ...) -> None: ...
+
+class AckWakeResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class CountEventsThroughRequest(_message.Message):
+    __slots__ = ("process_id", "event_type", "through_sequence")
+    PROCESS_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    THROUGH_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    process_id: str
+    event_type: str
+    through_sequence: int
+    def __init__(self, process_id: _Optional[str] = ..., event_type: _Optional[str] = ..., through_sequence: _Optional[int] = ...) -> None: ...
+
+class CountEventsThroughResponse(_message.Message):
+    __slots__ = ("count",)
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    count: int
+    def __init__(self, count: _Optional[int] = ...) -> None: ...
+
+class RecentEventsRequest(_message.Message):
+    __slots__ = ("process_id", "limit")
+    PROCESS_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    process_id: str
+    limit: int
+    def __init__(self, process_id: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class WaitEventAfterRequest(_message.Message):
+    __slots__ = ("process_id", "event_type", "after_sequence", "heartbeat_interval_ms")
+    PROCESS_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
+    process_id: str
+    event_type: str
+    after_sequence: int
+    heartbeat_interval_ms: int
+    def __init__(self, process_id: _Optional[str] = ..., event_type: _Optional[str] = ..., after_sequence: _Optional[int] = ..., heartbeat_interval_ms: _Optional[int] = ...) -> None: ...
+
+class WaitEventAfterResponse(_message.Message):
+    __slots__ = ("heartbeat", "found")
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    heartbeat: _await_events_pb2.Heartbeat
+    found: ProcessEvent
+    def __init__(self, heartbeat: _Optional[_Union[_await_events_pb2.Heartbeat, _Mapping]] = ..., found: _Optional[_Union[ProcessEvent, _Mapping]] = ...) -> None: ...
+
+class SetProcessWaitRequest(_message.Message):
+    __slots__ = ("process_id", "wait")
+    PROCESS_ID_FIELD_NUMBER: _ClassVar[int]
+    WAIT_FIELD_NUMBER: _ClassVar[int]
+    process_id: str
+    wait: WaitState
+    def __init__(self, process_id: _Optional[str] = ..., wait: _Optional[_Union[WaitState, _Mapping]] = ...) -> None: ...
+
+class SetProcessWaitResponse(_message.Message):
+    __slots__ = ("record",)
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    record: ProcessRecord
+    def __init__(self, record: _Optional[_Union[ProcessRecord, _Mapping]] = ...) -> None: ...
+
+class ClearProcessWaitRequest(_message.Message):
+    __slots__ = ("process_id",)
+    PROCESS_ID_FIELD_NUMBER: _ClassVar[int]
+    process_id: str
+    def __init__(self, process_id: _Optional[str] = ...) -> None: ...
+
+class ClearProcessWaitResponse(_message.Message):
+    __slots__ = ("record",)
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    record: ProcessRecord
+    def __init__(self, record: _Optional[_Union[ProcessRecord, _Mapping]] = ...) -> None: ...
+
+class CompleteProcessRequest(_message.Message):
+    __slots__ = ("process_id", "output")
+    PROCESS_ID_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    process_id: str
+    output: ProcessAwaitOutput
+    def __init__(self, process_id: _Optional[str] = ..., output: _Optional[_Union[ProcessAwaitOutput, _Mapping]] = ...) -> None: ...
+
+class CompleteProcessResponse(_message.Message):
+    __slots__ = ("record",)
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    record: ProcessRecord
+    def __init__(self, record: _Optional[_Union[ProcessRecord, _Mapping]] = ...) -> None: ...
+
+class AwaitProcessRequest(_message.Message):
+    __slots__ = ("process_id", "heartbeat_interval_ms")
+    PROCESS_ID_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
+    process_id: str
+    heartbeat_interval_ms: int
+    def __init__(self, process_id: _Optional[str] = ..., heartbeat_interval_ms: _Optional[int] = ...) -> None: ...
+
+class AwaitProcessResponse(_message.Message):
+    __slots__ = ("heartbeat", "output")
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    heartbeat: _await_events_pb2.Heartbeat
+    output: ProcessAwaitOutput
+    def __init__(self, heartbeat: _Optional[_Union[_await_events_pb2.Heartbeat, _Mapping]] = ..., output: _Optional[_Union[ProcessAwaitOutput, _Mapping]] = ...) -> None: ...
+
+class ClaimProcessLeaseRequest(_message.Message):
+    __slots__ = ("process_id", "owner_id", "lease_ttl_ms")
+    PROCESS_ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_ID_FIELD_NUMBER: _ClassVar[int]
+    LEASE_TTL_MS_FIELD_NUMBER: _ClassVar[int]
+    process_id: str
+    owner_id: str
+    lease_ttl_ms: int
+    def __init__(self, process_id: _Optional[str] = ..., owner_id: _Optional[str] = ..., lease_ttl_ms: _Optional[int] = ...) -> None: ...
+
+class ClaimProcessLeaseResponse(_message.Message):
+    __slots__ = ("lease",)
+    LEASE_FIELD_NUMBER: _ClassVar[int]
+    lease: ProcessLease
+    def __init__(self, lease: _Optional[_Union[ProcessLease, _Mapping]] = ...) -> None: ...
+
+class RenewProcessLeaseRequest(_message.Message):
+    __slots__ = ("lease", "lease_ttl_ms")
+    LEASE_FIELD_NUMBER: _ClassVar[int]
+    LEASE_TTL_MS_FIELD_NUMBER: _ClassVar[int]
+    lease: ProcessLease
+    lease_ttl_ms: int
+    def __init__(self, lease: _Optional[_Union[ProcessLease, _Mapping]] = ..., lease_ttl_ms: _Optional[int] = ...) -> None: ...
+
+class RenewProcessLeaseResponse(_message.Message):
+    __slots__ = ("lease",)
+    LEASE_FIELD_NUMBER: _ClassVar[int]
+    lease: ProcessLease
+    def __init__(self, lease: _Optional[_Union[ProcessLease, _Mapping]] = ...) -> None: ...
+
+class CompleteProcessLeaseRequest(_message.Message):
+    __slots__ = ("process_id", "lease_token")
+    PROCESS_ID_FIELD_NUMBER: _ClassVar[int]
+    LEASE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    process_id: str
+    lease_token: str
+    def __init__(self, process_id: _Optional[str] = ..., lease_token: _Optional[str] = ...) -> None: ...
+
+class CompleteProcessLeaseResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class SignalRequest(_message.Message):
+    __slots__ = ("process_id", "signal_name", "signal_id", "payload", "wake_target_scope")
+    PROCESS_ID_FIELD_NUMBER: _ClassVar[int]
+    SIGNAL_NAME_FIELD_NUMBER: _ClassVar[int]
+    SIGNAL_ID_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    WAKE_TARGET_SCOPE_FIELD_NUMBER: _ClassVar[int]
+    process_id: str
+    signal_name: str
+    signal_id: str
+    payload: _scope_pb2.Json
+    wake_target_scope: SessionScope
+    def __init__(self, process_id: _Optional[str] = ..., signal_name: _Optional[str] = ..., signal_id: _Optional[str] = ..., payload: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ..., wake_target_scope: _Optional[_Union[SessionScope, _Mapping]] = ...) -> None: ...
+
+class SignalResponse(_message.Message):
+    __slots__ = ("event", "replayed", "resolved_key_id")
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    event: ProcessEvent
+    replayed: bool
+    resolved_key_id: str
+    def __init__(self, event: _Optional[_Union[ProcessEvent, _Mapping]] = ..., replayed: _Optional[bool] = ..., resolved_key_id: _Optional[str] = ...) -> None: ...
+
+class StreamEventsRequest(_message.Message):
+    __slots__ = ("process_id", "after_sequence", "until_terminal", "heartbeat_interval_ms")
+    PROCESS_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_TERMINAL_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
+    process_id: str
+    after_sequence: int
+    until_terminal: bool
+    heartbeat_interval_ms: int
+    def __init__(self, process_id: _Optional[str] = ..., after_sequence: _Optional[int] = ..., until_terminal: _Optional[bool] = ..., heartbeat_interval_ms: _Optional[int] = ...) -> None: ...
+
+class StreamEventsResponse(_message.Message):
+    __slots__ = ("heartbeat", "appended")
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    APPENDED_FIELD_NUMBER: _ClassVar[int]
+    heartbeat: _await_events_pb2.Heartbeat
+    appended: ProcessEvent
+    def __init__(self, heartbeat: _Optional[_Union[_await_events_pb2.Heartbeat, _Mapping]] = ..., appended: _Optional[_Union[ProcessEvent, _Mapping]] = ...) -> None: ...

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from effectd.v1 import process_pb2 as effectd_dot_v1_dot_process__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -22,3 +23,1318 @@ if _version_not_supported:
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
     )
+
+
+class ProcessesStub:
+    """lash's ProcessRegistry trait (SEED-SPEC §3.6), every method, lash's semantics and error texts
+    (process_* codes in ErrorReason). Ids are at most the server's id limit (1 KiB); JSON payloads at
+    most its payload limit (1 MiB). The streams (WaitEventAfter, AwaitProcess, StreamEvents) are push:
+    they register before they read the store, so no append is missed, and send heartbeats meanwhile.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.RegisterProcess = channel.unary_unary(
+                '/effectd.v1.Processes/RegisterProcess',
+                request_serializer=effectd_dot_v1_dot_process__pb2.RegisterProcessRequest.SerializeToString,
+                response_deserializer=effectd_dot_v1_dot_process__pb2.RegisterProcessResponse.FromString,
+                _registered_method=True)
+        self.GetProcess = channel.unary_unary(
+                '/effectd.v1.Processes/GetProcess',
+                request_serializer=effectd_dot_v1_dot_process__pb2.GetProcessRequest.SerializeToString,
+                response_deserializer=effectd_dot_v1_dot_process__pb2.GetProcessResponse.FromString,
+                _registered_method=True)
+        self.ListProcesses = channel.unary_unary(
+                '/effectd.v1.Processes/ListProcesses',
+                request_serializer=effectd_dot_v1_dot_process__pb2.ListProcessesRequest.SerializeToString,
+                response_deserializer=effectd_dot_v1_dot_process__pb2.ListProcessesResponse.FromString,
+                _registered_method=True)
+        self.ListNonTerminal = channel.unary_unary(
+                '/effectd.v1.Processes/ListNonTerminal',
+                request_serializer=effectd_dot_v1_dot_process__pb2.ListNonTerminalRequest.SerializeToString,
+                response_deserializer=effectd_dot_v1_dot_process__pb2.ListNonTerminalResponse.FromString,
+                _registered_method=True)
+        self.SetExternalRef = channel.unary_unary(
+                '/effectd.v1.Processes/SetExternalRef',
+                request_serializer=effectd_dot_v1_dot_process__pb2.SetExternalRefRequest.SerializeToString,
+                response_deserializer=effectd_dot_v1_dot_process__pb2.SetExternalRefResponse.FromString,
+                _registered_method=True)
+        self.GrantHandle = channel.unary_unary(
+                '/effectd.v1.Processes/GrantHandle',
+                request_serializer=effectd_dot_v1_dot_process__pb2.GrantHandleRequest.SerializeToString,
+                response_deserializer=effectd_dot_v1_dot_process__pb2.GrantHandleResponse.FromString,
+                _registered_method=True)
+        self.RevokeHandle = channel.unary_unary(
+                '/effectd.v1.Processes/RevokeHandle',
+                request_serializer=effectd_dot_v1_dot_process__pb2.RevokeHandleRequest.SerializeToString,
+                response_deserializer=effectd_dot_v1_dot_process__pb2.RevokeHandleResponse.FromString,
+                _registered_method=True)
+        self.HasHandleGrant = channel.unary_unary(
+                '/effectd.v1.Processes/HasHandleGrant',
+                request_serializer=effectd_dot_v1_dot_process__pb2.HasHandleGrantRequest.SerializeToString,
+                response_deserializer=effectd_dot_v1_dot_process__pb2.HasHandleGrantResponse.FromString,
+                _registered_method=True)
+        self.ListHandleGrants = channel.unary_unary(
+                '/effectd.v1.Processes/ListHandleGrants',
+                request_serializer=effectd_dot_v1_dot_process__pb2.ListHandleGrantsRequest.SerializeToString,
+                response_deserializer=effectd_dot_v1_dot_process__pb2.ListHandleGrantsResponse.FromString,
+                _registered_method=True)
+        self.ListLiveHandleGrants = channel.unary_unary(
+                '/effectd.v1.Processes/ListLiveHandleGrants',
+                request_serializer=effectd_dot_v1_dot_process__pb2.ListHandleGrantsRequest.SerializeToString,
+                response_deserializer=effectd_dot_v1_dot_process__pb2.ListHandleGrantsResponse.FromString,
+                _registered_method=True)
+        self.HandleGrantsForProcess = channel.unary_unary(
+                '/effectd.v1.Processes/HandleGrantsForProcess',
+                request_serializer=effectd_dot_v1_dot_process__pb2.HandleGrantsForProcessRequest.SerializeToString,
+                response_deserializer=effectd_dot_v1_dot_process__pb2.HandleGrantsForProcessResponse.FromString,
+                _registered_method=True)
+        self.TransferHandleGrants = channel.unary_unary(
+                '/effectd.v1.Processes/TransferHandleGrants',
+                request_serializer=effectd_dot_v1_dot_process__pb2.TransferHandleGrantsRequest.SerializeToString,
+                response_deserializer=effectd_dot_v1_dot_process__pb2.TransferHandleGrantsResponse.FromString,
+                _registered_method=True)
+        self.DeleteSessionProcessState = channel.unary_unary(
+                '/effectd.v1.Processes/DeleteSessionProcessState',
+                request_serializer=effectd_dot_v1_dot_process__pb2.DeleteSessionProcessStateRequest.SerializeToString,
+                response_deserializer=effectd_dot_v1_dot_process__pb2.DeleteSessionProcessStateResponse.FromString,
+                _registered_method=True)
+        self.AppendEvent = channel.unary_unary(
+                '/effectd.v1.Processes/AppendEvent',
+                request_serializer=effectd_dot_v1_dot_process__pb2.AppendEventRequest.SerializeToString,
+                response_deserializer=effectd_dot_v1_dot_process__pb2.AppendEventResponse.FromString,
+                _registered_method=True)
+        self.EventsAfter = channel.unary_unary(
+                '/effectd.v1.Processes/EventsAfter',
+                request_serializer=effectd_dot_v1_dot_process__pb2.EventsAfterRequest.SerializeToString,
+                response_deserializer=effectd_dot_v1_dot_process__pb2.EventsResponse.FromString,
+                _registered_method=True)
+        self.WakeEventsAfter = channel.unary_unary(
+                '/effectd.v1.Processes/WakeEventsAfter',
+                request_serializer=effectd_dot_v1_dot_process__pb2.EventsAfterRequest.SerializeToString,
+                response_deserializer=effectd_dot_v1_dot_process__pb2.EventsResponse.FromString,
+                _registered_method=True)
+        self.AckWake = channel.unary_unary(
+                '/effectd.v1.Processes/AckWake',
+                request_serializer=effectd_dot_v1_dot_process__pb2.AckWakeRequest.SerializeToString,
+                response_deserializer=effectd_dot_v1_dot_process__pb2.AckWakeResponse.FromString,
+                _registered_method=True)
+        self.CountEventsThrough = channel.unary_unary(
+                '/effectd.v1.Processes/CountEventsThrough',
+                request_serializer=effectd_dot_v1_dot_process__pb2.CountEventsThroughRequest.SerializeToString,
+                response_deserializer=effectd_dot_v1_dot_process__pb2.CountEventsThroughResponse.FromString,
+                _registered_method=True)
+        self.RecentEvents = channel.unary_unary(
+                '/effectd.v1.Processes/RecentEvents',
+                request_serializer=effectd_dot_v1_dot_process__pb2.RecentEventsRequest.SerializeToString,
+                response_deserializer=effectd_dot_v1_dot_process__pb2.EventsResponse.FromString,
+                _registered_method=True)
+        self.WaitEventAfter = channel.unary_stream(
+                '/effectd.v1.Processes/WaitEventAfter',
+                request_serializer=effectd_dot_v1_dot_process__pb2.WaitEventAfterRequest.SerializeToString,
+                response_deserializer=effectd_dot_v1_dot_process__pb2.WaitEventAfterResponse.FromString,
+                _registered_method=True)
+        self.SetProcessWait = channel.unary_unary(
+                '/effectd.v1.Processes/SetProcessWait',
+                request_serializer=effectd_dot_v1_dot_process__pb2.SetProcessWaitRequest.SerializeToString,
+                response_deserializer=effectd_dot_v1_dot_process__pb2.SetProcessWaitResponse.FromString,
+                _registered_method=True)
+        self.ClearProcessWait = channel.unary_unary(
+                '/effectd.v1.Processes/ClearProcessWait',
+                request_serializer=effectd_dot_v1_dot_process__pb2.ClearProcessWaitRequest.SerializeToString,
+                response_deserializer=effectd_dot_v1_dot_process__pb2.ClearProcessWaitResponse.FromString,
+                _registered_method=True)
+        self.CompleteProcess = channel.unary_unary(
+                '/effectd.v1.Processes/CompleteProcess',
+                request_serializer=effectd_dot_v1_dot_process__pb2.CompleteProcessRequest.SerializeToString,
+                response_deserializer=effectd_dot_v1_dot_process__pb2.CompleteProcessResponse.FromString,
+                _registered_method=True)
+        self.AwaitProcess = channel.unary_stream(
+                '/effectd.v1.Processes/AwaitProcess',
+                request_serializer=effectd_dot_v1_dot_process__pb2.AwaitProcessRequest.SerializeToString,
+                response_deserializer=effectd_dot_v1_dot_process__pb2.AwaitProcessResponse.FromString,
+                _registered_method=True)
+        self.ClaimProcessLease = channel.unary_unary(
+                '/effectd.v1.Processes/ClaimProcessLease',
+                request_serializer=effectd_dot_v1_dot_process__pb2.ClaimProcessLeaseRequest.SerializeToString,
+                response_deserializer=effectd_dot_v1_dot_process__pb2.ClaimProcessLeaseResponse.FromString,
+                _registered_method=True)
+        self.RenewProcessLease = channel.unary_unary(
+                '/effectd.v1.Processes/RenewProcessLease',
+                request_serializer=effectd_dot_v1_dot_process__pb2.RenewProcessLeaseRequest.SerializeToString,
+                response_deserializer=effectd_dot_v1_dot_process__pb2.RenewProcessLeaseResponse.FromString,
+                _registered_method=True)
+        self.CompleteProcessLease = channel.unary_unary(
+                '/effectd.v1.Processes/CompleteProcessLease',
+                request_serializer=effectd_dot_v1_dot_process__pb2.CompleteProcessLeaseRequest.SerializeToString,
+                response_deserializer=effectd_dot_v1_dot_process__pb2.CompleteProcessLeaseResponse.FromString,
+                _registered_method=True)
+        self.Signal = channel.unary_unary(
+                '/effectd.v1.Processes/Signal',
+                request_serializer=effectd_dot_v1_dot_process__pb2.SignalRequest.SerializeToString,
+                response_deserializer=effectd_dot_v1_dot_process__pb2.SignalResponse.FromString,
+                _registered_method=True)
+        self.StreamEvents = channel.unary_stream(
+                '/effectd.v1.Processes/StreamEvents',
+                request_serializer=effectd_dot_v1_dot_process__pb2.StreamEventsRequest.SerializeToString,
+                response_deserializer=effectd_dot_v1_dot_process__pb2.StreamEventsResponse.FromString,
+                _registered_method=True)
+
+
+class ProcessesServicer:
+    """lash's ProcessRegistry trait (SEED-SPEC §3.6), every method, lash's semantics and error texts
+    (process_* codes in ErrorReason). Ids are at most the server's id limit (1 KiB); JSON payloads at
+    most its payload limit (1 MiB). The streams (WaitEventAfter, AwaitProcess, StreamEvents) are push:
+    they register before they read the store, so no append is missed, and send heartbeats meanwhile.
+    """
+
+    def RegisterProcess(self, request, context):
+        """Idempotent by id and registration hash; another registration under the same id fails naming
+        both hashes (process_registration_hash_conflict).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetProcess(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListProcesses(self, request, context):
+        """Records matching the filter, sorted by id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListNonTerminal(self, request, context):
+        """The recovery worklist: every running process, sorted by id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetExternalRef(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GrantHandle(self, request, context):
+        """Upsert the grant of (scope, process); the process must exist.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeHandle(self, request, context):
+        """Remove a grant; nothing happens when there is none.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def HasHandleGrant(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListHandleGrants(self, request, context):
+        """The grants of exactly this scope with their records, by process id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListLiveHandleGrants(self, request, context):
+        """The same without terminal processes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def HandleGrantsForProcess(self, request, context):
+        """Every grant of a process across scopes, by session id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TransferHandleGrants(self, request, context):
+        """Move grants to another scope; appends no events.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSessionProcessState(self, request, context):
+        """Remove every grant of a session (all its frames) and report.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AppendEvent(self, request, context):
+        """SEED-SPEC §3.4: keyed idempotency, declared types, required keys, schemas, semantics.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EventsAfter(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WakeEventsAfter(self, request, context):
+        """Events after a sequence with a materialised wake that was not acked.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AckWake(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CountEventsThrough(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecentEvents(self, request, context):
+        """The last `limit` events, ascending.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WaitEventAfter(self, request, context):
+        """Heartbeats until the first event of a type after a sequence is appended, then that event.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetProcessWait(self, request, context):
+        """Enter a wait state; a terminal process cannot (process_terminal_wait).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClearProcessWait(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompleteProcess(self, request, context):
+        """Append the keyed terminal event of an output; the record after.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AwaitProcess(self, request, context):
+        """Heartbeats until the process is terminal, then its await output.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClaimProcessLease(self, request, context):
+        """A lease unless another owner holds a live one (process_lease_conflict); fencing tokens only grow.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RenewProcessLease(self, request, context):
+        """Extend a live lease held with this token (process_lease_lost otherwise).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompleteProcessLease(self, request, context):
+        """Release the lease if the token is current; a stale completion changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Signal(self, request, context):
+        """Append a signal (signal.{name}, deduplicated by signal_id) and resolve the await-event key of
+        process_signal(process_id, name, ordinal) in scope process(process_id) with ok(payload), where
+        the ordinal is the event's own (the count of its type's events through its sequence). A replayed
+        signal resolves nothing. A signal before its wait is kept and satisfies the wait when it comes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamEvents(self, request, context):
+        """One process's events after a sequence cursor, in order, then each new one as it is appended
+        (push); heartbeats while idle. Resume after a reconnect from the last sequence received.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_ProcessesServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'RegisterProcess': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterProcess,
+                    request_deserializer=effectd_dot_v1_dot_process__pb2.RegisterProcessRequest.FromString,
+                    response_serializer=effectd_dot_v1_dot_process__pb2.RegisterProcessResponse.SerializeToString,
+            ),
+            'GetProcess': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetProcess,
+                    request_deserializer=effectd_dot_v1_dot_process__pb2.GetProcessRequest.FromString,
+                    response_serializer=effectd_dot_v1_dot_process__pb2.GetProcessResponse.SerializeToString,
+            ),
+            'ListProcesses': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListProcesses,
+                    request_deserializer=effectd_dot_v1_dot_process__pb2.ListProcessesRequest.FromString,
+                    response_serializer=effectd_dot_v1_dot_process__pb2.ListProcessesResponse.SerializeToString,
+            ),
+            'ListNonTerminal': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListNonTerminal,
+                    request_deserializer=effectd_dot_v1_dot_process__pb2.ListNonTerminalRequest.FromString,
+                    response_serializer=effectd_dot_v1_dot_process__pb2.ListNonTerminalResponse.SerializeToString,
+            ),
+            'SetExternalRef': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetExternalRef,
+                    request_deserializer=effectd_dot_v1_dot_process__pb2.SetExternalRefRequest.FromString,
+                    response_serializer=effectd_dot_v1_dot_process__pb2.SetExternalRefResponse.SerializeToString,
+            ),
+            'GrantHandle': grpc.unary_unary_rpc_method_handler(
+                    servicer.GrantHandle,
+                    request_deserializer=effectd_dot_v1_dot_process__pb2.GrantHandleRequest.FromString,
+                    response_serializer=effectd_dot_v1_dot_process__pb2.GrantHandleResponse.SerializeToString,
+            ),
+            'RevokeHandle': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeHandle,
+                    request_deserializer=effectd_dot_v1_dot_process__pb2.RevokeHandleRequest.FromString,
+                    response_serializer=effectd_dot_v1_dot_process__pb2.RevokeHandleResponse.SerializeToString,
+            ),
+            'HasHandleGrant': grpc.unary_unary_rpc_method_handler(
+                    servicer.HasHandleGrant,
+                    request_deserializer=effectd_dot_v1_dot_process__pb2.HasHandleGrantRequest.FromString,
+                    response_serializer=effectd_dot_v1_dot_process__pb2.HasHandleGrantResponse.SerializeToString,
+            ),
+            'ListHandleGrants': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListHandleGrants,
+                    request_deserializer=effectd_dot_v1_dot_process__pb2.ListHandleGrantsRequest.FromString,
+                    response_serializer=effectd_dot_v1_dot_process__pb2.ListHandleGrantsResponse.SerializeToString,
+            ),
+            'ListLiveHandleGrants': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLiveHandleGrants,
+                    request_deserializer=effectd_dot_v1_dot_process__pb2.ListHandleGrantsRequest.FromString,
+                    response_serializer=effectd_dot_v1_dot_process__pb2.ListHandleGrantsResponse.SerializeToString,
+            ),
+            'HandleGrantsForProcess': grpc.unary_unary_rpc_method_handler(
+                    servicer.HandleGrantsForProcess,
+                    request_deserializer=effectd_dot_v1_dot_process__pb2.HandleGrantsForProcessRequest.FromString,
+                    response_serializer=effectd_dot_v1_dot_process__pb2.HandleGrantsForProcessResponse.SerializeToString,
+            ),
+            'TransferHandleGrants': grpc.unary_unary_rpc_method_handler(
+                    servicer.TransferHandleGrants,
+                    request_deserializer=effectd_dot_v1_dot_process__pb2.TransferHandleGrantsRequest.FromString,
+                    response_serializer=effectd_dot_v1_dot_process__pb2.TransferHandleGrantsResponse.SerializeToString,
+            ),
+            'DeleteSessionProcessState': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSessionProcessState,
+                    request_deserializer=effectd_dot_v1_dot_process__pb2.DeleteSessionProcessStateRequest.FromString,
+                    response_serializer=effectd_dot_v1_dot_process__pb2.DeleteSessionProcessStateResponse.SerializeToString,
+            ),
+            'AppendEvent': grpc.unary_unary_rpc_method_handler(
+                    servicer.AppendEvent,
+                    request_deserializer=effectd_dot_v1_dot_process__pb2.AppendEventRequest.FromString,
+                    response_serializer=effectd_dot_v1_dot_process__pb2.AppendEventResponse.SerializeToString,
+            ),
+            'EventsAfter': grpc.unary_unary_rpc_method_handler(
+                    servicer.EventsAfter,
+                    request_deserializer=effectd_dot_v1_dot_process__pb2.EventsAfterRequest.FromString,
+                    response_serializer=effectd_dot_v1_dot_process__pb2.EventsResponse.SerializeToString,
+            ),
+            'WakeEventsAfter': grpc.unary_unary_rpc_method_handler(
+                    servicer.WakeEventsAfter,
+                    request_deserializer=effectd_dot_v1_dot_process__pb2.EventsAfterRequest.FromString,
+                    response_serializer=effectd_dot_v1_dot_process__pb2.EventsResponse.SerializeToString,
+            ),
+            'AckWake': grpc.unary_unary_rpc_method_handler(
+                    servicer.AckWake,
+                    request_deserializer=effectd_dot_v1_dot_process__pb2.AckWakeRequest.FromString,
+                    response_serializer=effectd_dot_v1_dot_process__pb2.AckWakeResponse.SerializeToString,
+            ),
+            'CountEventsThrough': grpc.unary_unary_rpc_method_handler(
+                    servicer.CountEventsThrough,
+                    request_deserializer=effectd_dot_v1_dot_process__pb2.CountEventsThroughRequest.FromString,
+                    response_serializer=effectd_dot_v1_dot_process__pb2.CountEventsThroughResponse.SerializeToString,
+            ),
+            'RecentEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecentEvents,
+                    request_deserializer=effectd_dot_v1_dot_process__pb2.RecentEventsRequest.FromString,
+                    response_serializer=effectd_dot_v1_dot_process__pb2.EventsResponse.SerializeToString,
+            ),
+            'WaitEventAfter': grpc.unary_stream_rpc_method_handler(
+                    servicer.WaitEventAfter,
+                    request_deserializer=effectd_dot_v1_dot_process__pb2.WaitEventAfterRequest.FromString,
+                    response_serializer=effectd_dot_v1_dot_process__pb2.WaitEventAfterResponse.SerializeToString,
+            ),
+            'SetProcessWait': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetProcessWait,
+                    request_deserializer=effectd_dot_v1_dot_process__pb2.SetProcessWaitRequest.FromString,
+                    response_serializer=effectd_dot_v1_dot_process__pb2.SetProcessWaitResponse.SerializeToString,
+            ),
+            'ClearProcessWait': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClearProcessWait,
+                    request_deserializer=effectd_dot_v1_dot_process__pb2.ClearProcessWaitRequest.FromString,
+                    response_serializer=effectd_dot_v1_dot_process__pb2.ClearProcessWaitResponse.SerializeToString,
+            ),
+            'CompleteProcess': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompleteProcess,
+                    request_deserializer=effectd_dot_v1_dot_process__pb2.CompleteProcessRequest.FromString,
+                    response_serializer=effectd_dot_v1_dot_process__pb2.CompleteProcessResponse.SerializeToString,
+            ),
+            'AwaitProcess': grpc.unary_stream_rpc_method_handler(
+                    servicer.AwaitProcess,
+                    request_deserializer=effectd_dot_v1_dot_process__pb2.AwaitProcessRequest.FromString,
+                    response_serializer=effectd_dot_v1_dot_process__pb2.AwaitProcessResponse.SerializeToString,
+            ),
+            'ClaimProcessLease': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClaimProcessLease,
+                    request_deserializer=effectd_dot_v1_dot_process__pb2.ClaimProcessLeaseRequest.FromString,
+                    response_serializer=effectd_dot_v1_dot_process__pb2.ClaimProcessLeaseResponse.SerializeToString,
+            ),
+            'RenewProcessLease': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenewProcessLease,
+                    request_deserializer=effectd_dot_v1_dot_process__pb2.RenewProcessLeaseRequest.FromString,
+                    response_serializer=effectd_dot_v1_dot_process__pb2.RenewProcessLeaseResponse.SerializeToString,
+            ),
+            'CompleteProcessLease': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompleteProcessLease,
+                    request_deserializer=effectd_dot_v1_dot_process__pb2.CompleteProcessLeaseRequest.FromString,
+                    response_serializer=effectd_dot_v1_dot_process__pb2.CompleteProcessLeaseResponse.SerializeToString,
+            ),
+            'Signal': grpc.unary_unary_rpc_method_handler(
+                    servicer.Signal,
+                    request_deserializer=effectd_dot_v1_dot_process__pb2.SignalRequest.FromString,
+                    response_serializer=effectd_dot_v1_dot_process__pb2.SignalResponse.SerializeToString,
+            ),
+            'StreamEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamEvents,
+                    request_deserializer=effectd_dot_v1_dot_process__pb2.StreamEventsRequest.FromString,
+                    response_serializer=effectd_dot_v1_dot_process__pb2.StreamEventsResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'effectd.v1.Processes', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('effectd.v1.Processes', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Processes:
+    """lash's ProcessRegistry trait (SEED-SPEC §3.6), every method, lash's semantics and error texts
+    (process_* codes in ErrorReason). Ids are at most the server's id limit (1 KiB); JSON payloads at
+    most its payload limit (1 MiB). The streams (WaitEventAfter, AwaitProcess, StreamEvents) are push:
+    they register before they read the store, so no append is missed, and send heartbeats meanwhile.
+    """
+
+    @staticmethod
+    def RegisterProcess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/effectd.v1.Processes/RegisterProcess',
+            effectd_dot_v1_dot_process__pb2.RegisterProcessRequest.SerializeToString,
+            effectd_dot_v1_dot_process__pb2.RegisterProcessResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetProcess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/effectd.v1.Processes/GetProcess',
+            effectd_dot_v1_dot_process__pb2.GetProcessRequest.SerializeToString,
+            effectd_dot_v1_dot_process__pb2.GetProcessResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListProcesses(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/effectd.v1.Processes/ListProcesses',
+            effectd_dot_v1_dot_process__pb2.ListProcessesRequest.SerializeToString,
+            effectd_dot_v1_dot_process__pb2.ListProcessesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListNonTerminal(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/effectd.v1.Processes/ListNonTerminal',
+            effectd_dot_v1_dot_process__pb2.ListNonTerminalRequest.SerializeToString,
+            effectd_dot_v1_dot_process__pb2.ListNonTerminalResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetExternalRef(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/effectd.v1.Processes/SetExternalRef',
+            effectd_dot_v1_dot_process__pb2.SetExternalRefRequest.SerializeToString,
+            effectd_dot_v1_dot_process__pb2.SetExternalRefResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GrantHandle(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/effectd.v1.Processes/GrantHandle',
+            effectd_dot_v1_dot_process__pb2.GrantHandleRequest.SerializeToString,
+            effectd_dot_v1_dot_process__pb2.GrantHandleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeHandle(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/effectd.v1.Processes/RevokeHandle',
+            effectd_dot_v1_dot_process__pb2.RevokeHandleRequest.SerializeToString,
+            effectd_dot_v1_dot_process__pb2.RevokeHandleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def HasHandleGrant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/effectd.v1.Processes/HasHandleGrant',
+            effectd_dot_v1_dot_process__pb2.HasHandleGrantRequest.SerializeToString,
+            effectd_dot_v1_dot_process__pb2.HasHandleGrantResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListHandleGrants(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/effectd.v1.Processes/ListHandleGrants',
+            effectd_dot_v1_dot_process__pb2.ListHandleGrantsRequest.SerializeToString,
+            effectd_dot_v1_dot_process__pb2.ListHandleGrantsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLiveHandleGrants(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/effectd.v1.Processes/ListLiveHandleGrants',
+            effectd_dot_v1_dot_process__pb2.ListHandleGrantsRequest.SerializeToString,
+            effectd_dot_v1_dot_process__pb2.ListHandleGrantsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def HandleGrantsForProcess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/effectd.v1.Processes/HandleGrantsForProcess',
+            effectd_dot_v1_dot_process__pb2.HandleGrantsForProcessRequest.SerializeToString,
+            effectd_dot_v1_dot_process__pb2.HandleGrantsForProcessResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TransferHandleGrants(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/effectd.v1.Processes/TransferHandleGrants',
+            effectd_dot_v1_dot_process__pb2.TransferHandleGrantsRequest.SerializeToString,
+            effectd_dot_v1_dot_process__pb2.TransferHandleGrantsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSessionProcessState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/effectd.v1.Processes/DeleteSessionProcessState',
+            effectd_dot_v1_dot_process__pb2.DeleteSessionProcessStateRequest.SerializeToString,
+            effectd_dot_v1_dot_process__pb2.DeleteSessionProcessStateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AppendEvent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/effectd.v1.Processes/AppendEvent',
+            effectd_dot_v1_dot_process__pb2.AppendEventRequest.SerializeToString,
+            effectd_dot_v1_dot_process__pb2.AppendEventResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EventsAfter(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/effectd.v1.Processes/EventsAfter',
+            effectd_dot_v1_dot_process__pb2.EventsAfterRequest.SerializeToString,
+            effectd_dot_v1_dot_process__pb2.EventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WakeEventsAfter(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/effectd.v1.Processes/WakeEventsAfter',
+            effectd_dot_v1_dot_process__pb2.EventsAfterRequest.SerializeToString,
+            effectd_dot_v1_dot_process__pb2.EventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AckWake(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/effectd.v1.Processes/AckWake',
+            effectd_dot_v1_dot_process__pb2.AckWakeRequest.SerializeToString,
+            effectd_dot_v1_dot_process__pb2.AckWakeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CountEventsThrough(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/effectd.v1.Processes/CountEventsThrough',
+            effectd_dot_v1_dot_process__pb2.CountEventsThroughRequest.SerializeToString,
+            effectd_dot_v1_dot_process__pb2.CountEventsThroughResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecentEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/effectd.v1.Processes/RecentEvents',
+            effectd_dot_v1_dot_process__pb2.RecentEventsRequest.SerializeToString,
+            effectd_dot_v1_dot_process__pb2.EventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WaitEventAfter(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/effectd.v1.Processes/WaitEventAfter',
+            effectd_dot_v1_dot_process__pb2.WaitEventAfterRequest.SerializeToString,
+            effectd_dot_v1_dot_process__pb2.WaitEventAfterResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetProcessWait(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/effectd.v1.Processes/SetProcessWait',
+            effectd_dot_v1_dot_process__pb2.SetProcessWaitRequest.SerializeToString,
+            effectd_dot_v1_dot_process__pb2.SetProcessWaitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClearProcessWait(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/effectd.v1.Processes/ClearProcessWait',
+            effectd_dot_v1_dot_process__pb2.ClearProcessWaitRequest.SerializeToString,
+            effectd_dot_v1_dot_process__pb2.ClearProcessWaitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteProcess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/effectd.v1.Processes/CompleteProcess',
+            effectd_dot_v1_dot_process__pb2.CompleteProcessRequest.SerializeToString,
+            effectd_dot_v1_dot_process__pb2.CompleteProcessResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AwaitProcess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/effectd.v1.Processes/AwaitProcess',
+            effectd_dot_v1_dot_process__pb2.AwaitProcessRequest.SerializeToString,
+            effectd_dot_v1_dot_process__pb2.AwaitProcessResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClaimProcessLease(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/effectd.v1.Processes/ClaimProcessLease',
+            effectd_dot_v1_dot_process__pb2.ClaimProcessLeaseRequest.SerializeToString,
+            effectd_dot_v1_dot_process__pb2.ClaimProcessLeaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RenewProcessLease(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/effectd.v1.Processes/RenewProcessLease',
+            effectd_dot_v1_dot_process__pb2.RenewProcessLeaseRequest.SerializeToString,
+            effectd_dot_v1_dot_process__pb2.RenewProcessLeaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteProcessLease(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/effectd.v1.Processes/CompleteProcessLease',
+            effectd_dot_v1_dot_process__pb2.CompleteProcessLeaseRequest.SerializeToString,
+            effectd_dot_v1_dot_process__pb2.CompleteProcessLeaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Signal(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/effectd.v1.Processes/Signal',
+            effectd_dot_v1_dot_process__pb2.SignalRequest.SerializeToString,
+            effectd_dot_v1_dot_process__pb2.SignalResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/effectd.v1.Processes/StreamEvents',
+            effectd_dot_v1_dot_process__pb2.StreamEventsRequest.SerializeToString,
+            effectd_dot_v1_dot_process__pb2.StreamEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -1,0 +1,34 @@
+"""The process registry: lash's `ProcessRegistry` as a service (registrations, handle grants, an ordered
+event log, signals, await, fenced leases), and the `process` effects the journal runs with it."""
+
+from __future__ import annotations
+
+import logging
+
+from effectd_server.await_events.core import AwaitEventCore
+from effectd_server.component import Component, ComponentContext
+from effectd_server.processes.core import ProcessRegistryCore
+from effectd_server.processes.journal_executor import ProcessExecutor
+from effectd_server.processes.servicer import ProcessesServicer
+from effectd_server.store.processes import processes_store
+
+__all__ = ["ProcessRegistryCore", "build"]
+
+log = logging.getLogger("effectd.processes")
+
+
+def build(context: ComponentContext) -> Component:
+    try:
+        store = processes_store(context.backend)
+    except NotImplementedError as exc:
+        # A backend without a processes part yet (PostgreSQL until its part lands): the server runs
+        # without the registry; process effects answer process_registry_unavailable.
+        log.warning("no process registry: %s", exc)
+        return Component("processes", [])
+    core = ProcessRegistryCore(store)
+    store.set_listener(core.on_store_event)
+    await_events: AwaitEventCore = context.parts["await_events"]
+    context.executors["process"] = ProcessExecutor(core, await_events)
+    context.parts["processes"] = core
+    servicer = ProcessesServicer(core, await_events, context.streams, limits=context.config.limits)
+    return Component("processes", [("effectd.v1.Processes", servicer)], start=store.open)
