@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from effectd import (
@@ -62,12 +61,6 @@ from effectd_server import RunningServer
 
 SCOPE = TurnScope("s1", "t1")
 RUNTIME = RuntimeScope("s1", "t1", 0, 0)
-
-
-@pytest.fixture(params=["sqlite"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """SQLite only until the PostgreSQL processes part lands (then delete this override)."""
-    return str(tmp_path / "effectd.db")
 
 
 @pytest.fixture

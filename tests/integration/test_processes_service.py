@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -48,14 +47,6 @@ from effectd_server import RunningServer
 from effectd_server.processes.core import ProcessRegistryCore
 
 from tests.integration.codes import provoked
-
-
-@pytest.fixture(params=["sqlite"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """SQLite only, for now: the processes part of the PostgreSQL store is being written apart (until it
-    lands a PostgreSQL server runs without the registry). When it does, delete this override and these
-    tests run on both backends through the conftest's `store_url`."""
-    return str(tmp_path / "effectd.db")
 
 
 @pytest.fixture

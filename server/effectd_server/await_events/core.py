@@ -189,6 +189,17 @@ class AwaitEventCore:
             log.warning("applying a change from another replica failed: %s", task.exception())
 
     # -- checks ------------------------------------------------------------------------------
+    def known(self, key: AwaitEventKey) -> KeyRow | None:
+        """The key's identity when it was verified before and may still be used, without awaiting (a
+        snapshot of thousands of keys checks each); None means: ask `identify`."""
+        cached = self._identities.get(key)
+        if cached is None or not self.keyring.usable(cached[1]):
+            return None
+        session = cached[0].session_id
+        if session is not None and session in self._revoked_sessions:
+            return None
+        return cached[0]
+
     async def identify(self, key: AwaitEventKey) -> tuple[KeyRow | None, str | None]:
         """The key's stored identity when it may be used, else (None, why). Raises InvalidArgumentError
         on bad input. Keys verified before (minted or seen here) skip the JSON and HMAC work."""

@@ -176,8 +176,10 @@ class WatchSession:
             if isinstance(key, WatchRejection):
                 self._push(key)
                 continue
+            row = self._core.known(key)
             try:
-                row, _ = await self._core.identify(key)
+                if row is None:
+                    row, _ = await self._core.identify(key)
             except EffectdError as exc:
                 self._push(WatchRejection(key.key_id, exc.code, exc.message))
                 continue

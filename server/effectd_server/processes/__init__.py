@@ -3,8 +3,6 @@ event log, signals, await, fenced leases), and the `process` effects the journal
 
 from __future__ import annotations
 
-import logging
-
 from effectd_server.await_events.core import AwaitEventCore
 from effectd_server.component import Component, ComponentContext
 from effectd_server.processes.core import ProcessRegistryCore
@@ -14,17 +12,9 @@ from effectd_server.store.processes import processes_store
 
 __all__ = ["ProcessRegistryCore", "build"]
 
-log = logging.getLogger("effectd.processes")
-
 
 def build(context: ComponentContext) -> Component:
-    try:
-        store = processes_store(context.backend)
-    except NotImplementedError as exc:
-        # A backend without a processes part yet (PostgreSQL until its part lands): the server runs
-        # without the registry; process effects answer process_registry_unavailable.
-        log.warning("no process registry: %s", exc)
-        return Component("processes", [])
+    store = processes_store(context.backend)
     core = ProcessRegistryCore(store)
     store.set_listener(core.on_store_event)
     await_events: AwaitEventCore = context.parts["await_events"]
