@@ -1,5 +1,5 @@
 """The request id the edge echoes and logs: a caller's own when it is 1 to 128 printable ASCII
-characters, otherwise a new uuid4 hex (gRPC clients refuse control characters before sending, so this
+characters, otherwise 32 new hex digits (gRPC clients refuse control characters before sending, so this
 is the server's own guard against whatever else reaches it)."""
 
 from __future__ import annotations

@@ -40,19 +40,29 @@ def in_range(field: str, value: int, low: int, high: int) -> int:
     return value
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(field.name for field in dataclasses.fields(cls))
+    return names
+
+
 def check_ids(value: Any, what: str, max_bytes: int) -> None:
     """Every string field of the domain dataclass `value` (recursively) is an id of at most `max_bytes`."""
     if not dataclasses.is_dataclass(value) or isinstance(value, type):
         return
-    for field in dataclasses.fields(value):
-        item = getattr(value, field.name)
+    for name in _field_names(type(value)):
+        item = getattr(value, name)
         if isinstance(item, str):
             if len(item) > max_bytes // 4 and len(item.encode("utf-8")) > max_bytes:
                 raise InvalidArgumentError(
-                    "id_too_long", f"{what}.{field.name} is longer than the limit of {max_bytes} bytes"
+                    "id_too_long", f"{what}.{name} is longer than the limit of {max_bytes} bytes"
                 )
         elif dataclasses.is_dataclass(item):
-            check_ids(item, f"{what}.{field.name}", max_bytes)
+            check_ids(item, f"{what}.{name}", max_bytes)
 
 
 def check_size(what: str, size: int, limit: int, code: str) -> None:

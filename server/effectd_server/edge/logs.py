@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
+import itertools
+import secrets
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,12 +30,22 @@ def safe(value: object, limit: int = MAX_LOGGED_CHARS) -> str:
 
 
 def request_id(metadata: Iterable[Any] | None) -> str:
-    """The call's `x-request-id` when it is 1 to 128 printable ASCII characters, else a new one (uuid4
-    hex): what the server echoes and logs never carries a caller's newline or a 10 KiB line."""
+    """The call's `x-request-id` when it is 1 to 128 printable ASCII characters, else a new one (32
+    hex digits): what the server echoes and logs never carries a caller's newline or a 10 KiB line."""
     for key, value in metadata or ():
         if key == REQUEST_ID_KEY:
             if isinstance(value, str) and 0 < len(value) <= MAX_REQUEST_ID_CHARS and value.isascii():
                 if value.isprintable():
                     return value
             break
-    return uuid.uuid4().hex
+    return new_request_id()
+
+
+_ID_PREFIX = secrets.token_hex(6)
+_ID_NUMBERS = itertools.count(1)
+
+
+def new_request_id() -> str:
+    """A request id unique across servers and calls: a random per-process prefix and a counter (no
+    system call per request, unlike uuid4)."""
+    return f"{_ID_PREFIX}{next(_ID_NUMBERS):020x}"
