@@ -207,8 +207,9 @@ async def run_section(name: str, parts: set[str], sz: Sizes, dsn: str) -> dict[s
                     log(f"{dep.label}: one Resolve rep {rep + 1}/{sz.reps}: p50 {reps[-1]['p50_ms']} ms")
                 out["one_resolve"] = {"p50_ms": stats([r["p50_ms"] for r in reps]), "reps": reps}
             if "resolve" in parts:
-                # Enough keys for every rep to run its full time if resolves go 1.5x as fast as mints.
-                per_rep = math.ceil(sz.rep_s * 1.5 * max(mint_rate, 200.0))
+                # Enough keys for every rep to run its full time if resolves go 3x as fast as mints (PostgreSQL
+                # gathers concurrent resolves into one transaction, not mints).
+                per_rep = math.ceil(sz.rep_s * 3.0 * max(mint_rate, 200.0))
                 await top_up(clients, pool, f"{name}-pool", sz.stability_reps * per_rep, 64)
                 reps = []
                 for rep in range(sz.stability_reps):
