@@ -4,6 +4,7 @@ reflection, and shuts down gracefully."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from effectd_server.store import Backend, open_backend
 __all__ = ["COMPONENTS", "RunningServer", "serve"]
 
 log = logging.getLogger("effectd.server")
+
+_GC_GEN0_THRESHOLD = 50_000
 
 COMPONENTS: list[Callable[[ComponentContext], Component]] = [
     await_events.build,
@@ -137,6 +140,11 @@ async def serve(config: ServerConfig, *, stop_listening: bool = True) -> AsyncIt
         if port == 0:
             raise OSError(f"cannot listen on {config.listen}")
         await server.start()
+        # What exists now lives as long as the server: keep the cyclic collector from walking it again
+        # and again, and collect young objects less often (a server makes many short-lived ones).
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(_GC_GEN0_THRESHOLD, 20, 20)
         for name in ["", *service_names]:
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
         running = RunningServer(config, port, server, health_servicer, backend, streams, in_flight, context.parts)

@@ -102,6 +102,12 @@ class _KeyDecoder:
                 self._decoded[wire] = key
         return key
 
+    def remember(self, message: Any, key: AwaitEventKey) -> None:
+        """Take `key` as the decoding of `message` (a key this server just minted)."""
+        if len(self._decoded) >= self._SIZE:
+            self._decoded.clear()
+        self._decoded[message.SerializeToString()] = key
+
     def token(self, token: str, *, remember: bool = True) -> AwaitEventKey:
         """The key a token holds; UNDECODABLE_TOKEN_KEY when it does not decode."""
         key = self._tokens.get(token)
@@ -210,7 +216,11 @@ class AwaitEventsServicer:
         scope, wait = scope_from_proto(request.scope), wait_from_proto(request.wait)
         check_ids(scope, "scope", self._limits.max_id_bytes)
         check_ids(wait, "wait", self._limits.max_id_bytes)
-        return minted_key_to_proto(await self._core.mint(scope, wait))
+        key = await self._core.mint(scope, wait)
+        response = minted_key_to_proto(key)
+        # The minting runtime usually awaits or watches this key next: decode it from memory then.
+        self._key.remember(response.key, key)
+        return response
 
     async def Resolve(self, request: pb.ResolveRequest, context: Context) -> pb.ResolveResponse:
         outcome = await self._core.resolve(self._key(request), _required_resolution(request))
