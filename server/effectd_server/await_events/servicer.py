@@ -36,6 +36,7 @@ from effectd_server.edge.checks import (
     MAX_DEADLINE_UNIX_MS,
     MAX_HEARTBEAT_MS,
     MAX_TIMEOUT_MS,
+    check_id,
     check_ids,
     in_range,
 )
@@ -97,16 +98,17 @@ class _KeyDecoder:
                 raise self._too_long()
             key = key_from_proto(message)
             if remember:
-                if len(self._decoded) >= self._SIZE:
-                    self._decoded.clear()
-                self._decoded[wire] = key
+                self._remember(wire, key)
         return key
 
     def remember(self, message: Any, key: AwaitEventKey) -> None:
         """Take `key` as the decoding of `message` (a key this server just minted)."""
+        self._remember(message.SerializeToString(), key)
+
+    def _remember(self, wire: bytes, key: AwaitEventKey) -> None:
         if len(self._decoded) >= self._SIZE:
             self._decoded.clear()
-        self._decoded[message.SerializeToString()] = key
+        self._decoded[wire] = key
 
     def token(self, token: str, *, remember: bool = True) -> AwaitEventKey:
         """The key a token holds; UNDECODABLE_TOKEN_KEY when it does not decode."""
@@ -361,11 +363,7 @@ class AwaitEventsServicer:
         return pb.RevokeKeyResponse()
 
     def _session_id(self, session_id: str) -> str:
-        if len(session_id.encode()) > self._limits.max_id_bytes:
-            raise InvalidArgumentError(
-                "id_too_long", f"session_id is longer than the limit of {self._limits.max_id_bytes} bytes"
-            )
-        return session_id
+        return check_id("session_id", session_id, self._limits.max_id_bytes)
 
     async def RevokeSession(self, request: pb.RevokeSessionRequest, context: Context) -> pb.RevokeSessionResponse:
         await self._core.revoke_session(self._session_id(request.session_id))

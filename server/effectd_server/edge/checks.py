@@ -18,6 +18,7 @@ __all__ = [
     "MAX_LEASE_TTL_MS",
     "MAX_PAGE_SIZE",
     "MAX_TIMEOUT_MS",
+    "check_id",
     "check_ids",
     "check_size",
     "in_range",
@@ -48,6 +49,13 @@ def _field_names(cls: type) -> tuple[str, ...]:
     if names is None:
         names = _FIELD_NAMES[cls] = tuple(field.name for field in dataclasses.fields(cls))
     return names
+
+
+def check_id(what: str, value: str, max_bytes: int) -> str:
+    """`value` when it is an id of at most `max_bytes` (UTF-8), else `id_too_long` naming the limit."""
+    if len(value) > max_bytes // 4 and len(value.encode("utf-8")) > max_bytes:
+        raise InvalidArgumentError("id_too_long", f"{what} is longer than the limit of {max_bytes} bytes")
+    return value
 
 
 def check_ids(value: Any, what: str, max_bytes: int) -> None:

@@ -146,6 +146,44 @@ def _unary_unary(
     return grpc.unary_unary_rpc_method_handler(handler, response_serializer=_serialize)
 
 
+async def _serve_stream(
+    method: str,
+    context: grpc.aio.ServicerContext[Any, Any],
+    in_flight: InFlight,
+    streams: Streams,
+    body: Callable[[], Awaitable[None]],
+) -> None:
+    """What every stream shares: the request id, refusal while draining, the in-flight count, the cap per
+    connection, and errors mapped to a status."""
+    request_id, started = _begin(context)
+    outcome = ["CANCELLED"]
+    entered = False
+    try:
+        if in_flight.refusing:
+            await _fail(context, method, shutting_down(), request_id, outcome)
+        in_flight.enter()
+        entered = True
+        peer = context.peer()
+        try:
+            streams.enter(peer)
+        except Exception as exc:
+            await _fail(context, method, exc, request_id, outcome)
+        try:
+            try:
+                await body()
+                outcome[0] = "OK"
+                return
+            except Exception as exc:
+                failure: BaseException = exc
+            await _fail(context, method, failure, request_id, outcome)
+        finally:
+            streams.leave(peer)
+    finally:
+        if entered:
+            in_flight.leave()
+        _access(method, request_id, outcome[0], started)
+
+
 def _unary_stream(
     method: str,
     parse: Callable[[bytes], Message],
@@ -153,42 +191,20 @@ def _unary_stream(
     in_flight: InFlight,
     streams: Streams,
 ) -> Any:
-    # A coroutine that writes, not an async generator: a waiting stream is mostly frames. The servicer's
+    # Coroutines that write, not async generators: a waiting stream is mostly frames. The servicer's
     # method is an async generator, or a coroutine that writes with `context.write` (cheaper still).
-    async def handler(raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> None:
-        request_id, started = _begin(context)
-        outcome = ["CANCELLED"]
-        entered = False
-        try:
-            if in_flight.refusing:
-                await _fail(context, method, shutting_down(), request_id, outcome)
-            in_flight.enter()
-            entered = True
-            peer = context.peer()
-            try:
-                streams.enter(peer)
-            except Exception as exc:
-                await _fail(context, method, exc, request_id, outcome)
-            try:
-                try:
-                    if writes_itself:
-                        await cast(Awaitable[None], impl(parse(raw), context))
-                    else:
-                        async for response in impl(parse(raw), context):
-                            await context.write(response)
-                    outcome[0] = "OK"
-                    return
-                except Exception as exc:
-                    failure: BaseException = exc
-                await _fail(context, method, failure, request_id, outcome)
-            finally:
-                streams.leave(peer)
-        finally:
-            if entered:
-                in_flight.leave()
-            _access(method, request_id, outcome[0], started)
-
     writes_itself = inspect.iscoroutinefunction(impl)
+
+    async def handler(raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        async def body() -> None:
+            if writes_itself:
+                await cast(Awaitable[None], impl(parse(raw), context))
+            else:
+                async for response in impl(parse(raw), context):
+                    await context.write(response)
+
+        await _serve_stream(method, context, in_flight, streams, body)
+
     return grpc.unary_stream_rpc_method_handler(handler, response_serializer=_serialize)
 
 
@@ -203,35 +219,12 @@ def _stream_stream(
         async for raw in requests:
             yield parse(raw)
 
-    async def handler(requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        request_id, started = _begin(context)
-        outcome = ["CANCELLED"]
-        entered = False
-        try:
-            if in_flight.refusing:
-                await _fail(context, method, shutting_down(), request_id, outcome)
-            in_flight.enter()
-            entered = True
-            peer = context.peer()
-            try:
-                streams.enter(peer)
-            except Exception as exc:
-                await _fail(context, method, exc, request_id, outcome)
-            try:
-                try:
-                    async for response in impl(parsed(requests), context):
-                        yield response
-                    outcome[0] = "OK"
-                    return
-                except Exception as exc:
-                    failure: BaseException = exc
-                await _fail(context, method, failure, request_id, outcome)
-            finally:
-                streams.leave(peer)
-        finally:
-            if entered:
-                in_flight.leave()
-            _access(method, request_id, outcome[0], started)
+    async def handler(requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        async def body() -> None:
+            async for response in impl(parsed(requests), context):
+                await context.write(response)
+
+        await _serve_stream(method, context, in_flight, streams, body)
 
     return grpc.stream_stream_rpc_method_handler(handler, response_serializer=_serialize)
 

@@ -23,6 +23,7 @@ from effectd_server.edge.checks import (
     MAX_HEARTBEAT_MS,
     MAX_LEASE_TTL_MS,
     MAX_PAGE_SIZE,
+    check_id,
     check_ids,
     check_size,
     in_range,
@@ -76,11 +77,7 @@ class EffectControllerServicer:
         return scope
 
     def _replay_key(self, replay_key: str) -> str:
-        if len(replay_key) > self._limits.max_id_bytes // 4 and len(replay_key.encode()) > self._limits.max_id_bytes:
-            raise InvalidArgumentError(
-                "id_too_long", f"replay_key is longer than the limit of {self._limits.max_id_bytes} bytes"
-            )
-        return replay_key
+        return check_id("replay_key", replay_key, self._limits.max_id_bytes)
 
     async def Describe(self, request: Any, context: Context) -> effect_controller_pb2.DescribeResponse:
         return description_to_proto(self._journal.describe())
@@ -97,10 +94,7 @@ class EffectControllerServicer:
         check_ids(envelope.invocation, "envelope.invocation", self._limits.max_id_bytes)
         if isinstance(envelope.command, SleepCommand):
             in_range("duration_ms", envelope.command.duration_ms, 0, MAX_DURATION_MS)
-        if len(request.owner_id.encode()) > self._limits.max_id_bytes:
-            raise InvalidArgumentError(
-                "id_too_long", f"owner_id is longer than the limit of {self._limits.max_id_bytes} bytes"
-            )
+        check_id("owner_id", request.owner_id, self._limits.max_id_bytes)
         interval = self._streams.heartbeat_s(
             in_range("heartbeat_interval_ms", request.heartbeat_interval_ms, 0, MAX_HEARTBEAT_MS)
         )

@@ -18,7 +18,15 @@ from effectd.v1 import process_pb2 as pb
 
 from effectd_server.await_events.core import AwaitEventCore
 from effectd_server.config import LimitsConfig
-from effectd_server.edge.checks import MAX_CURSOR, MAX_HEARTBEAT_MS, MAX_LEASE_TTL_MS, check_ids, check_size, in_range
+from effectd_server.edge.checks import (
+    MAX_CURSOR,
+    MAX_HEARTBEAT_MS,
+    MAX_LEASE_TTL_MS,
+    check_id,
+    check_ids,
+    check_size,
+    in_range,
+)
 from effectd_server.edge.errors import shutting_down
 from effectd_server.edge.streams import Streams
 from effectd_server.processes.core import OrphanPolicy, ProcessRegistryCore, now_ms
@@ -68,11 +76,7 @@ class ProcessesServicer:
 
     # -- checks ------------------------------------------------------------------------------
     def _id(self, value: str, field: str) -> str:
-        if len(value) > self._limits.max_id_bytes // 4 and len(value.encode("utf-8")) > self._limits.max_id_bytes:
-            raise InvalidArgumentError(
-                "id_too_long", f"{field} is longer than the limit of {self._limits.max_id_bytes} bytes"
-            )
-        return value
+        return check_id(field, value, self._limits.max_id_bytes)
 
     def _scope(self, request: Any, field: str) -> SessionScope:
         if not request.HasField(field):

@@ -112,7 +112,8 @@ def _quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _dumps(value: object) -> str:
+def dumps_compact(value: object) -> str:
+    """Compact JSON for notification payloads."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -274,7 +275,7 @@ class PostgresBackend:
 
     def _build_payload_parts(self) -> None:
         # Every payload ends with the schema (replicas of other schemas share the channel) and our origin.
-        self.tail = "," + _dumps({"d": self._schema_name, "o": self._origin})[1:]
+        self.tail = "," + dumps_compact({"d": self._schema_name, "o": self._origin})[1:]
         self.resync_payload = '{"t":"' + _RESYNC_TAG + '"' + self.tail
 
     async def close(self) -> None:
@@ -370,7 +371,7 @@ class PostgresBackend:
     def payload(self, body: dict[str, Any]) -> str:
         """A notification with `body` (its "t" a registered tag); one that does not fit in pg_notify
         says "re-read everything" instead."""
-        payload = _dumps(body)[:-1] + self.tail
+        payload = dumps_compact(body)[:-1] + self.tail
         return payload if fits(payload) else self.resync_payload
 
     # -- running statements ------------------------------------------------------------------

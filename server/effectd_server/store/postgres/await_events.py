@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,6 +24,7 @@ from effectd_server.store.await_events import (
     signing_key_from,
 )
 from effectd_server.store.postgres._backend import CHANNEL, PostgresBackend, Retry, fits
+from effectd_server.store.postgres._backend import dumps_compact as _dumps
 
 __all__ = ["RESOLVE_STATEMENTS", "PostgresAwaitEventsStore"]
 
@@ -141,10 +141,6 @@ async def _all_signing_keys(conn: Any) -> list[SigningKeyRow]:
         'SELECT kid, secret, state, created_at_ms FROM signing_keys ORDER BY created_at_ms, kid COLLATE "C"'
     )
     return [signing_key_from(r) for r in rows]
-
-
-def _dumps(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 # Notification tags of this capability: a terminal, a revoked key, a revoked session, the keyring.

@@ -31,14 +31,6 @@ _BATCH_LIMIT = 512
 RollbackHook = Callable[[sqlite3.Connection], None]
 
 
-def sqlite_path(url: str) -> str:
-    if url.startswith("sqlite:///"):
-        return url.removeprefix("sqlite:///")
-    if url.startswith("sqlite://"):
-        return url.removeprefix("sqlite://")
-    return url
-
-
 def _lock_exclusively(path: str) -> IO[bytes]:
     """One server per SQLite file: its sequence numbers and wake-ups live in that process.
 
@@ -176,7 +168,7 @@ class SqliteBackend:
     kind: Literal["sqlite"] = "sqlite"
 
     def __init__(self, path: str | Path) -> None:
-        self.path = sqlite_path(str(path))
+        self.path = str(path)
         self._writer: _GroupCommitter | None = None
         self._reader: sqlite3.Connection | None = None
         self._lock_file: IO[bytes] | None = None
