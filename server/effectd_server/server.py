@@ -139,16 +139,17 @@ async def serve(config: ServerConfig, *, stop_listening: bool = True) -> AsyncIt
             raise OSError(f"cannot listen on {config.listen}: {exc}") from None
         if port == 0:
             raise OSError(f"cannot listen on {config.listen}")
-        await server.start()
         # What exists now lives as long as the server: keep the cyclic collector from walking it again
         # and again, and collect young objects less often (a server makes many short-lived ones).
         gc.collect()
         gc.freeze()
         gc.set_threshold(_GC_GEN0_THRESHOLD, 20, 20)
+        await server.start()
+        running = RunningServer(config, port, server, health_servicer, backend, streams, in_flight, context.parts)
+        # Said before anything else can run: a caller that reached the server finds this line written.
+        log.info("effectd listening on %s (store %s)", running.target, config.store.redacted())
         for name in ["", *service_names]:
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-        running = RunningServer(config, port, server, health_servicer, backend, streams, in_flight, context.parts)
-        log.info("effectd listening on %s (store %s)", running.target, config.store.redacted())
         try:
             yield running
         finally:
