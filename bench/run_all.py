@@ -43,17 +43,19 @@ from _figures import (
     top_up,
     wake_rep,
 )
+from _process_figures import ProcessBench
 from _stores import DEPLOYMENTS, Deployment, postgres_reachable
 from effectd import ToolCompletionWait, TurnScope
 
 HERE = Path(__file__).resolve().parent
-PARTS = ("wake", "mint", "one_resolve", "resolve", "journal", "growth")
+PARTS = ("wake", "mint", "one_resolve", "resolve", "journal", "processes", "growth")
 PART_HELP = {
     "wake": "resolve → waiter woken p50 (and one Resolve with a waiter parked), 3 reps",
     "mint": "MintKey @64, 3 reps",
     "one_resolve": "one Resolve at a time, back to back, p50, 3 reps",
     "resolve": "Resolve @64: 5 back-to-back reps (the stability figure, after the wake test), CPU per resolve",
     "journal": "new durable_step (Execute lease + Complete) @64 and replay hits @64, 3 reps each",
+    "processes": "append_event @64 (a process per worker), 3 reps; append → wait_event_after woken p50/p99, 3 reps",
     "growth": "Resolve @64 and wake p50 with 1,000 then 1,000,000 keys stored (SQLite and PostgreSQL x1)",
 }
 # Other names for the parts, after the figures they hold.
@@ -63,6 +65,8 @@ ALIASES = {
     "one": "one_resolve",
     "durable_step": "journal",
     "replay": "journal",
+    "append": "processes",
+    "process_wake": "processes",
 }
 SCRIPTS = ("bench_latency", "bench_resolve", "bench_streams", "bench_journal", "bench_replicas")
 # --quick sizes of the standalone scripts.
@@ -258,12 +262,40 @@ async def run_section(name: str, parts: set[str], sz: Sizes, dsn: str) -> dict[s
                     "step_calls": sum(r["step_calls"] for r in replay),
                     "reps": replay,
                 }
+            if "processes" in parts:
+                out.update(await processes_block(dep, clients, name, sz))
             out["keys_stored_at_end"] = await dep.count_keys()
             out["server_memory"] = [r.memory() for r in dep.replicas]
         finally:
             await close_all(clients)
     out["elapsed_s"] = rnd(time.perf_counter() - started, 1)
     return out
+
+
+async def processes_block(dep: Deployment, clients: list[Any], name: str, sz: Sizes) -> dict[str, Any]:
+    """append_event @in_flight and append → wait_event_after woken (across replicas on x2)."""
+    bench = ProcessBench(clients, name)
+    appends = []
+    for rep in range(sz.reps):
+        appends.append(await bench.append_rep(dep, duration=sz.rep_s, in_flight=sz.in_flight))
+        log(f"{dep.label}: append_event @{sz.in_flight} rep {rep + 1}/{sz.reps}: {appends[-1]['per_s']}/s")
+    wakes = []
+    for rep in range(sz.reps):
+        wakes.append(await bench.wake_rep(dep, iterations=sz.wake_iterations, warmup=sz.wake_warmup))
+        log(
+            f"{dep.label}: append → wait_event_after woken rep {rep + 1}/{sz.reps}:"
+            f" p50 {wakes[-1]['append_to_woken']['p50_ms']} ms, p99 {wakes[-1]['append_to_woken']['p99_ms']} ms"
+        )
+    return {
+        "append_event": {"per_s": stats([r["per_s"] for r in appends], 1), "reps": appends},
+        "process_wake": {
+            "waiter_and_appender": "different replicas" if dep.replica_count > 1 else "one server",
+            "woken_p50_ms": stats([r["append_to_woken"]["p50_ms"] for r in wakes]),
+            "woken_p99_ms": stats([r["append_to_woken"]["p99_ms"] for r in wakes]),
+            "append_rpc_p50_ms": stats([r["append_rpc"]["p50_ms"] for r in wakes]),
+            "reps": wakes,
+        },
+    }
 
 
 async def growth_block(dep: Deployment, label: str, sz: Sizes) -> dict[str, Any]:
@@ -564,6 +596,37 @@ def summarize(sections: dict[str, dict[str, Any]], growth: dict[str, dict[str, A
                 )
             )
             _tag(rows, first, s["mint"]["reps"], echo_others)
+        if "append_event" in s:
+            first = len(rows)
+            rate = s["append_event"]["per_s"]["median"]
+            rows.append(
+                _row(
+                    "append_event @64, /s",
+                    label,
+                    s["append_event"]["per_s"],
+                    "/s",
+                    echo=echo_rate,
+                    ratio=rate / echo_rate,
+                    target="reported (issue 9)",
+                )
+            )
+            _tag(rows, first, s["append_event"]["reps"], echo_others)
+            wake = s["process_wake"]
+            where = " (across replicas)" if wake["waiter_and_appender"] == "different replicas" else ""
+            for pct in ("p50", "p99"):
+                value = wake[f"woken_{pct}_ms"]
+                echo_wake = echo[f"stream_wake_{pct}_ms"]["median"]
+                rows.append(
+                    _row(
+                        f"append → wait_event_after woken {pct} ms{where}",
+                        label,
+                        value,
+                        "ms",
+                        echo=echo_wake,
+                        ratio=value["median"] / echo_wake,
+                        target="reported (issue 9)",
+                    )
+                )
     for name, g in growth.items():
         if "error" in g or "skipped" in g:
             continue
