@@ -672,7 +672,7 @@ async def test_the_wait_state_round_trips_and_clears_on_terminal(registry: Proce
 # -- signals -----------------------------------------------------------------------------------------
 
 
-async def test_a_signal_resolves_the_key_of_its_own_ordinal_and_a_replay_resolves_nothing(
+async def test_a_signal_resolves_the_key_of_its_own_ordinal_and_a_replay_names_only_the_original_key(
     registry: ProcessRegistryCore,
 ) -> None:
     await registry.register_process(registration("p1", plain("signal.ready")))
@@ -684,9 +684,10 @@ async def test_a_signal_resolves_the_key_of_its_own_ordinal_and_a_replay_resolve
     await registry.set_process_wait("p1", signal_wait("p1", "ready", 3))
     second = await registry.signal("p1", "ready", "sig-b", {"n": 2})
     assert second.delivery == registry_delivery("p1", "ready", 2, {"n": 2})
-    # A resend of signal #1 is a replay: the original event, and no key resolved (lash woke #3 with it).
+    # A resend of signal #1 is a replay: the original event, naming key #1 again (already resolved, so
+    # first writer wins makes it a no-op), never the current wait #3 (lash woke #3 with it).
     resend = await registry.signal("p1", "ready", "sig-a", {"n": 1})
-    assert resend.replayed and resend.event == first.event and resend.delivery is None
+    assert resend.replayed and resend.event == first.event and resend.delivery == first.delivery
     with pytest.raises(ConflictError):
         await registry.signal("p1", "ready", "sig-a", {"n": "other"})
     assert [e.payload for e in await registry.events_after("p1", 0)] == [{"n": 1}, {"n": 2}]

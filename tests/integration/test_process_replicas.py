@@ -5,12 +5,17 @@ wakes the waiters of the other; leases fence across replicas; appends from both 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import pytest
+from effectd import Client
 from effectd._errors import ConflictError, LeaseLostError
 from effectd._process import ProcessAwaitSuccess, ProcessLeaseCompletion, ProcessListFilter, SessionScope
+from effectd._processes import RemoteProcessRegistry
+from effectd_server import ServerConfig, StoreConfig, serve
 from effectd_server.processes.core import OrphanPolicy, ProcessRegistryCore
 from effectd_server.store.postgres import PostgresBackend
 from effectd_server.store.processes import processes_store
@@ -208,3 +213,76 @@ async def test_a_keyed_append_replayed_on_both_replicas_is_appended_once(replica
     assert len(await a.core.events_after("proc-keyed", 0)) == 1
     with pytest.raises(ConflictError):
         await b.core.append_event("proc-keyed", request("tick", {"same": False}, "the-key"))
+
+
+# -- over gRPC: two servers on one database ---------------------------------------------------------
+
+
+@pytest.fixture
+async def two_servers() -> AsyncIterator[tuple[RemoteProcessRegistry, RemoteProcessRegistry]]:
+    """Two effectd servers (replicas) on one fresh PostgreSQL schema, and a registry client on each."""
+    await require_postgres()
+    async with fresh_schema() as url, contextlib.AsyncExitStack() as stack:
+        registries = []
+        for _ in range(2):
+            running = await stack.enter_async_context(
+                serve(ServerConfig(listen="127.0.0.1:0", store=StoreConfig(url=url)))
+            )
+            client = await stack.enter_async_context(await Client.connect(running.target))
+            registries.append(RemoteProcessRegistry(client, heartbeat_interval=1.0))
+        yield registries[0], registries[1]
+
+
+async def test_stream_events_on_one_server_follows_appends_and_the_terminal_made_on_the_other(
+    two_servers: tuple[RemoteProcessRegistry, RemoteProcessRegistry],
+) -> None:
+    a, b = two_servers
+    await b.register_process(registration("followed", plain("step")))
+    await b.append_event("followed", request("step", {"n": 1}))
+    seen: list[tuple[int, str]] = []
+    first_two = asyncio.Event()
+
+    async def follow() -> None:
+        async for event in a.stream_events("followed", 0, until_terminal=True):
+            seen.append((event.sequence, event.event_type))
+            if len(seen) == 2:
+                first_two.set()
+
+    follower = asyncio.create_task(follow())
+    # The event appended before the stream opened comes first; the next ones arrive as B appends them.
+    await b.append_event("followed", request("step", {"n": 2}))
+    await asyncio.wait_for(first_two.wait(), 5)
+    waiter = asyncio.create_task(a.wait_event_after("followed", "step", seen[-1][0]))
+    awaiting = asyncio.create_task(a.await_process("followed"))
+    await asyncio.sleep(0.2)
+    assert not waiter.done() and not awaiting.done()
+    third = await b.append_event("followed", request("step", {"n": 3}))
+    assert (await asyncio.wait_for(waiter, 5)).sequence == third.event.sequence
+    await b.complete_process("followed", ProcessAwaitSuccess({"ok": True}))
+    assert await asyncio.wait_for(awaiting, 5) == ProcessAwaitSuccess({"ok": True})
+    await asyncio.wait_for(follower, 5)  # until_terminal: the stream ends after the terminal event
+    sequences = [s for s, _ in seen]
+    assert sequences == sorted(set(sequences)) and len(sequences) == 4
+    assert [t for _, t in seen][:3] == ["step", "step", "step"]
+
+
+async def test_a_stream_reopened_on_the_other_server_resumes_from_its_cursor(
+    two_servers: tuple[RemoteProcessRegistry, RemoteProcessRegistry],
+) -> None:
+    a, b = two_servers
+    await a.register_process(registration("resumed", plain("step")))
+    for n in range(3):
+        await a.append_event("resumed", request("step", {"n": n}))
+    first = [e.sequence async for e in _take(a.stream_events("resumed", 0), 2)]
+    # The follower moves to the other replica with the cursor it had: it gets the rest, none twice.
+    rest = [e.sequence async for e in _take(b.stream_events("resumed", first[-1]), 1)]
+    assert first + rest == sorted(set(first + rest)) and len(first + rest) == 3
+
+
+async def _take(events: AsyncIterator[Any], count: int) -> AsyncIterator[Any]:
+    taken = 0
+    async for event in events:
+        yield event
+        taken += 1
+        if taken == count:
+            return

@@ -44,6 +44,7 @@ from effectd import (
 from effectd._client import Client, KeyPending
 from effectd._errors import ConflictError, EffectdError, InvalidArgumentError, LeaseLostError, NotFoundError
 from effectd_server import RunningServer
+from effectd_server.processes import rules
 from effectd_server.processes.core import ProcessRegistryCore
 
 from tests.integration.codes import provoked
@@ -315,6 +316,24 @@ async def test_a_replayed_signal_resolves_nothing(registry: RemoteProcessRegistr
     with pytest.raises(ConflictError) as raised:
         await registry.signal("dup", "go", "once", {"n": "other"})
     assert raised.value.code == provoked("process_event_replay_conflict")
+
+
+async def test_a_replayed_signal_delivers_a_signal_whose_first_resolve_was_lost(
+    registry: RemoteProcessRegistry, client: Client
+) -> None:
+    """The server committed the signal event and died before resolving its key (here: the event appended
+    as the signal appends it, and no resolve). The sender's retry is a replay; it resolves the key of the
+    original event's ordinal, so the waiter is not left waiting forever, and never any other ordinal."""
+    await registry.register_process(registration("lost", signal_type("go")))
+    await registry.append_event("lost", rules.signal_append_request("lost", "go", "once", {"n": 1}))
+    assert await signal_key_state(client, "lost", "go", 1) == KeyPending(None)
+    await registry.set_process_wait("lost", signal_wait("lost", "go", 2))
+    retry = await registry.signal("lost", "go", "once", {"n": 1})
+    first_key = await client.mint_key(ProcessScope("lost"), ProcessSignalWait("lost", "go", 1))
+    assert retry.replayed and retry.event.sequence == 1 and retry.resolved_key_id == first_key.key_id
+    assert await client.peek(first_key) == Ok({"n": 1})
+    assert await signal_key_state(client, "lost", "go", 2) == KeyPending(None)
+    assert len(await registry.events_after("lost", 0)) == 1
 
 
 async def test_an_early_signal_satisfies_its_wait(registry: RemoteProcessRegistry, client: Client) -> None:

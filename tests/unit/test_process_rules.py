@@ -704,7 +704,7 @@ def test_a_signal_resolves_the_key_of_its_own_ordinal() -> None:
     event = rules.prepare_event_append(
         signal_record(), rules.signal_append_request("p1", "ready", "a", 1), 3, None, NOW
     ).event
-    delivery = rules.signal_delivery(event, replayed=False, ordinal=1)
+    delivery = rules.signal_delivery(event, ordinal=1)
     assert delivery == rules.SignalDelivery(ProcessScope("p1"), ProcessSignalWait("p1", "ready", 1), Ok(1))
     # SEED-SPEC §2.4 example B: the key a waiter on the first `ready` signal of p1 holds.
     assert (
@@ -713,18 +713,16 @@ def test_a_signal_resolves_the_key_of_its_own_ordinal() -> None:
     )
 
 
-def test_a_replayed_signal_resolves_nothing() -> None:
-    # lash (SEED-SPEC §7 item 9) resolved the process's current wait ordinal with the old payload.
+def test_a_signal_without_an_ordinal_resolves_nothing() -> None:
     event = rules.prepare_event_append(
         signal_record(), rules.signal_append_request("p1", "ready", "a", 1), 1, None, NOW
     ).event
-    assert rules.signal_delivery(event, replayed=True, ordinal=1) is None
-    assert rules.signal_delivery(event, replayed=False, ordinal=0) is None
+    assert rules.signal_delivery(event, ordinal=0) is None
 
 
 def test_a_non_signal_event_resolves_nothing() -> None:
     event = append(record("p"), "process.waiting", {}).event
-    assert rules.signal_delivery(event, replayed=False, ordinal=1) is None
+    assert rules.signal_delivery(event, ordinal=1) is None
 
 
 # -- the payload schema check (lash's LashSchema) ---------------------------------------------------------

@@ -92,7 +92,8 @@ class SignalOutcome:
     event: ProcessEvent
     replayed: bool
     delivery: rules.SignalDelivery | None
-    """The await-event key this signal resolves (with `ok(payload)`), None for a replayed signal."""
+    """The await-event key of the signal event's own ordinal, with `ok(payload)`; for a replayed signal,
+    the key its first append resolved (the event is the original one)."""
 
 
 # -- conversions between rows and domain records -----------------------------------------------------
@@ -437,16 +438,14 @@ class ProcessRegistryCore:
         payload: JsonValue,
         wake_target_scope: SessionScope | None = None,
     ) -> SignalOutcome:
-        """Append a signal (deduplicated by `signal_id`) and say which await-event key it resolves: the
-        key of its own ordinal, or none when it was a replay. The caller resolves that key."""
+        """Append a signal (deduplicated by `signal_id`) and say which await-event key belongs to it: the
+        key of the signal event's own ordinal (for a replay, the original event's). The caller resolves
+        it. The ordinal is read from the log up to the event's sequence, so it never changes."""
         request = rules.signal_append_request(process_id, signal_name, signal_id, payload, wake_target_scope)
         outcome = await self.append(process_id, request)
         event = outcome.result.event
-        ordinal = 0
-        if not outcome.replayed:
-            ordinal = await self.store.count_events_through(process_id, event.event_type, event.sequence)
-        delivery = rules.signal_delivery(event, replayed=outcome.replayed, ordinal=ordinal)
-        return SignalOutcome(event, outcome.replayed, delivery)
+        ordinal = await self.store.count_events_through(process_id, event.event_type, event.sequence)
+        return SignalOutcome(event, outcome.replayed, rules.signal_delivery(event, ordinal=ordinal))
 
     async def events_after(self, process_id: str, after_sequence: int) -> list[ProcessEvent]:
         _check_count(after_sequence, "after_sequence")

@@ -721,12 +721,12 @@ class SignalDelivery:
     resolution: Ok
 
 
-def signal_delivery(event: ProcessEvent, *, replayed: bool, ordinal: int) -> SignalDelivery | None:
-    """What a signal event resolves. `ordinal` is the event's own ordinal: the count of its type's events
-    up to and including its sequence (never the process's current wait). A replayed (deduplicated)
-    signal resolves nothing: its first append already did. The key is resolved whether or not anyone
-    waits yet; a resolution that comes first is kept for the wait that comes later."""
-    if replayed or ordinal <= 0 or not event.event_type.startswith("signal."):
+def signal_delivery(event: ProcessEvent, *, ordinal: int) -> SignalDelivery | None:
+    """The await-event key a signal event resolves. `ordinal` is the event's own ordinal: the count of
+    its type's events up to and including its sequence (never the process's current wait). The key is
+    resolved whether or not anyone waits yet; a resolution that comes first is kept for the wait that
+    comes later. For a replayed signal this is the key its first append resolved (see `send_signal`)."""
+    if ordinal <= 0 or not event.event_type.startswith("signal."):
         return None
     name = event.event_type.removeprefix("signal.")
     return SignalDelivery(

@@ -2,9 +2,14 @@
 
 Shared by the `Signal` RPC and the `signal` process effect. The registry core decides which key a
 signal resolves (SEED-SPEC §7 items 8 and 9: the event's own ordinal, never the process's current
-wait; nothing for a replayed signal); the await-event core mints that key (deterministic) and
-resolves it with `ok(payload)`, first writer wins. A resolution that comes before anyone waits is
-kept by the await-event store, so an early signal satisfies the wait that is registered later.
+wait); the await-event core mints that key (deterministic) and resolves it with `ok(payload)`, first
+writer wins. A resolution that comes before anyone waits is kept by the await-event store, so an early
+signal satisfies the wait that is registered later.
+
+A replayed (deduplicated) signal resolves nothing new: it resolves again only the key of the original
+event's ordinal with the original payload, which its first append already resolved, so first writer
+wins makes that a no-op. It changes something only when the first append was committed and the server
+died before resolving: then the retry delivers the signal instead of losing it.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from dataclasses import dataclass
 
 from effectd._lashjson import JsonValue
 from effectd._process import ProcessEvent, SessionScope
-from effectd._scope import AwaitEventKey
+from effectd._scope import Accepted, AwaitEventKey
 
 from effectd_server.await_events.core import AwaitEventCore
 from effectd_server.processes.core import ProcessRegistryCore
@@ -25,9 +30,9 @@ __all__ = ["SignalAnswer", "send_signal"]
 class SignalAnswer:
     event: ProcessEvent
     replayed: bool
-    """A deduplicated signal: nothing was appended and nothing resolved."""
+    """A deduplicated signal: nothing was appended."""
     resolved: AwaitEventKey | None
-    """The key this signal resolved (None when replayed)."""
+    """The key this call resolved: None for a replay whose first append had resolved it already."""
 
 
 async def send_signal(
@@ -43,5 +48,7 @@ async def send_signal(
     key = None
     if outcome.delivery is not None:
         key = await await_events.mint(outcome.delivery.scope, outcome.delivery.wait)
-        await await_events.resolve(key, outcome.delivery.resolution)
+        resolved = await await_events.resolve(key, outcome.delivery.resolution)
+        if outcome.replayed and not isinstance(resolved, Accepted):
+            key = None
     return SignalAnswer(outcome.event, outcome.replayed, key)
