@@ -244,3 +244,19 @@ async def test_the_server_start_line_holds_no_password(caplog: pytest.LogCapture
     lines = [record.getMessage() for record in caplog.records if record.name == "effectd.server"]
     assert any("listening" in line for line in lines), lines
     assert not any("not-a-real-password" in line for line in lines), lines
+
+
+async def test_an_error_quoting_huge_caller_text_keeps_its_code(server: RunningServer) -> None:
+    """The message quotes the caller's kid; unbounded, it overflowed the client's metadata limit and the
+    caller saw RESOURCE_EXHAUSTED without the error's code."""
+    async with grpc.aio.insecure_channel(server.target) as channel:
+        stub = pb_grpc.KeyringStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await stub.RetireSigningKey(pb.RetireSigningKeyRequest(kid="k" * 70_000))
+        assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+        assert len(raised.value.details() or "") < 1_100 and "more characters" in (raised.value.details() or "")
+        await expect_error(
+            stub.RetireSigningKey(pb.RetireSigningKeyRequest(kid="k" * 70_000)),
+            grpc.StatusCode.NOT_FOUND,
+            "signing_key_not_found",
+        )

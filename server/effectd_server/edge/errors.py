@@ -29,12 +29,24 @@ def shutting_down() -> EffectdError:
     return UnavailableError("server_shutting_down", "the server is shutting down; reconnect")
 
 
+MAX_MESSAGE_CHARS = 1000
+"""Messages quote caller text (ids, names); the message travels twice in trailing metadata (grpc-message
+and the status details), which clients cap at 16 KiB by default: past that they see RESOURCE_EXHAUSTED
+without the error's code."""
+
+
+def bounded_message(message: str) -> str:
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return message
+    return message[:MAX_MESSAGE_CHARS] + f"… ({len(message) - MAX_MESSAGE_CHARS} more characters)"
+
+
 def status_for_error(error: EffectdError) -> grpc.Status:
     """The status (with ErrorInfo in its details) that answers `error`."""
     code = _status_for(error)
     detail = any_pb2.Any()
     detail.Pack(error_details_pb2.ErrorInfo(reason=error.code, domain=DOMAIN))
-    status = status_pb2.Status(code=code.value[0], message=error.message, details=[detail])
+    status = status_pb2.Status(code=code.value[0], message=bounded_message(error.message), details=[detail])
     return rpc_status.to_status(status)
 
 
