@@ -24,8 +24,7 @@ PID = "proc-7"
 HASH = b"\x01" * 32
 ARGS: dict[str, tuple[Any, ...]] = {
     "lock_process": (PID,),
-    "event_by_replay_key": (PID, HASH, "key-1"),
-    "next_sequence": (PID,),
+    "append_context": (PID, HASH, "key-1"),
     "first_event_after": (PID, "tick", 50),
     "events_after": (PID, 50, 10),
     "lease_with_process": (PID,),

@@ -16,6 +16,7 @@ Several replicas write one registry, so what SQLite gets from its single writer 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -64,10 +65,14 @@ _PROCESS_COLUMNS_P = ", ".join("p." + c.strip() for c in PROCESS_COLUMNS.split("
 
 # The hot statements, each a key lookup (named for the plan test).
 _LOCK_PROCESS = f"SELECT {PROCESS_COLUMNS} FROM processes WHERE process_id = $1 FOR NO KEY UPDATE"
-_EVENT_BY_REPLAY_KEY = (
-    f"SELECT {EVENT_COLUMNS} FROM process_events WHERE process_id = $1 AND replay_hash = $2 AND replay_key = $3"
+# What an append decides on, in one round trip: the next sequence and the event already recorded under
+# the replay key ($2 and $3 NULL for an unkeyed append: then nothing matches).
+_APPEND_CONTEXT = (
+    "SELECT (SELECT COALESCE(MAX(sequence), 0) + 1 FROM process_events WHERE process_id = $1),"
+    f" {', '.join('e.' + c.strip() for c in EVENT_COLUMNS.split(','))}"
+    " FROM (SELECT 1) AS one LEFT JOIN process_events e"
+    " ON e.process_id = $1 AND e.replay_hash = $2 AND e.replay_key = $3"
 )
-_NEXT_SEQUENCE = "SELECT COALESCE(MAX(sequence), 0) + 1 FROM process_events WHERE process_id = $1"
 _INSERT_EVENT = (
     "INSERT INTO process_events (process_id, sequence, event_type, payload_hash, replay_key, replay_hash,"
     " has_wake, occurred_at_ms, event_pb) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
@@ -75,6 +80,20 @@ _INSERT_EVENT = (
 _SAVE_PROCESS = (
     "UPDATE processes SET registration_hash = $2, status = $3, waiting = $4, record_pb = $5, updated_at_ms = $6"
     " WHERE process_id = $1"
+)
+
+
+def _renumbered(statement: str, offset: int) -> str:
+    """`statement` with its parameters moved up by `offset` (to share one statement's parameters)."""
+    return re.sub(r"\$(\d+)", lambda m: f"${int(m.group(1)) + offset}", statement)
+
+
+# The writes of an append, with their notification, as one statement (data-modifying WITH clauses always
+# run): an event, a record, or both.
+_WRITE_EVENT = f"WITH event AS ({_INSERT_EVENT}) SELECT pg_notify($10, $11)"
+_WRITE_PROCESS = f"WITH process AS ({_SAVE_PROCESS}) SELECT pg_notify($7, $8)"
+_WRITE_EVENT_AND_PROCESS = (
+    f"WITH event AS ({_INSERT_EVENT}), process AS ({_renumbered(_SAVE_PROCESS, 9)}) SELECT pg_notify($16, $17)"
 )
 _FIRST_EVENT_AFTER = (
     f"SELECT {EVENT_COLUMNS} FROM process_events WHERE process_id = $1 AND event_type = $2"
@@ -105,8 +124,7 @@ _LEASE_RELEASE = (
 
 STATEMENTS = {
     "lock_process": _LOCK_PROCESS,
-    "event_by_replay_key": _EVENT_BY_REPLAY_KEY,
-    "next_sequence": _NEXT_SEQUENCE,
+    "append_context": _APPEND_CONTEXT,
     "first_event_after": _FIRST_EVENT_AFTER,
     "events_after": _EVENTS_AFTER,
     "lease_with_process": _LEASE_WITH_PROCESS,
@@ -134,15 +152,21 @@ async def _locked_process(conn: Any, process_id: str) -> ProcessRow | None:
     return None if r is None else process_row_from(r)
 
 
-async def _save_process(conn: Any, row: ProcessRow) -> None:
-    await conn.execute(
-        _SAVE_PROCESS,
-        row.process_id,
-        row.registration_hash,
-        row.status,
-        row.waiting,
-        row.record_pb,
-        row.updated_at_ms,
+def _process_params(row: ProcessRow) -> tuple[Any, ...]:
+    return (row.process_id, row.registration_hash, row.status, row.waiting, row.record_pb, row.updated_at_ms)
+
+
+def _event_params(e: EventRow) -> tuple[Any, ...]:
+    return (
+        e.process_id,
+        e.sequence,
+        e.event_type,
+        e.payload_hash,
+        e.replay_key,
+        _replay_hash(e.replay_key),
+        e.has_wake,
+        e.occurred_at_ms,
+        e.event_pb,
     )
 
 
@@ -156,9 +180,20 @@ class PostgresProcessesStore:
     def set_listener(self, listener: ChangeListener) -> None:
         self._db.listen(_DECODERS, listener)
 
-    async def _notify(self, conn: Any, process_id: str) -> None:
-        """Announce a change of the process, delivered to the other replicas when the transaction commits."""
-        await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, self._db.payload({"t": _TAG, "p": process_id}))
+    def _announce(self, process_id: str) -> tuple[str, str]:
+        """pg_notify's arguments announcing a change of the process, delivered to the other replicas when
+        the transaction commits."""
+        return CHANNEL, self._db.payload({"t": _TAG, "p": process_id})
+
+    async def _write(self, conn: Any, event: EventRow | None, process: ProcessRow | None) -> None:
+        """The event and/or the record, and their announcement, in one statement."""
+        if event is not None and process is not None:
+            params = (*_event_params(event), *_process_params(process), *self._announce(process.process_id))
+            await conn.execute(_WRITE_EVENT_AND_PROCESS, *params)
+        elif event is not None:
+            await conn.execute(_WRITE_EVENT, *_event_params(event), *self._announce(event.process_id))
+        elif process is not None:
+            await conn.execute(_WRITE_PROCESS, *_process_params(process), *self._announce(process.process_id))
 
     async def _run_append(self, conn: Any, plan: AppendPlan) -> Any | None:
         """The append of `plan` in the caller's transaction (announced when it writes)."""
@@ -166,32 +201,10 @@ class PostgresProcessesStore:
         if process is None:
             return None
         # Read after the lock (a new statement sees what the previous holder committed).
-        existing = None
-        if plan.replay_key is not None:
-            r = await conn.fetchrow(
-                _EVENT_BY_REPLAY_KEY, plan.process_id, _replay_hash(plan.replay_key), plan.replay_key
-            )
-            existing = None if r is None else event_row_from(r)
-        next_sequence = int(await conn.fetchval(_NEXT_SEQUENCE, plan.process_id))
-        write = plan.decide(AppendContext(process, existing, next_sequence))
-        if write.event is not None:
-            e = write.event
-            await conn.execute(
-                _INSERT_EVENT,
-                e.process_id,
-                e.sequence,
-                e.event_type,
-                e.payload_hash,
-                e.replay_key,
-                _replay_hash(e.replay_key),
-                e.has_wake,
-                e.occurred_at_ms,
-                e.event_pb,
-            )
-        if write.process is not None:
-            await _save_process(conn, write.process)
-        if write.event is not None or write.process is not None:
-            await self._notify(conn, plan.process_id)
+        context = await conn.fetchrow(_APPEND_CONTEXT, plan.process_id, _replay_hash(plan.replay_key), plan.replay_key)
+        existing = None if context[1] is None else event_row_from(tuple(context)[1:])
+        write = plan.decide(AppendContext(process, existing, int(context[0])))
+        await self._write(conn, write.event, write.process)
         return write.answer
 
     # -- processes ---------------------------------------------------------------------------
@@ -247,8 +260,7 @@ class PostgresProcessesStore:
             changed = change(row)
             if changed is None:
                 return row
-            await _save_process(conn, changed)
-            await self._notify(conn, process_id)
+            await self._write(conn, None, changed)
             return changed
 
         return await self._db.run("update_process", run, transaction=True)
