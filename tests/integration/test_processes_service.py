@@ -219,6 +219,67 @@ async def test_await_process_is_woken_by_the_terminal(registry: RemoteProcessReg
     assert await asyncio.wait_for(waiter, 5) == failure
 
 
+async def test_a_waiting_stream_is_woken_by_built_in_events_too(
+    registry: RemoteProcessRegistry, server: RunningServer
+) -> None:
+    """The process declares only `signal.go`; the terminal and the cancel request are built-in event types.
+    A stream that waits wakes on them too."""
+    await registry.register_process(registration("b1", signal_type("go")))
+    followed: list[str] = []
+
+    async def follow() -> None:
+        async for event in registry.stream_events("b1", until_terminal=True):
+            followed.append(event.event_type)
+
+    follower = asyncio.create_task(follow())
+    await until_waiting(server)
+    await registry.cancel_process("b1", "stop")
+    for _ in range(200):
+        if followed:
+            break
+        await asyncio.sleep(0.01)
+    assert followed == ["process.cancel_requested"]
+    await until_waiting(server)
+    await registry.complete_process("b1", ProcessAwaitSuccess("done"))
+    await asyncio.wait_for(follower, 5)
+    assert followed == ["process.cancel_requested", "process.completed"]
+
+
+async def test_a_stream_until_terminal_ends_when_the_terminal_lands_between_its_two_reads(
+    registry: RemoteProcessRegistry, server: RunningServer
+) -> None:
+    """The stream reads the record (running), then the log, which by then holds the terminal event: it
+    must end after delivering it, not wait for an event that never comes."""
+    core = server.parts["processes"]
+    await registry.register_process(registration("race", signal_type("go")))
+    original = core.get_process
+    reads = 0
+
+    async def record_then_complete(process_id: str) -> Any:
+        # The stream reads the record once to know the process, then once per turn of its loop: the
+        # terminal lands right after the first turn's read.
+        nonlocal reads
+        record = await original(process_id)
+        reads += 1
+        if reads == 2:
+            assert record is not None and record.status == ProcessRunning()
+            await core.complete_process("race", ProcessAwaitSuccess("raced"))
+        return record
+
+    core.get_process = record_then_complete
+    try:
+        events = [e.event_type async for e in _bounded(registry.stream_events("race", until_terminal=True))]
+    finally:
+        core.get_process = original
+    assert events == ["process.completed"]
+
+
+async def _bounded(events: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    async with asyncio.timeout(5):
+        async for event in events:
+            yield event
+
+
 async def test_stream_events_follows_and_resumes_from_a_cursor(
     registry: RemoteProcessRegistry, server: RunningServer
 ) -> None:

@@ -490,6 +490,20 @@ class ProcessRegistryCore:
             finally:
                 self._waiters.forget(process_id, woken)
 
+    async def wait_any_event_after(self, process_id: str, after_sequence: int) -> None:
+        """Return once the log holds an event of any type (built-in ones included) after `after_sequence`.
+        Cancel the calling task to stop waiting."""
+        _check_count(after_sequence, "after_sequence")
+        await self._require(process_id)
+        while True:
+            woken = self._waiters.subscribe(process_id)
+            try:
+                if await self.store.events_after(process_id, after_sequence, 1):
+                    return
+                await woken
+            finally:
+                self._waiters.forget(process_id, woken)
+
     async def await_process(self, process_id: str) -> ProcessAwaitOutput:
         """The terminal output, waiting for the terminal event. Cancel the calling task to stop waiting."""
         while True:

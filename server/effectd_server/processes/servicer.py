@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
 from effectd import _convert_process as cv
@@ -33,7 +33,7 @@ from effectd_server.processes.core import OrphanPolicy, ProcessRegistryCore, now
 from effectd_server.processes.rules import await_output_of, unknown_process
 from effectd_server.processes.signals import send_signal
 
-__all__ = ["ProcessesServicer", "next_event"]
+__all__ = ["ProcessesServicer"]
 
 Context = Any
 T = TypeVar("T")
@@ -49,20 +49,6 @@ def _orphans(value: int) -> OrphanPolicy:
     if value == pb.ORPHAN_POLICY_CANCEL:
         return OrphanPolicy.CANCEL
     raise InvalidArgumentError("invalid_request", f"unknown orphan policy {value}")
-
-
-async def next_event(core: ProcessRegistryCore, process_id: str, event_types: Sequence[str], after: int) -> None:
-    """Return once an event with a sequence above `after` exists (of any of the process's declared types,
-    which are all the types its log can hold). Push: each wait registers before it reads the store."""
-    waits = [asyncio.ensure_future(core.wait_event_after(process_id, t, after)) for t in event_types]
-    try:
-        done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        for wait in done:
-            wait.result()  # an error (an unknown process) is raised here
-    finally:
-        for wait in waits:
-            wait.cancel()
-        await asyncio.gather(*waits, return_exceptions=True)
 
 
 class ProcessesServicer:
@@ -277,7 +263,6 @@ class ProcessesServicer:
         record = await self._core.get_process(process_id)
         if record is None:
             raise unknown_process(process_id)
-        event_types = [t.name for t in record.event_types]
         yield pb.StreamEventsResponse(heartbeat=_heartbeat())
         stop = self._streams.stop_future()
         try:
@@ -289,12 +274,17 @@ class ProcessesServicer:
                 if request.until_terminal:
                     current = await self._core.get_process(process_id)
                     terminal = current is not None and await_output_of(current.status) is not None
-                for event in await self._core.events_after(process_id, cursor):
+                events = await self._core.events_after(process_id, cursor)
+                for event in events:
                     yield pb.StreamEventsResponse(appended=cv.process_event_to_proto(event))
                     cursor = event.sequence
                 if terminal:
                     return
-                waiting = asyncio.ensure_future(next_event(self._core, process_id, event_types, cursor))
+                if events:
+                    # The record may have turned terminal after it was read: read both again before waiting
+                    # for an event that might never come.
+                    continue
+                waiting = asyncio.ensure_future(self._core.wait_any_event_after(process_id, cursor))
                 try:
                     while not waiting.done():
                         await asyncio.wait((waiting, stop), timeout=interval, return_when=asyncio.FIRST_COMPLETED)
