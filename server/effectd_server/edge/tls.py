@@ -69,7 +69,7 @@ class ReloadingCertificates:
             private = serialization.load_pem_private_key(key, password=None)
         except ValueError as exc:
             raise ValueError(f"TLS files {self._paths[0]} / {self._paths[1]}: {exc}") from None
-        if _public_bytes(leaf.public_key()) != _public_bytes(private):
+        if _public_bytes(leaf.public_key()) != _public_bytes(private.public_key()):
             raise ValueError(f"the TLS key {self._paths[1]} does not belong to the certificate {self._paths[0]}")
         if self._require_client_cert:
             try:
