@@ -17,9 +17,9 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import grpc
 
@@ -177,43 +177,59 @@ def _read(path: str | None) -> bytes | None:
         return handle.read()
 
 
-_Call = TypeVar("_Call")
-
-
-class _BearerToken(
-    grpc.aio.UnaryUnaryClientInterceptor,
-    grpc.aio.UnaryStreamClientInterceptor,
-    grpc.aio.StreamUnaryClientInterceptor,
-    grpc.aio.StreamStreamClientInterceptor,
-):
-    """Adds `authorization: Bearer <token>` to every call."""
+class _BearerToken:
+    """Adds `authorization: Bearer <token>` to a call's metadata."""
 
     def __init__(self, token: str) -> None:
         if not token or any(c.isspace() for c in token):
             raise ValueError("a bearer token is a non-empty string without spaces")
         self._value = f"Bearer {token}"
 
-    def _details(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
+    def details(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
         metadata = grpc.aio.Metadata(*(details.metadata or ()))
         metadata.add(AUTHORIZATION_KEY, self._value)
         return grpc.aio.ClientCallDetails(
             details.method, details.timeout, metadata, details.credentials, details.wait_for_ready
         )
 
-    async def _pass(self, continuation: Callable[..., Awaitable[_Call]], details: Any, request: Any) -> _Call:
-        return await continuation(self._details(details), request)
+
+# grpc.aio files an interceptor under the first of the four kinds it is an instance of, so each kind
+# gets its own class.
+class _UnaryUnaryToken(grpc.aio.UnaryUnaryClientInterceptor):
+    def __init__(self, token: _BearerToken) -> None:
+        self._token = token
 
     async def intercept_unary_unary(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
-        return await self._pass(continuation, client_call_details, request)
+        return await continuation(self._token.details(client_call_details), request)
+
+
+class _UnaryStreamToken(grpc.aio.UnaryStreamClientInterceptor):
+    def __init__(self, token: _BearerToken) -> None:
+        self._token = token
 
     async def intercept_unary_stream(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
-        return await self._pass(continuation, client_call_details, request)
+        return await continuation(self._token.details(client_call_details), request)
+
+
+class _StreamUnaryToken(grpc.aio.StreamUnaryClientInterceptor):
+    def __init__(self, token: _BearerToken) -> None:
+        self._token = token
 
     async def intercept_stream_unary(self, continuation: Any, client_call_details: Any, request_iterator: Any) -> Any:
-        return await self._pass(continuation, client_call_details, request_iterator)
+        return await continuation(self._token.details(client_call_details), request_iterator)
+
+
+class _StreamStreamToken(grpc.aio.StreamStreamClientInterceptor):
+    def __init__(self, token: _BearerToken) -> None:
+        self._token = token
 
     async def intercept_stream_stream(self, continuation: Any, client_call_details: Any, request_iterator: Any) -> Any:
-        return await self._pass(continuation, client_call_details, request_iterator)
+        return await continuation(self._token.details(client_call_details), request_iterator)
+
+
+def _token_interceptors(token: str) -> list[grpc.aio.ClientInterceptor]:
+    bearer = _BearerToken(token)
+    return [_UnaryUnaryToken(bearer), _UnaryStreamToken(bearer), _StreamUnaryToken(bearer), _StreamStreamToken(bearer)]
 
 
 def open_channel(
@@ -224,7 +240,7 @@ def open_channel(
     extra: Sequence[tuple[str, int | str]] = (),
 ) -> grpc.aio.Channel:
     """A channel to effectd: plaintext, or TLS with `tls`; with `token`, every call carries it."""
-    interceptors = [_BearerToken(token)] if token is not None else None
+    interceptors = _token_interceptors(token) if token is not None else None
     if tls is None:
         return grpc.aio.insecure_channel(
             channel_target(target), options=[*channel_options(), *extra], interceptors=interceptors
