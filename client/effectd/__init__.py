@@ -3,6 +3,7 @@
 Everything public is imported here and named in `__all__` (a test pins the list).
 """
 
+from effectd._channel import TLSConfig
 from effectd._client import (
     Client,
     KeyPending,
@@ -64,7 +65,6 @@ from effectd._effects import (
     into_tool_call_effect,
     validate_envelope,
 )
-from effectd._channel import TLSConfig
 from effectd._errors import (
     AuthError,
     ConflictError,

@@ -195,7 +195,7 @@ class _BearerToken:
 
 # grpc.aio files an interceptor under the first of the four kinds it is an instance of, so each kind
 # gets its own class.
-class _UnaryUnaryToken(grpc.aio.UnaryUnaryClientInterceptor):
+class _UnaryUnaryToken(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
     def __init__(self, token: _BearerToken) -> None:
         self._token = token
 
@@ -203,7 +203,7 @@ class _UnaryUnaryToken(grpc.aio.UnaryUnaryClientInterceptor):
         return await continuation(self._token.details(client_call_details), request)
 
 
-class _UnaryStreamToken(grpc.aio.UnaryStreamClientInterceptor):
+class _UnaryStreamToken(grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[misc]
     def __init__(self, token: _BearerToken) -> None:
         self._token = token
 
@@ -211,7 +211,7 @@ class _UnaryStreamToken(grpc.aio.UnaryStreamClientInterceptor):
         return await continuation(self._token.details(client_call_details), request)
 
 
-class _StreamUnaryToken(grpc.aio.StreamUnaryClientInterceptor):
+class _StreamUnaryToken(grpc.aio.StreamUnaryClientInterceptor):  # type: ignore[misc]
     def __init__(self, token: _BearerToken) -> None:
         self._token = token
 
@@ -219,7 +219,7 @@ class _StreamUnaryToken(grpc.aio.StreamUnaryClientInterceptor):
         return await continuation(self._token.details(client_call_details), request_iterator)
 
 
-class _StreamStreamToken(grpc.aio.StreamStreamClientInterceptor):
+class _StreamStreamToken(grpc.aio.StreamStreamClientInterceptor):  # type: ignore[misc]
     def __init__(self, token: _BearerToken) -> None:
         self._token = token
 

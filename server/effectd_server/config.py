@@ -358,4 +358,3 @@ def redacted_config(config: Any) -> dict[str, Any]:
     if isinstance(config, StoreConfig):
         result["url"] = config.redacted()
     return result
-

@@ -110,9 +110,7 @@ async def serve(config: ServerConfig, *, stop_listening: bool = True) -> AsyncIt
 
     Raises ValueError before anything starts when the configuration is unsafe or unusable: a non-loopback
     listen without TLS and tokens (unless `auth.insecure`), unreadable TLS or tokens files."""
-    exposure = exposure_problems(
-        config.listen, tls=config.tls.enabled, tokens=config.auth.tokens_file is not None
-    )
+    exposure = exposure_problems(config.listen, tls=config.tls.enabled, tokens=config.auth.tokens_file is not None)
     if exposure and not config.auth.insecure:
         raise ValueError(f"refusing to serve: {exposure[0]}; configure both, or pass --insecure to accept the risk")
     for problem in exposure:

@@ -69,7 +69,9 @@ def test_every_rpc_of_the_contract_has_its_roles() -> None:
         assert "admin" in allowed, path
 
 
-async def _status(channel: grpc.aio.Channel, path: str, streams: tuple[bool, bool], token: str | None) -> grpc.aio.AioRpcError | None:
+async def _status(
+    channel: grpc.aio.Channel, path: str, streams: tuple[bool, bool], token: str | None
+) -> grpc.aio.AioRpcError | None:
     """Call `path` with an empty request; the error it ended with (None if it succeeded)."""
     metadata = (("authorization", f"Bearer {token}"),) if token is not None else ()
     client_streaming, server_streaming = streams
@@ -132,6 +134,7 @@ async def test_the_sdk_raises_distinct_errors_and_streams_carry_the_token(
             await resolver.mint_key(SCOPE, CustomWait("b"))
         assert denied.value.code == "permission_denied"
         assert isinstance(denied.value, AuthError) and not isinstance(denied.value, UnauthenticatedError)
+
         # Both streams of the runtime (Await, Watch) go through the token interceptor.
         async def watched() -> list[object]:
             return [item async for item in runtime.watch([key])]
@@ -163,7 +166,7 @@ async def test_tokens_added_while_the_server_runs_are_accepted(
 async def test_a_non_loopback_listen_needs_tls_and_tokens_or_insecure(
     tmp_path: Path, tokens: dict[Role, str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    with pytest.raises(ValueError, match="not a loopback address.*no TLS and no bearer tokens"):
+    with pytest.raises(ValueError, match=r"not a loopback address.*no TLS and no bearer tokens"):
         async with _server(tmp_path, listen="0.0.0.0:0"):
             pass
     with pytest.raises(ValueError, match="no TLS"):

@@ -15,7 +15,7 @@ from effectd._lashjson import dumps
 from effectd_server import ServerConfig, StoreConfig
 from effectd_server.await_events.keyring import mac_message
 from effectd_server.config import SecretsConfig
-from effectd_server.secrets import MasterKeyError, generate_master_key, parse_master_keys
+from effectd_server.secrets import MasterKeyError, generate_master_key, load_master_keys, parse_master_keys
 from effectd_server.secrets.master_key import MAGIC
 from effectd_server.secrets.rewrap import rewrap_store
 from effectd_server.store.await_events import await_events_store
@@ -60,9 +60,7 @@ async def test_a_copy_of_the_database_cannot_sign(start_server: ServerFactory, t
             pass
 
 
-async def test_clear_secrets_are_sealed_when_a_master_key_is_given(
-    start_server: ServerFactory, tmp_path: Path
-) -> None:
+async def test_clear_secrets_are_sealed_when_a_master_key_is_given(start_server: ServerFactory, tmp_path: Path) -> None:
     async with start_server() as running:
         async with await Client.connect(running.target) as client:
             key = await client.mint_key(SCOPE, CustomWait("before"))
@@ -86,7 +84,7 @@ async def test_rewrap_moves_the_secrets_to_a_new_master_key(
     config = ServerConfig(store=StoreConfig(url=store_url), secrets=_sealed(new))
     with pytest.raises(MasterKeyError):  # without the old key nothing can be opened
         await rewrap_store(config)
-    old_keys = parse_master_keys(Path(old).read_text(), "old")
+    old_keys = load_master_keys(file=old, value=None)
     report = await rewrap_store(config, old_keys)
     assert len(report.rewrapped) == 2 and report.unchanged == []
     assert (await rewrap_store(config, old_keys)).rewrapped == []  # done once, nothing left to move
@@ -106,5 +104,3 @@ def test_a_master_key_is_32_bytes_of_base64() -> None:
         parse_master_keys("# only a comment\n", "test")
     [key] = parse_master_keys(generate_master_key(), "test")
     assert "key=" not in repr(key) and len(key.key) == 32
-
-

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +71,13 @@ def _client_tls(pki: Pki, name: str | None = "client", ca: str = "ca.pem") -> TL
 async def _mint(target: str, tls: TLSConfig | None, *, connect_timeout: float = 10.0) -> str:
     async with await Client.connect(target, tls=tls, connect_timeout=connect_timeout) as client:
         return (await client.mint_key(SCOPE, CustomWait("tls"))).key_id
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    while True:
+        if condition():
+            return
+        await asyncio.sleep(0.05)
 
 
 async def _refused(target: str, tls: TLSConfig | None) -> None:
@@ -160,17 +167,14 @@ async def test_certificates_rotated_under_load_fail_no_call(pki: Pki) -> None:
         assert running.certificates is not None
         workers = [asyncio.create_task(long_lived()) for _ in range(2)]
         workers += [asyncio.create_task(reconnecting()) for _ in range(2)]
-        while calls[0] < 20:
-            await asyncio.sleep(0.05)
+        await _until(lambda: calls[0] >= 20)
         (pki.directory / "server.key").write_bytes(new_server.private_key_pem.bytes())
-        while calls[0] < 40:  # handshakes now find a key that does not match the certificate yet
-            await asyncio.sleep(0.05)
+        await _until(lambda: calls[0] >= 40)  # handshakes now find a key that does not match the certificate yet
         (pki.directory / "server.pem").write_bytes(b"".join(blob.bytes() for blob in new_server.cert_chain_pems))
-        while running.certificates.reloads == 0:
-            await asyncio.sleep(0.05)
+        certificates = running.certificates
+        await _until(lambda: certificates.reloads > 0)
         seen = calls[0]
-        while calls[0] < seen + 20:
-            await asyncio.sleep(0.05)
+        await _until(lambda: calls[0] >= seen + 20)
         stop.set()
         await asyncio.gather(*workers)
         assert failures == []

@@ -17,7 +17,9 @@ __all__ = ["AwaitEventCore", "build"]
 def build(context: ComponentContext) -> Component:
     config = context.config
     store = await_events_store(context.backend)
-    keyring = Keyring(store, SecretBox(load_master_keys(file=config.secrets.master_key_file, value=config.secrets.master_key)))
+    keyring = Keyring(
+        store, SecretBox(load_master_keys(file=config.secrets.master_key_file, value=config.secrets.master_key))
+    )
     core = AwaitEventCore(store, keyring, Hub(), config.limits, config.await_events)
     store.set_listener(core.on_store_event)
     context.executors["await_event"] = AwaitEventExecutor(core)

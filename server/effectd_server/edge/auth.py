@@ -254,7 +254,9 @@ class Authorizer:
             if role is not None:
                 return role
             break
-        raise UnauthenticatedError("unauthenticated", "this call needs a known bearer token (authorization: Bearer ...)")
+        raise UnauthenticatedError(
+            "unauthenticated", "this call needs a known bearer token (authorization: Bearer ...)"
+        )
 
     def check(self, method: str, metadata: Iterable[Any] | None) -> None:
         """Raise UnauthenticatedError or PermissionDeniedError unless the call may go on."""

@@ -133,9 +133,7 @@ class SecretBox:
         box = self._by_id.get(key_id)
         if box is None:
             held = "no master key is configured" if not self.keys else "it is not among the configured master keys"
-            raise MasterKeyError(
-                f"signing key {kid} is encrypted under master key {key_id.hex()}, and {held}"
-            )
+            raise MasterKeyError(f"signing key {kid} is encrypted under master key {key_id.hex()}, and {held}")
         start = len(MAGIC) + _ID_BYTES
         try:
             return box.decrypt(stored[start : start + _NONCE_BYTES], stored[start + _NONCE_BYTES :], _aad(kid))
