@@ -14,12 +14,9 @@ import json
 import os
 import sys
 from importlib import metadata
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from effectd._channel import TLSConfig
-
-if TYPE_CHECKING:
-    from effectd_server.config import ServerConfig
 
 __all__ = [
     "add_admin_commands",
@@ -113,8 +110,9 @@ def add_serve_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def serve_config(args: argparse.Namespace) -> ServerConfig:
-    """The effective configuration: the config file, then EFFECTD_* variables, then these flags."""
+def serve_config(args: argparse.Namespace) -> Any:
+    """The effective configuration (an effectd_server ServerConfig; the SDK does not import the server):
+    the config file, then EFFECTD_* variables, then these flags."""
     from effectd_server.config import load_config
 
     overrides: dict[str, object] = {
