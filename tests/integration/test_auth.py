@@ -27,6 +27,8 @@ from effectd_server.config import AuthConfig
 from effectd_server.edge.auth import METHOD_ROLES, ROLES, Role, append_token
 from effectd_server.server import _SERVICES
 
+from tests.integration.codes import provoked
+
 SCOPE = TurnScope("s", "t")
 ALLOWED_CALL_TIMEOUT_S = 2.0
 
@@ -109,13 +111,13 @@ async def test_every_rpc_with_every_role(server: RunningServer, tokens: dict[Rol
                 where = f"{path} as {caller}"
                 if token is None or caller == "unknown token":
                     assert code == grpc.StatusCode.UNAUTHENTICATED, where
-                    assert failure is not None and error_from_rpc(failure).code == "unauthenticated", where
+                    assert failure is not None and error_from_rpc(failure).code == provoked("unauthenticated"), where
                 elif caller in METHOD_ROLES[path]:
                     refused = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
                     assert code not in (*refused, grpc.StatusCode.UNIMPLEMENTED), where
                 else:
                     assert code == grpc.StatusCode.PERMISSION_DENIED, where
-                    assert failure is not None and error_from_rpc(failure).code == "permission_denied", where
+                    assert failure is not None and error_from_rpc(failure).code == provoked("permission_denied"), where
 
 
 async def test_the_sdk_raises_distinct_errors_and_streams_carry_the_token(
