@@ -18,7 +18,7 @@ import os
 import secrets
 import time
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -207,7 +207,7 @@ class Authorizer:
     The file is re-read when it changes (looked at no more than once a second), so tokens can be added
     or removed without a restart; a file that no longer parses keeps the last good one (and is logged)."""
 
-    def __init__(self, path: str, *, on_reload_error: Any = None) -> None:
+    def __init__(self, path: str, *, on_reload_error: Callable[[str], None] | None = None) -> None:
         self._path = path
         self._on_reload_error = on_reload_error
         self._stamp = self._stat()
