@@ -3,6 +3,7 @@
 Everything public is imported here and named in `__all__` (a test pins the list).
 """
 
+from effectd._channel import TLSConfig
 from effectd._client import (
     Client,
     KeyPending,
@@ -73,7 +74,9 @@ from effectd._errors import (
     InvalidArgumentError,
     LeaseLostError,
     NotFoundError,
+    PermissionDeniedError,
     ResourceExhaustedError,
+    UnauthenticatedError,
     UnavailableError,
     UnknownOrRevokedError,
 )
@@ -275,6 +278,7 @@ __all__ = [
     "Ok",
     "OrphanPolicy",
     "OutcomeError",
+    "PermissionDeniedError",
     "PreparedToolCall",
     "ProcessAwaitCancelled",
     "ProcessAwaitFailure",
@@ -375,6 +379,7 @@ __all__ = [
     "SyncExecutionEnvironmentCommand",
     "SyncExecutionEnvironmentOutcome",
     "SystemTime",
+    "TLSConfig",
     "TemplateSelector",
     "TerminalState",
     "Timeout",
@@ -391,6 +396,7 @@ __all__ = [
     "TriggerOccurrenceSubject",
     "TurnRef",
     "TurnScope",
+    "UnauthenticatedError",
     "UnavailableError",
     "UnknownOrRevoked",
     "UnknownOrRevokedError",

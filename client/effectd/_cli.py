@@ -17,6 +17,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from effectd import _cli_admin
 from effectd._client import MAX_TIMEOUT_S, Client, KeyPending, WatchRejected, WatchTerminal
 from effectd._convert_await_events import KeyRef
 from effectd._errors import EffectdError, NotFoundError, UnavailableError
@@ -102,7 +103,7 @@ Action = Callable[[Client], Awaitable[int]]
 
 
 async def _with_client(args: argparse.Namespace, action: Action) -> int:
-    client = await Client.connect(args.target, connect_timeout=args.connect_timeout)
+    client = await Client.connect(args.target, connect_timeout=args.connect_timeout, **_cli_admin.connect_options(args))
     async with client:
         return await action(client)
 
@@ -339,7 +340,7 @@ def _keys(args: argparse.Namespace) -> Action:
 
 def _serve(args: argparse.Namespace) -> int:
     try:
-        from effectd_server import load_config, serve
+        from effectd_server import serve
     except ImportError:
         raise UsageError("effectd serve needs the server extra: pip install 'effectd[server]'") from None
     logging.basicConfig(
@@ -347,8 +348,8 @@ def _serve(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     try:
-        config = load_config(listen=args.listen, db=args.db, store=args.store)
-    except ValueError as exc:
+        config = _cli_admin.serve_config(args)
+    except _cli_admin.AdminUsageError as exc:
         raise UsageError(str(exc)) from None
 
     async def run() -> None:
@@ -371,7 +372,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     try:
         asyncio.run(run())
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # cannot bind; unsafe or unusable configuration (issue 11)
         print(f"effectd: cannot serve: {exc}", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_OK
@@ -385,12 +386,15 @@ def _parser() -> argparse.ArgumentParser:
         help="server address host:port (env EFFECTD_TARGET; default %(default)s)",
     )
     parser.add_argument("--connect-timeout", type=float, default=10.0, help="seconds to wait for the server")
+    _cli_admin.add_global_flags(parser)
     commands = parser.add_subparsers(dest="command", required=True)
+    _cli_admin.add_admin_commands(commands)
 
     serve = commands.add_parser("serve", help="run the server")
     serve.add_argument("--listen", help="HOST:PORT (env EFFECTD_LISTEN; default 127.0.0.1:50551)")
     serve.add_argument("--db", help="SQLite file (env EFFECTD_DB; default ./effectd.db)")
     serve.add_argument("--store", help="store URL: a SQLite path or postgresql://... for replicas (env EFFECTD_STORE)")
+    _cli_admin.add_serve_flags(serve)
 
     key = commands.add_parser("key", help="await-event keys").add_subparsers(dest="key_command", required=True)
     mint = key.add_parser("mint", help="mint the signed key for a scope and a wait")
@@ -490,11 +494,15 @@ def _parser() -> argparse.ArgumentParser:
     retire = keys.add_parser("retire", help="retire a signing key (its keys stop verifying)")
     retire.add_argument("kid")
     retire.set_defaults(action=_keys)
+    _cli_admin.add_keys_commands(keys)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    local = _cli_admin.run_local(args)
+    if local is not None:
+        return local
     try:
         if args.command == "serve":
             return _serve(args)
@@ -504,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
         except EffectdError as exc:
             raise UsageError(f"{exc.code}: {exc.message}") from None
         return asyncio.run(_with_client(args, action))
-    except UsageError as exc:
+    except (UsageError, _cli_admin.AdminUsageError) as exc:
         print(f"effectd: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except UnavailableError as exc:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import grpc
 
+from effectd._channel import TLSConfig
 from effectd._convert_await_events import KeyRef, key_ref_to_proto, minted_key_from_proto
 from effectd._convert_scope import (
     key_to_proto,
@@ -174,11 +175,20 @@ class Client:
         *,
         default_timeout: float = DEFAULT_TIMEOUT_S,
         connect_timeout: float | None = 10.0,
+        tls: TLSConfig | None = None,
+        token: str | None = None,
     ) -> Client:
         """Open a channel to `target`: "host:port", a gRPC target ("dns:///name:port"), or a list of
         "host:port" replicas. Calls go to every address and move on from one that fails. Waits until
-        the channel is ready unless connect_timeout is None."""
-        return cls(await Rpc.connect(target, default_timeout=default_timeout, connect_timeout=connect_timeout))
+        the channel is ready unless connect_timeout is None.
+
+        `tls=TLSConfig(ca_file=..., cert_file=..., key_file=...)` speaks TLS (with a client certificate
+        for mTLS); `token` is the bearer token sent with every call (`effectd tokens add` makes one)."""
+        return cls(
+            await Rpc.connect(
+                target, default_timeout=default_timeout, connect_timeout=connect_timeout, tls=tls, token=token
+            )
+        )
 
     @property
     def default_timeout(self) -> float:

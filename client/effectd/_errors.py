@@ -14,6 +14,8 @@ The tree::
     ├── UnavailableError                 UNAVAILABLE: server or store down; safe to retry
     ├── DeadlineExceededError            DEADLINE_EXCEEDED: the call's deadline passed
     ├── AuthError                        UNAUTHENTICATED / PERMISSION_DENIED
+    │   ├── UnauthenticatedError         unauthenticated: no bearer token, or one the server does not know
+    │   └── PermissionDeniedError        permission_denied: the token's role may not call that RPC
     └── InternalError                    anything else (a bug: please report it)
 """
 
@@ -33,7 +35,9 @@ __all__ = [
     "InvalidArgumentError",
     "LeaseLostError",
     "NotFoundError",
+    "PermissionDeniedError",
     "ResourceExhaustedError",
+    "UnauthenticatedError",
     "UnavailableError",
     "UnknownOrRevokedError",
     "error_for",
@@ -87,6 +91,16 @@ class DeadlineExceededError(EffectdError):
 
 class AuthError(EffectdError):
     status = grpc.StatusCode.PERMISSION_DENIED
+
+
+class UnauthenticatedError(AuthError):
+    """No bearer token was sent, or the server knows no such token."""
+
+    status = grpc.StatusCode.UNAUTHENTICATED
+
+
+class PermissionDeniedError(AuthError):
+    """The token is known, but its role may not call this RPC."""
 
 
 class InternalError(EffectdError):
@@ -148,6 +162,8 @@ CODE_STATUS: dict[str, grpc.StatusCode] = {
     "process_terminal_wait": grpc.StatusCode.FAILED_PRECONDITION,
     "process_lease_conflict": grpc.StatusCode.FAILED_PRECONDITION,
     "process_lease_lost": grpc.StatusCode.ABORTED,
+    "unauthenticated": grpc.StatusCode.UNAUTHENTICATED,
+    "permission_denied": grpc.StatusCode.PERMISSION_DENIED,
 }
 
 # The codes for which retrying the same request later can succeed (the proto's ErrorReason says the same;
@@ -175,8 +191,8 @@ _STATUS_CLASS: dict[grpc.StatusCode, type[EffectdError]] = {
     grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhaustedError,
     grpc.StatusCode.UNAVAILABLE: UnavailableError,
     grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceededError,
-    grpc.StatusCode.UNAUTHENTICATED: AuthError,
-    grpc.StatusCode.PERMISSION_DENIED: AuthError,
+    grpc.StatusCode.UNAUTHENTICATED: UnauthenticatedError,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDeniedError,
 }
 
 _CODE_CLASS: dict[str, type[EffectdError]] = {

@@ -26,7 +26,7 @@ from typing import Any, TypeVar, cast
 import grpc
 from google.rpc import error_details_pb2, status_pb2
 
-from effectd._channel import insecure_channel
+from effectd._channel import TLSConfig, open_channel
 from effectd._errors import DOMAIN, EffectdError, InvalidArgumentError, UnavailableError, error_for
 
 __all__ = [
@@ -279,12 +279,19 @@ class Rpc:
         *,
         default_timeout: float = DEFAULT_TIMEOUT_S,
         connect_timeout: float | None = 10.0,
+        tls: TLSConfig | None = None,
+        token: str | None = None,
     ) -> Rpc:
         """Open a channel to `target`: "host:port", a gRPC target ("dns:///name:port"), or a list of
-        "host:port" replicas. Waits until the channel is ready unless connect_timeout is None."""
-        channel = insecure_channel(target)
+        "host:port" replicas; over TLS with `tls`, every call carrying the bearer `token` if given.
+        Waits until the channel is ready unless connect_timeout is None."""
+
+        def reopen() -> grpc.aio.Channel:
+            return open_channel(target, tls=tls, token=token)
+
+        channel = reopen()
         try:
-            rpc = cls(channel, default_timeout=default_timeout, reopen=lambda: insecure_channel(target))
+            rpc = cls(channel, default_timeout=default_timeout, reopen=reopen)
             if connect_timeout is not None:
                 try:
                     await asyncio.wait_for(channel.channel_ready(), connect_timeout)

@@ -1,22 +1,40 @@
-"""Server configuration: small frozen dataclasses, one nested config per capability, one loader from
-flags and EFFECTD_* variables. Validation raises ValueError."""
+"""Server configuration: small frozen dataclasses, one nested config per capability, and one loader that
+layers a TOML file (`--config`), then EFFECTD_* variables, then flags. Validation raises ValueError.
+
+Every field is reachable from each layer by its path: `[limits] max_id_bytes = 2048` in the file,
+`EFFECTD_LIMITS_MAX_ID_BYTES=2048` in the environment (top-level fields: `EFFECTD_LISTEN`), and
+`{"limits.max_id_bytes": 2048}` as an override from flags. Fields marked secret are redacted by
+`redacted_config`, which `effectd config show` prints.
+"""
 
 from __future__ import annotations
 
 import os
+import tomllib
+import types
+import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = [
+    "AuthConfig",
     "AwaitEventsConfig",
     "JournalConfig",
     "LimitsConfig",
+    "SecretsConfig",
     "ServerConfig",
     "StoreConfig",
     "StreamsConfig",
+    "TLSConfig",
+    "env_name",
     "load_config",
+    "redacted_config",
 ]
+
+REDACTED = "<redacted>"
+_SECRET = {"secret": True}
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +78,8 @@ class LimitsConfig:
     """An effect envelope, encoded: `envelope_too_large`."""
     max_payload_bytes: int = 1 << 20
     """A resolution or a recorded outcome: `payload_too_large`."""
+    max_message_bytes: int = 16 << 20
+    """A gRPC message in either direction (gRPC refuses larger ones with RESOURCE_EXHAUSTED)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +111,50 @@ class JournalConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class TLSConfig:
+    """TLS for the gRPC listener. With `cert` and `key` the server speaks only TLS; with `client_ca` it also
+    requires client certificates signed by that CA (mTLS). The files are re-read when they change."""
+
+    cert: str | None = None
+    """PEM certificate chain of the server."""
+    key: str | None = None
+    """PEM private key of `cert`."""
+    client_ca: str | None = None
+    """PEM CA bundle that client certificates must chain to; set, it requires them."""
+
+    def __post_init__(self) -> None:
+        if (self.cert is None) != (self.key is None):
+            raise ValueError("tls.cert and tls.key go together: give both or neither")
+        if self.client_ca is not None and self.cert is None:
+            raise ValueError("tls.client_ca needs tls.cert and tls.key (client certificates need TLS)")
+
+    @property
+    def enabled(self) -> bool:
+        return self.cert is not None
+
+
+@dataclass(frozen=True, slots=True)
+class AuthConfig:
+    tokens_file: str | None = None
+    """A file of bearer-token hashes and their roles (`effectd tokens add` writes it). Without it the
+    server serves loopback only, unless `insecure`."""
+    insecure: bool = False
+    """Allow a non-loopback listen without TLS and tokens (logged as a warning at start)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SecretsConfig:
+    master_key_file: str | None = None
+    """A file holding the master key (base64 of 32 bytes) that encrypts the signing keys at rest."""
+    master_key: str | None = field(default=None, metadata=_SECRET)
+    """The master key itself (base64), usually from EFFECTD_MASTER_KEY; a file is preferable."""
+
+    def __post_init__(self) -> None:
+        if self.master_key_file is not None and self.master_key is not None:
+            raise ValueError("give the master key by file or by value, not both")
+
+
+@dataclass(frozen=True, slots=True)
 class ServerConfig:
     listen: str = "127.0.0.1:50551"
     """host:port to listen on; port 0 picks a free port."""
@@ -99,6 +163,9 @@ class ServerConfig:
     streams: StreamsConfig = field(default_factory=StreamsConfig)
     await_events: AwaitEventsConfig = field(default_factory=AwaitEventsConfig)
     journal: JournalConfig = field(default_factory=JournalConfig)
+    tls: TLSConfig = field(default_factory=TLSConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    secrets: SecretsConfig = field(default_factory=SecretsConfig)
     shutdown_grace_s: float = 10.0
     """How long in-flight calls may finish after SIGTERM."""
     reuse_port: bool = False
@@ -117,22 +184,177 @@ class ServerConfig:
                     raise ValueError(f"{type(part).__name__}.{item.name} must be positive")
 
 
+# -- the loader ---------------------------------------------------------------------------------------
+
+_ENV_ALIASES: dict[str, str] = {
+    "EFFECTD_DB": "store.url",
+    "EFFECTD_STORE": "store.url",
+    "EFFECTD_MASTER_KEY": "secrets.master_key",
+    "EFFECTD_MASTER_KEY_FILE": "secrets.master_key_file",
+    "EFFECTD_TOKENS_FILE": "auth.tokens_file",
+    "EFFECTD_INSECURE": "auth.insecure",
+}
+"""Short names kept for the most used fields; the full names (EFFECTD_STORE_URL, ...) work too."""
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def env_name(path: str) -> str:
+    """The EFFECTD_* variable of a field path: "limits.max_id_bytes" → EFFECTD_LIMITS_MAX_ID_BYTES."""
+    return "EFFECTD_" + path.replace(".", "_").upper()
+
+
+def _hints(cls: type[Any]) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _leaf_paths(cls: type[Any] = ServerConfig, prefix: str = "") -> dict[str, Any]:
+    """Every settable field path and its type."""
+    paths: dict[str, Any] = {}
+    hints = _hints(cls)
+    for item in fields(cls):
+        kind = hints[item.name]
+        if isinstance(kind, type) and is_dataclass(kind):
+            paths.update(_leaf_paths(kind, f"{prefix}{item.name}."))
+        else:
+            paths[prefix + item.name] = kind
+    return paths
+
+
+def _coerce(path: str, kind: Any, value: object, source: str) -> object:
+    """`value` as the field's type; strings (from the environment) are parsed, other values checked."""
+    optional = typing.get_origin(kind) in (typing.Union, types.UnionType) and type(None) in typing.get_args(kind)
+    base = next(arg for arg in typing.get_args(kind) if arg is not type(None)) if optional else kind
+    if value is None and optional:
+        return None
+    if base is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE
+    elif base is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value.strip().replace("_", ""))
+            except ValueError:
+                pass
+    elif base is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value.strip())
+            except ValueError:
+                pass
+    elif base is str:
+        if isinstance(value, str):
+            return value
+    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    raise ValueError(f"{source}: {path} must be {names.get(base, base)}, got {value!r}")
+
+
+def _flatten(table: Mapping[str, Any], prefix: str, source: str, known: Mapping[str, Any]) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for name, value in table.items():
+        path = prefix + name
+        if isinstance(value, dict) and path not in known:
+            if not any(p.startswith(path + ".") for p in known):
+                raise ValueError(f"{source}: unknown section [{path}]")
+            flat.update(_flatten(value, path + ".", source, known))
+        elif path not in known:
+            raise ValueError(f"{source}: unknown setting {path!r}")
+        else:
+            flat[path] = _coerce(path, known[path], value, source)
+    return flat
+
+
+def _read_file(path: str, known: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            table = tomllib.load(handle)
+    except OSError as exc:
+        raise ValueError(f"cannot read config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"config file {path} is not valid TOML: {exc}") from None
+    return _flatten(table, "", f"config file {path}", known)
+
+
+def _read_env(environ: Mapping[str, str], known: Mapping[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for alias, path in _ENV_ALIASES.items():
+        if environ.get(alias):
+            values[path] = _coerce(path, known[path], environ[alias], alias)
+    for path, kind in known.items():
+        name = env_name(path)
+        if environ.get(name):
+            values[path] = _coerce(path, kind, environ[name], name)
+    return values
+
+
+def _build(cls: type[Any], values: Mapping[str, Any], prefix: str = "") -> Any:
+    hints = _hints(cls)
+    kwargs: dict[str, Any] = {}
+    for item in fields(cls):
+        kind = hints[item.name]
+        path = prefix + item.name
+        if isinstance(kind, type) and is_dataclass(kind):
+            kwargs[item.name] = _build(kind, values, path + ".")
+        elif path in values:
+            kwargs[item.name] = values[path]
+    return cls(**kwargs)
+
+
 def load_config(
     *,
+    config_file: str | None = None,
+    overrides: Mapping[str, object] | None = None,
     listen: str | None = None,
     db: str | None = None,
     store: str | None = None,
     env: Mapping[str, str] | None = None,
 ) -> ServerConfig:
-    """Flags win over EFFECTD_LISTEN / EFFECTD_STORE / EFFECTD_DB, which win over defaults."""
+    """The effective configuration: defaults, then the TOML `config_file` (or EFFECTD_CONFIG), then
+    EFFECTD_* variables, then `overrides` (field path → value, from flags; None means not given) and the
+    `listen`/`db`/`store` flags."""
     environ = os.environ if env is None else env
-    config = ServerConfig()
-    listen = listen or environ.get("EFFECTD_LISTEN")
-    if listen:
-        config = replace(config, listen=listen)
-    store_url = store or db or environ.get("EFFECTD_STORE") or environ.get("EFFECTD_DB")
-    if store_url:
-        config = replace(config, store=StoreConfig(url=str(Path(store_url)) if "://" not in store_url else store_url))
+    known = _leaf_paths()
+    values: dict[str, Any] = {}
+    config_file = config_file or environ.get("EFFECTD_CONFIG") or None
+    if config_file:
+        values.update(_read_file(config_file, known))
+    values.update(_read_env(environ, known))
+    flags: dict[str, object] = {"listen": listen, "store.url": store or db}
+    flags.update(overrides or {})
+    for path, value in flags.items():
+        if value is None:
+            continue
+        if path not in known:
+            raise ValueError(f"unknown setting {path!r}")
+        values[path] = _coerce(path, known[path], value, "flag")
+    url = values.get("store.url")
+    if isinstance(url, str) and "://" not in url:
+        values["store.url"] = str(Path(url))
+    config: ServerConfig = _build(ServerConfig, values)
     if not config.store.is_postgres():
         config.store.sqlite_path()  # a bad URL is a ValueError now, not at start
     return config
+
+
+def redacted_config(config: Any) -> dict[str, Any]:
+    """The configuration as a dict of sections, secrets replaced by "<redacted>" and a PostgreSQL
+    password removed from the store URL: what `effectd config show` prints and logs may hold."""
+    result: dict[str, Any] = {}
+    for item in fields(config):
+        value = getattr(config, item.name)
+        if is_dataclass(value) and not isinstance(value, type):
+            result[item.name] = redacted_config(value)
+        elif item.metadata.get("secret") and value is not None:
+            result[item.name] = REDACTED
+        else:
+            result[item.name] = value
+    if isinstance(config, StoreConfig):
+        result["url"] = config.redacted()
+    return result

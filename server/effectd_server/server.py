@@ -21,6 +21,8 @@ from effectd_server import await_events, journal, processes
 from effectd_server.component import Component, ComponentContext
 from effectd_server.config import ServerConfig
 from effectd_server.edge import InFlight, Streams, add_service
+from effectd_server.edge.auth import Authorizer, exposure_problems
+from effectd_server.edge.tls import ReloadingCertificates
 from effectd_server.store import Backend, open_backend
 
 __all__ = ["COMPONENTS", "RunningServer", "serve"]
@@ -54,6 +56,8 @@ class RunningServer:
     in_flight: InFlight
     parts: dict[str, Any] = field(default_factory=dict)
     """Each capability's core by name ("await_events", "journal", "processes"), for tests and embedding."""
+    certificates: ReloadingCertificates | None = None
+    """The TLS certificates in use (re-read when their files change); None without TLS."""
 
     @property
     def target(self) -> str:
@@ -102,7 +106,21 @@ def _service_descriptor(name: str) -> ServiceDescriptor:
 async def serve(config: ServerConfig, *, stop_listening: bool = True) -> AsyncIterator[RunningServer]:
     """Start a server; leaving the block drains it (`RunningServer.drain`), stops the components and
     closes the store, then stops gRPC. With `stop_listening=False` gRPC is left refusing calls: for a
-    process that exits right after, so that no call is ever answered CANCELLED (`stop_listening`)."""
+    process that exits right after, so that no call is ever answered CANCELLED (`stop_listening`).
+
+    Raises ValueError before anything starts when the configuration is unsafe or unusable: a non-loopback
+    listen without TLS and tokens (unless `auth.insecure`), unreadable TLS or tokens files."""
+    exposure = exposure_problems(config.listen, tls=config.tls.enabled, tokens=config.auth.tokens_file is not None)
+    if exposure and not config.auth.insecure:
+        raise ValueError(f"refusing to serve: {exposure[0]}; configure both, or pass --insecure to accept the risk")
+    for problem in exposure:
+        log.warning("INSECURE: %s: anyone who reaches it can call every RPC", problem)
+    authorizer = (
+        Authorizer(config.auth.tokens_file, on_reload_error=lambda error: log.warning("tokens file: %s", error))
+        if config.auth.tokens_file is not None
+        else None
+    )
+    certificates = ReloadingCertificates(config.tls) if config.tls.enabled else None
     backend = open_backend(
         config.store.url if config.store.is_postgres() else config.store.sqlite_path(),
         is_postgres=config.store.is_postgres(),
@@ -124,17 +142,22 @@ async def serve(config: ServerConfig, *, stop_listening: bool = True) -> AsyncIt
             if component.start is not None:
                 await component.start()
             started.append(component)
-        server = grpc.aio.server(options=server_options(reuse_port=config.reuse_port))
+        server = grpc.aio.server(
+            options=server_options(reuse_port=config.reuse_port, max_message_bytes=config.limits.max_message_bytes)
+        )
         service_names: list[str] = []
         for component in components:
             for name, servicer in component.services:
-                add_service(server, _service_descriptor(name), servicer, in_flight, streams)
+                add_service(server, _service_descriptor(name), servicer, in_flight, streams, authorizer=authorizer)
                 service_names.append(name)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         reflection.enable_server_reflection([*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
         try:
-            port = server.add_insecure_port(config.listen)
+            if certificates is not None:
+                port = server.add_secure_port(config.listen, certificates.credentials())
+            else:
+                port = server.add_insecure_port(config.listen)
         except RuntimeError as exc:  # grpcio raises RuntimeError when it cannot bind
             raise OSError(f"cannot listen on {config.listen}: {exc}") from None
         if port == 0:
@@ -145,9 +168,17 @@ async def serve(config: ServerConfig, *, stop_listening: bool = True) -> AsyncIt
         gc.freeze()
         gc.set_threshold(_GC_GEN0_THRESHOLD, 20, 20)
         await server.start()
-        running = RunningServer(config, port, server, health_servicer, backend, streams, in_flight, context.parts)
+        running = RunningServer(
+            config, port, server, health_servicer, backend, streams, in_flight, context.parts, certificates
+        )
         # Said before anything else can run: a caller that reached the server finds this line written.
-        log.info("effectd listening on %s (store %s)", running.target, config.store.redacted())
+        log.info(
+            "effectd listening on %s (store %s, %s, %s)",
+            running.target,
+            config.store.redacted(),
+            ("mTLS" if config.tls.client_ca else "TLS") if certificates is not None else "plaintext",
+            "bearer tokens" if authorizer is not None else "no tokens",
+        )
         for name in ["", *service_names]:
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
         try:

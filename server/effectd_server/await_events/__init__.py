@@ -8,6 +8,7 @@ from effectd_server.await_events.journal_executor import AwaitEventExecutor
 from effectd_server.await_events.keyring import Keyring
 from effectd_server.await_events.servicer import AwaitEventsServicer, KeyringServicer
 from effectd_server.component import Component, ComponentContext
+from effectd_server.secrets import SecretBox, load_master_keys
 from effectd_server.store.await_events import await_events_store
 
 __all__ = ["AwaitEventCore", "build"]
@@ -16,7 +17,9 @@ __all__ = ["AwaitEventCore", "build"]
 def build(context: ComponentContext) -> Component:
     config = context.config
     store = await_events_store(context.backend)
-    keyring = Keyring(store)
+    keyring = Keyring(
+        store, SecretBox(load_master_keys(file=config.secrets.master_key_file, value=config.secrets.master_key))
+    )
     core = AwaitEventCore(store, keyring, Hub(), config.limits, config.await_events)
     store.set_listener(core.on_store_event)
     context.executors["await_event"] = AwaitEventExecutor(core)

@@ -1,6 +1,9 @@
 """The signing keyring: HMAC keys stored in the database, one active, rotatable.
 
 signature = "v1." + kid + "." + hex(HMAC-SHA256(secret[kid], lash-json([scope, wait, key_id])))
+
+With a master key the store holds each secret sealed under it (`SecretBox`), so a copy of the database
+alone cannot sign; the keyring opens them when it loads and seals new ones before they are stored.
 """
 
 from __future__ import annotations
@@ -10,12 +13,14 @@ import hmac
 import logging
 import secrets
 import time
+from dataclasses import dataclass, replace
 
 from effectd._client import SigningKey
 
+from effectd_server.secrets import SecretBox
 from effectd_server.store.await_events import AwaitEventsStore, SigningKeyRow
 
-__all__ = ["Keyring", "describe"]
+__all__ = ["Keyring", "RewrapReport", "describe", "rewrap"]
 
 log = logging.getLogger("effectd.keyring")
 
@@ -23,8 +28,33 @@ SIGNATURE_VERSION = "v1"
 _REFRESH_INTERVAL_S = 1.0
 
 
-def _new_key(now_ms: int) -> SigningKeyRow:
-    return SigningKeyRow(kid=secrets.token_hex(6), secret=secrets.token_bytes(32), state="active", created_at_ms=now_ms)
+def _new_key(box: SecretBox, now_ms: int) -> SigningKeyRow:
+    """A new active key as the store keeps it (its secret sealed when there is a master key)."""
+    kid = secrets.token_hex(6)
+    return SigningKeyRow(kid=kid, secret=box.seal(kid, secrets.token_bytes(32)), state="active", created_at_ms=now_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class RewrapReport:
+    rewrapped: list[str]
+    """Kids whose stored secret was sealed anew (under the first master key)."""
+    unchanged: list[str]
+    """Kids already sealed under it."""
+
+
+async def rewrap(store: AwaitEventsStore, box: SecretBox) -> RewrapReport:
+    """Seal every stored signing secret under `box`'s first master key, opening each with any of its keys
+    (or taking it from the clear). Compare-and-set per row, so replicas rotating meanwhile lose nothing.
+    Raises MasterKeyError when a secret is sealed under a key `box` does not hold."""
+    changes: list[tuple[str, bytes, bytes]] = []
+    unchanged: list[str] = []
+    for row in await store.signing_keys():
+        if box.current(row.secret):
+            unchanged.append(row.kid)
+            continue
+        changes.append((row.kid, row.secret, box.seal(row.kid, box.open(row.kid, row.secret))))
+    rewrapped = await store.replace_signing_secrets(changes) if changes else []
+    return RewrapReport(rewrapped, unchanged)
 
 
 def describe(row: SigningKeyRow) -> SigningKey:
@@ -44,21 +74,41 @@ def _mac(secret: bytes, message: bytes) -> str:
 class Keyring:
     """Signs with the active key; verifies with every key that is not retired."""
 
-    def __init__(self, store: AwaitEventsStore) -> None:
+    def __init__(self, store: AwaitEventsStore, box: SecretBox | None = None) -> None:
         self._store = store
+        self._box = box if box is not None else SecretBox()
+        self._opened: dict[tuple[str, bytes], bytes] = {}
         self._keys: dict[str, SigningKeyRow] = {}
         self._active: SigningKeyRow | None = None
         self._last_refresh = 0.0
 
+    def _open(self, row: SigningKeyRow) -> SigningKeyRow:
+        """The row with its secret in the clear (kept in memory only)."""
+        opened = self._opened.get((row.kid, row.secret))
+        if opened is None:
+            opened = self._opened[(row.kid, row.secret)] = self._box.open(row.kid, row.secret)
+        return replace(row, secret=opened)
+
     def _install(self, rows: list[SigningKeyRow]) -> None:
+        rows = [self._open(row) for row in rows]
         self._keys = {row.kid: row for row in rows}
         active = [row for row in rows if row.state == "active"]
         self._active = active[0] if active else None
         self._last_refresh = time.monotonic()
 
     async def load(self) -> None:
-        """Load the keyring, creating the first key on a new database."""
-        self._install(await self._store.ensure_signing_key(_new_key(int(time.time() * 1000))))
+        """Load the keyring, creating the first key on a new database. With a master key, secrets still
+        stored in the clear (or under an older master key of the file) are sealed under it first."""
+        if self._box.encrypts:
+            report = await rewrap(self._store, self._box)
+            if report.rewrapped:
+                log.info("signing keys sealed under the master key: %s", ", ".join(report.rewrapped))
+        else:
+            log.warning(
+                "no master key configured: signing secrets are stored in the clear, so a copy of the "
+                "database can sign keys (set secrets.master_key_file or EFFECTD_MASTER_KEY)"
+            )
+        self._install(await self._store.ensure_signing_key(_new_key(self._box, int(time.time() * 1000))))
 
     async def refresh(self) -> None:
         """Re-read the keyring (another replica may have rotated or retired a key)."""
@@ -72,7 +122,7 @@ class Keyring:
         return sorted(self._keys.values(), key=lambda row: (row.created_at_ms, row.kid))
 
     async def rotate(self) -> SigningKeyRow:
-        rows = await self._store.rotate_signing_key(_new_key(int(time.time() * 1000)))
+        rows = await self._store.rotate_signing_key(_new_key(self._box, int(time.time() * 1000)))
         self._install(rows)
         assert self._active is not None  # rotate_signing_key always leaves one active key
         log.info("signing key rotated: active kid=%s", self._active.kid)

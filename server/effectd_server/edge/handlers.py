@@ -1,5 +1,6 @@
 """Registers servicers on the gRPC server: parses requests, maps errors, tracks calls and streams,
-refuses calls while the server drains, and echoes each call's request id (`x-request-id`).
+refuses calls while the server drains, checks each call's bearer token and role (`auth`), and echoes
+each call's request id (`x-request-id`).
 
 Handlers receive raw bytes and parse them here, so a malformed message is INVALID_ARGUMENT with a
 code rather than gRPC's own INTERNAL "exception deserializing request".
@@ -21,6 +22,7 @@ from google.protobuf import message_factory
 from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message import DecodeError, Message
 
+from effectd_server.edge.auth import Authorizer
 from effectd_server.edge.errors import failed_status, shutting_down
 from effectd_server.edge.logs import REQUEST_ID_KEY, safe
 from effectd_server.edge.logs import request_id as _request_id
@@ -118,16 +120,35 @@ def _diagnose(cls: type[Message], raw: bytes) -> Exception:
     return diagnose_decode_error(cls, raw)
 
 
+def _admit(
+    method: str, context: grpc.aio.ServicerContext[Any, Any], in_flight: InFlight, authorizer: Authorizer | None
+) -> Exception | None:
+    """Why the call is refused before it runs (draining, no or unknown token, a role without the method)."""
+    if in_flight.refusing:
+        return shutting_down()
+    if authorizer is not None:
+        try:
+            authorizer.check(method, context.invocation_metadata())
+        except Exception as exc:
+            return exc
+    return None
+
+
 def _unary_unary(
-    method: str, parse: Callable[[bytes], Message], impl: Callable[..., Awaitable[Message]], in_flight: InFlight
+    method: str,
+    parse: Callable[[bytes], Message],
+    impl: Callable[..., Awaitable[Message]],
+    in_flight: InFlight,
+    authorizer: Authorizer | None,
 ) -> Any:
     async def handler(raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         request_id, started = _begin(context)
         outcome = ["CANCELLED"]  # unless the call ends otherwise: the client went away
         entered = False
         try:
-            if in_flight.refusing:
-                await _fail(context, method, shutting_down(), request_id, outcome)
+            refusal = _admit(method, context, in_flight, authorizer)
+            if refusal is not None:
+                await _fail(context, method, refusal, request_id, outcome)
             in_flight.enter()
             entered = True
             try:
@@ -150,6 +171,7 @@ async def _serve_stream(
     method: str,
     context: grpc.aio.ServicerContext[Any, Any],
     in_flight: InFlight,
+    authorizer: Authorizer | None,
     streams: Streams,
     body: Callable[[], Awaitable[None]],
 ) -> None:
@@ -159,8 +181,9 @@ async def _serve_stream(
     outcome = ["CANCELLED"]
     entered = False
     try:
-        if in_flight.refusing:
-            await _fail(context, method, shutting_down(), request_id, outcome)
+        refusal = _admit(method, context, in_flight, authorizer)
+        if refusal is not None:
+            await _fail(context, method, refusal, request_id, outcome)
         in_flight.enter()
         entered = True
         peer = context.peer()
@@ -189,6 +212,7 @@ def _unary_stream(
     parse: Callable[[bytes], Message],
     impl: Callable[..., AsyncIterator[Message]],
     in_flight: InFlight,
+    authorizer: Authorizer | None,
     streams: Streams,
 ) -> Any:
     # Coroutines that write, not async generators: a waiting stream is mostly frames. The servicer's
@@ -203,7 +227,7 @@ def _unary_stream(
                 async for response in impl(parse(raw), context):
                     await context.write(response)
 
-        await _serve_stream(method, context, in_flight, streams, body)
+        await _serve_stream(method, context, in_flight, authorizer, streams, body)
 
     return grpc.unary_stream_rpc_method_handler(handler, response_serializer=_serialize)
 
@@ -213,6 +237,7 @@ def _stream_stream(
     parse: Callable[[bytes], Message],
     impl: Callable[..., AsyncIterator[Message]],
     in_flight: InFlight,
+    authorizer: Authorizer | None,
     streams: Streams,
 ) -> Any:
     async def parsed(requests: AsyncIterator[bytes]) -> AsyncIterator[Message]:
@@ -224,7 +249,7 @@ def _stream_stream(
             async for response in impl(parsed(requests), context):
                 await context.write(response)
 
-        await _serve_stream(method, context, in_flight, streams, body)
+        await _serve_stream(method, context, in_flight, authorizer, streams, body)
 
     return grpc.stream_stream_rpc_method_handler(handler, response_serializer=_serialize)
 
@@ -234,20 +259,27 @@ def _serialize(message: Message) -> bytes:
 
 
 def add_service(
-    server: grpc.aio.Server, service: ServiceDescriptor, servicer: object, in_flight: InFlight, streams: Streams
+    server: grpc.aio.Server,
+    service: ServiceDescriptor,
+    servicer: object,
+    in_flight: InFlight,
+    streams: Streams,
+    *,
+    authorizer: Authorizer | None = None,
 ) -> None:
-    """Register every method of `service` on `server`, implemented by `servicer`'s same-named methods."""
+    """Register every method of `service` on `server`, implemented by `servicer`'s same-named methods;
+    with `authorizer` every call is checked for a token whose role may call the method."""
     handlers: dict[str, Any] = {}
     for method in service.methods:
         impl = getattr(servicer, method.name)
         parse = _parser(message_factory.GetMessageClass(method.input_type))
         name = f"{service.full_name}/{method.name}"
         if method.client_streaming and method.server_streaming:
-            handlers[method.name] = _stream_stream(name, parse, impl, in_flight, streams)
+            handlers[method.name] = _stream_stream(name, parse, impl, in_flight, authorizer, streams)
         elif method.server_streaming:
-            handlers[method.name] = _unary_stream(name, parse, impl, in_flight, streams)
+            handlers[method.name] = _unary_stream(name, parse, impl, in_flight, authorizer, streams)
         elif not method.client_streaming:
-            handlers[method.name] = _unary_unary(name, parse, impl, in_flight)
+            handlers[method.name] = _unary_unary(name, parse, impl, in_flight, authorizer)
         else:
             raise ValueError(f"client-streaming method {name} is not supported")
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))

@@ -134,6 +134,11 @@ class AwaitEventsStore(Protocol):
     async def retire_signing_key(self, kid: str, now_ms: int) -> SigningKeyRow:
         """Retire a verify-only key. Raises NotFoundError / ConflictError (the active key)."""
 
+    async def replace_signing_secrets(self, changes: Sequence[tuple[str, bytes, bytes]]) -> list[str]:
+        """For each (kid, stored, replacement), store `replacement` as the key's secret if it is still
+        `stored` (compare-and-set, in one transaction); return the kids replaced. The secret in the
+        clear is the same before and after (a rewrap under another master key), so nothing is announced."""
+
     # Await-event keys.
     async def record_keys(self, rows: Sequence[KeyRow], now_ms: int) -> None:
         """Record minted keys as pending; keys already known are left as they are."""

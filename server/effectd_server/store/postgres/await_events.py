@@ -243,6 +243,22 @@ class PostgresAwaitEventsStore:
 
         return await self._db.run("retire_signing_key", run, transaction=True)
 
+    async def replace_signing_secrets(self, changes: Sequence[tuple[str, bytes, bytes]]) -> list[str]:
+        async def run(conn: Any) -> list[str]:
+            replaced: list[str] = []
+            for kid, stored, replacement in changes:
+                done = await conn.fetchval(
+                    "UPDATE signing_keys SET secret = $1 WHERE kid = $2 AND secret = $3 RETURNING kid",
+                    replacement,
+                    kid,
+                    stored,
+                )
+                if done is not None:
+                    replaced.append(kid)
+            return replaced
+
+        return await self._db.run("replace_signing_secrets", run, transaction=True)
+
     # -- await-event keys --------------------------------------------------------------------
     async def record_keys(self, rows: Sequence[KeyRow], now_ms: int) -> None:
         if not rows:

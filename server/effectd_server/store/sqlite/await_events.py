@@ -95,6 +95,19 @@ class SqliteAwaitEventsStore:
 
         return await self._db.write(run)
 
+    async def replace_signing_secrets(self, changes: Sequence[tuple[str, bytes, bytes]]) -> list[str]:
+        def run(conn: sqlite3.Connection) -> list[str]:
+            replaced: list[str] = []
+            for kid, stored, replacement in changes:
+                cursor = conn.execute(
+                    "UPDATE signing_keys SET secret = ? WHERE kid = ? AND secret = ?", (replacement, kid, stored)
+                )
+                if cursor.rowcount:
+                    replaced.append(kid)
+            return replaced
+
+        return await self._db.write(run)
+
     # -- await-event keys --------------------------------------------------------------------
     async def record_keys(self, rows: Sequence[KeyRow], now_ms: int) -> None:
         params = [(r.key_id, r.scope_json, r.wait_json, r.session_id, now_ms) for r in rows]
