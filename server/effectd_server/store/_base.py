@@ -12,7 +12,7 @@ from typing import Any, Literal, Protocol
 
 from effectd._errors import UnavailableError
 
-__all__ = ["Backend", "BackendKind", "ChangeListener", "ListenerResumed", "StoreUnavailableError"]
+__all__ = ["Backend", "BackendKind", "ChangeListener", "CommitObserver", "ListenerResumed", "StoreUnavailableError", "Swept"]
 
 BackendKind = Literal["sqlite", "postgres"]
 
@@ -28,6 +28,18 @@ class StoreUnavailableError(UnavailableError):
 class ListenerResumed:
     """Change notifications were interrupted and are flowing again: some may have been missed."""
 
+
+@dataclass(frozen=True, slots=True)
+class Swept:
+    """One bounded retention batch: rows deleted (or, on a dry run, that would be), and whether another
+    batch may find more."""
+
+    deleted: int
+    more: bool
+
+
+CommitObserver = Callable[[float, int], None]
+"""Told the duration (seconds) and the number of writes of each group-committed transaction."""
 
 ChangeListener = Callable[[Any], None]
 """Receives the changes other processes committed (on the event loop; must not block)."""
