@@ -261,8 +261,6 @@ def with_observability(
             resolved_keys_s=pick(retention_resolved_keys_s, "EFFECTD_RETENTION_KEYS_S", retention.resolved_keys_s),
             journal_s=pick(retention_journal_s, "EFFECTD_RETENTION_JOURNAL_S", retention.journal_s),
             processes_s=pick(retention_processes_s, "EFFECTD_RETENTION_PROCESSES_S", retention.processes_s),
-            sweep_interval_s=pick(
-                retention_sweep_interval_s, "EFFECTD_RETENTION_SWEEP_S", retention.sweep_interval_s
-            ),
+            sweep_interval_s=pick(retention_sweep_interval_s, "EFFECTD_RETENTION_SWEEP_S", retention.sweep_interval_s),
         ),
     )

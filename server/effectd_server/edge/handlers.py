@@ -118,9 +118,7 @@ class _Call:
             access_log.info(json.dumps(fields, ensure_ascii=True), extra={"fields": fields})
 
 
-async def _fail(
-    context: grpc.aio.ServicerContext[Any, Any], method: str, exc: BaseException, call: _Call
-) -> None:
+async def _fail(context: grpc.aio.ServicerContext[Any, Any], method: str, exc: BaseException, call: _Call) -> None:
     error = classify(method, exc)
     status = failed_status(method, error, call.request_id)
     call.status = status.code.name

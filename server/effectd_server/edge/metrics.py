@@ -47,7 +47,10 @@ class RpcMetrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.requests = Counter(
-            "effectd_rpc_requests", "Calls handled, by method and gRPC status code.", ["method", "code"], registry=registry
+            "effectd_rpc_requests",
+            "Calls handled, by method and gRPC status code.",
+            ["method", "code"],
+            registry=registry,
         )
         self.duration = Histogram(
             "effectd_rpc_duration_seconds",
@@ -110,7 +113,10 @@ class Metrics:
             registry=registry,
         )
         self.retention_deleted = Counter(
-            "effectd_retention_deleted_rows", "Rows deleted by the retention sweeper, by kind.", ["kind"], registry=registry
+            "effectd_retention_deleted_rows",
+            "Rows deleted by the retention sweeper, by kind.",
+            ["kind"],
+            registry=registry,
         )
         self._refreshes: list[Refresh] = []
 

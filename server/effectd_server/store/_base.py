@@ -12,7 +12,15 @@ from typing import Any, Literal, Protocol
 
 from effectd._errors import UnavailableError
 
-__all__ = ["Backend", "BackendKind", "ChangeListener", "CommitObserver", "ListenerResumed", "StoreUnavailableError", "Swept"]
+__all__ = [
+    "Backend",
+    "BackendKind",
+    "ChangeListener",
+    "CommitObserver",
+    "ListenerResumed",
+    "StoreUnavailableError",
+    "Swept",
+]
 
 BackendKind = Literal["sqlite", "postgres"]
 
@@ -53,3 +61,6 @@ class Backend(Protocol):
         """Connect and run pending migrations (safe to run twice)."""
 
     async def close(self) -> None: ...
+
+    commit_observer: CommitObserver | None
+    """Told of each group-committed write transaction (metrics); None when nobody listens."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -283,6 +284,7 @@ class PostgresAwaitEventsStore:
             await asyncio.sleep(0)  # let the resolves of this loop iteration join
             while self._gathered:
                 batch, self._gathered = self._gathered[:_GATHER_LIMIT], self._gathered[_GATHER_LIMIT:]
+                started = time.perf_counter()
                 try:
                     results = await self._resolve_now([item for item, _, _ in batch], max(t for _, t, _ in batch))
                 except Exception as exc:  # every caller of the batch hears of it
@@ -290,6 +292,9 @@ class PostgresAwaitEventsStore:
                         if not future.done():
                             future.set_exception(exc)
                     continue
+                observer = self._db.commit_observer
+                if observer is not None:
+                    observer(time.perf_counter() - started, len(batch))
                 for (_, _, future), result in zip(batch, results, strict=True):
                     if not future.done():
                         future.set_result(result)
