@@ -17,6 +17,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from effectd import _cli_ops
 from effectd._client import MAX_TIMEOUT_S, Client, KeyPending, WatchRejected, WatchTerminal
 from effectd._convert_await_events import KeyRef
 from effectd._errors import EffectdError, NotFoundError, UnavailableError
@@ -342,14 +343,11 @@ def _serve(args: argparse.Namespace) -> int:
         from effectd_server import load_config, serve
     except ImportError:
         raise UsageError("effectd serve needs the server extra: pip install 'effectd[server]'") from None
-    logging.basicConfig(
-        level=os.environ.get("EFFECTD_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
     try:
-        config = load_config(listen=args.listen, db=args.db, store=args.store)
+        config = _cli_ops.serve_config(load_config(listen=args.listen, db=args.db, store=args.store), args)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    _cli_ops.configure_logging(config)
 
     async def run() -> None:
         # On SIGTERM the server drains (refuses new calls with UNAVAILABLE, lets accepted ones finish)
@@ -391,6 +389,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--listen", help="HOST:PORT (env EFFECTD_LISTEN; default 127.0.0.1:50551)")
     serve.add_argument("--db", help="SQLite file (env EFFECTD_DB; default ./effectd.db)")
     serve.add_argument("--store", help="store URL: a SQLite path or postgresql://... for replicas (env EFFECTD_STORE)")
+    _cli_ops.add_serve_options(serve)
+    _cli_ops.add_commands(commands)
 
     key = commands.add_parser("key", help="await-event keys").add_subparsers(dest="key_command", required=True)
     mint = key.add_parser("mint", help="mint the signed key for a scope and a wait")
@@ -498,6 +498,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(args)
+        if getattr(args, "ops", None) is not None:
+            return int(args.ops(args))
         try:
             # Inputs are read and checked before connecting: a bad argument never waits for a server.
             action = args.action(args)

@@ -181,6 +181,13 @@ async def serve(
         if port == 0:
             raise OSError(f"cannot listen on {config.listen}")
         if admin is not None:
+            sweeper = context.parts["retention"]
+
+            async def sweep_now(dry_run: bool) -> dict[str, Any]:
+                report = await sweeper.sweep(dry_run=dry_run)
+                return {"dry_run": report.dry_run, "deleted": report.deleted}
+
+            admin.gc = sweep_now
             await admin.start()
         # What exists now lives as long as the server: keep the cyclic collector from walking it again
         # and again, and collect young objects less often (a server makes many short-lived ones).
