@@ -42,8 +42,8 @@ from effectd._lashjson import JsonValue
 from effectd._lease import held_lease, release_quietly
 from effectd._lineage import EffectSubject, RuntimeEffectKind, RuntimeInvocation, RuntimeReplay, RuntimeScope
 from effectd._rpc import Rpc, call, error_from_rpc
-from effectd._tracing import span, trace_metadata
 from effectd._scope import ExecutionScope, TurnScope, blank, validate_scope
+from effectd._tracing import span, trace_metadata
 from effectd.v1 import effect_controller_pb2 as pb
 from effectd.v1 import effect_controller_pb2_grpc as pb_grpc
 
