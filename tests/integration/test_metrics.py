@@ -14,6 +14,8 @@ import pytest
 from effectd import ConflictError, CustomWait, Ok, TurnScope
 from effectd._client import Client
 from effectd._controller import LocalExecutor, RemoteEffectController
+from effectd._convert_envelope import envelope_to_proto
+from effectd._convert_scope import scope_to_proto
 from effectd._effects import (
     DurableStepCommand,
     RuntimeEffectEnvelope,
@@ -21,8 +23,6 @@ from effectd._effects import (
     RuntimeInvocation,
     RuntimeScope,
 )
-from effectd._convert_envelope import envelope_to_proto
-from effectd._convert_scope import scope_to_proto
 from effectd.v1 import await_events_pb2 as pb
 from effectd.v1 import await_events_pb2_grpc as pb_grpc
 from effectd.v1 import effect_controller_pb2 as ec_pb
