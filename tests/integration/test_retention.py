@@ -12,7 +12,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from effectd import CustomWait, KeyPending, NotFoundError, Ok, TurnScope
+from effectd import CustomWait, KeyPending, NotFoundError, Ok, TurnScope, UnknownOrRevoked
 from effectd._client import Client
 from effectd._controller import LocalExecutor, RemoteEffectController
 from effectd._convert_envelope import envelope_to_proto
