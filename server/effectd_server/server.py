@@ -109,9 +109,23 @@ def _service_descriptor(name: str) -> ServiceDescriptor:
         return descriptor_pool.Default().FindServiceByName(name)
 
 
+_SECRET_MARKS = ("secret", "password", "token", "master_key", "credential")
+"""A setting whose name holds one of these is never written out, whatever part of the config it is in."""
+
+
+def _redacted(settings: Any) -> Any:
+    if isinstance(settings, dict):
+        return {
+            name: "***" if value is not None and any(mark in name for mark in _SECRET_MARKS) else _redacted(value)
+            for name, value in settings.items()
+        }
+    return settings
+
+
 def effective_config(config: ServerConfig, admin_port: int | None = None) -> dict[str, Any]:
-    """The settings a server runs with, for its listening line: secrets (a database password) redacted."""
-    settings = dataclasses.asdict(config)
+    """The settings a server runs with, for its listening line: secrets (a database password, any
+    setting named like a secret) redacted."""
+    settings: dict[str, Any] = _redacted(dataclasses.asdict(config))
     settings["store"]["url"] = config.store.redacted()
     if admin_port is not None and config.metrics.admin_listen is not None:
         settings["metrics"]["admin_listen"] = f"{config.metrics.admin_listen.rpartition(':')[0]}:{admin_port}"

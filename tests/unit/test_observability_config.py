@@ -121,3 +121,17 @@ def test_server_faults_are_told_from_caller_errors() -> None:
     assert is_server_fault(UnavailableError("store_unavailable", "x"), grpc.StatusCode.UNAVAILABLE)
     assert not is_server_fault(UnavailableError("server_shutting_down", "x"), grpc.StatusCode.UNAVAILABLE)
     assert not is_server_fault(InvalidArgumentError("invalid_request", "x"), grpc.StatusCode.INVALID_ARGUMENT)
+
+
+def test_the_listening_lines_config_holds_no_secret() -> None:
+    from effectd_server.config import StoreConfig
+    from effectd_server.server import _redacted, effective_config
+
+    settings = effective_config(ServerConfig(store=StoreConfig(url="postgresql://app:hunter2@db:5432/effectd")))
+    assert "hunter2" not in json.dumps(settings)
+    assert settings["limits"]["max_key_bytes"] == 16_384
+    nested = {"security": {"master_key": "k", "tokens_file": "/etc/t", "tls_cert": "/c"}, "signing_secret": None}
+    assert _redacted(nested) == {
+        "security": {"master_key": "***", "tokens_file": "***", "tls_cert": "/c"},
+        "signing_secret": None,
+    }

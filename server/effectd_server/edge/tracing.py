@@ -81,7 +81,8 @@ class RpcTracer:
     """The server span of each call, made current while its handler runs."""
 
     def __init__(self, tracing: Tracing) -> None:
-        assert tracing.tracer is not None
+        if tracing.tracer is None:
+            raise ValueError("an RpcTracer needs tracing on (a tracer provider)")
         self._tracer = tracing.tracer
 
     def start(self, method: str, metadata: Iterable[Any] | None) -> tuple[Any, object]:
