@@ -135,3 +135,19 @@ def test_the_listening_lines_config_holds_no_secret() -> None:
         "security": {"master_key": "***", "tokens_file": "***", "tls_cert": "/c"},
         "signing_secret": None,
     }
+
+
+def test_an_otlp_endpoint_makes_a_batching_provider_and_none_makes_none() -> None:
+    from effectd_server.edge.tracing import Tracing, tracer_provider_for
+    from opentelemetry.sdk.trace import TracerProvider
+
+    assert tracer_provider_for(TracingConfig()) is None
+    assert not Tracing(None).enabled
+    provider = tracer_provider_for(TracingConfig("http://127.0.0.1:4317", service_name="effectd-test"))
+    try:
+        assert isinstance(provider, TracerProvider)
+        assert provider.resource.attributes["service.name"] == "effectd-test"
+        assert Tracing(provider).enabled
+    finally:
+        assert provider is not None
+        provider.shutdown()
