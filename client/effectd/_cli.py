@@ -17,7 +17,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from effectd import _cli_admin
+from effectd import _cli_admin, _cli_ops
 from effectd._client import MAX_TIMEOUT_S, Client, KeyPending, WatchRejected, WatchTerminal
 from effectd._convert_await_events import KeyRef
 from effectd._errors import EffectdError, NotFoundError, UnavailableError
@@ -343,14 +343,11 @@ def _serve(args: argparse.Namespace) -> int:
         from effectd_server import serve
     except ImportError:
         raise UsageError("effectd serve needs the server extra: pip install 'effectd[server]'") from None
-    logging.basicConfig(
-        level=os.environ.get("EFFECTD_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
     try:
-        config = _cli_admin.serve_config(args)
+        config = _cli_admin.serve_config(args, _cli_ops.serve_overrides(args))
     except _cli_admin.AdminUsageError as exc:
         raise UsageError(str(exc)) from None
+    _cli_ops.configure_logging(config)
 
     async def run() -> None:
         # On SIGTERM the server drains (refuses new calls with UNAVAILABLE, lets accepted ones finish)
@@ -395,6 +392,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--db", help="SQLite file (env EFFECTD_DB; default ./effectd.db)")
     serve.add_argument("--store", help="store URL: a SQLite path or postgresql://... for replicas (env EFFECTD_STORE)")
     _cli_admin.add_serve_flags(serve)
+    _cli_ops.add_serve_options(serve)
+    _cli_ops.add_commands(commands)
 
     key = commands.add_parser("key", help="await-event keys").add_subparsers(dest="key_command", required=True)
     mint = key.add_parser("mint", help="mint the signed key for a scope and a wait")
@@ -506,6 +505,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(args)
+        if getattr(args, "ops", None) is not None:
+            return int(args.ops(args))
         try:
             # Inputs are read and checked before connecting: a bad argument never waits for a server.
             action = args.action(args)

@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Mapping
 from importlib import metadata
 from typing import Any
 
@@ -110,12 +111,13 @@ def add_serve_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def serve_config(args: argparse.Namespace) -> Any:
+def serve_config(args: argparse.Namespace, more_overrides: Mapping[str, object] | None = None) -> Any:
     """The effective configuration (an effectd_server ServerConfig; the SDK does not import the server):
-    the config file, then EFFECTD_* variables, then these flags."""
+    the config file, then EFFECTD_* variables, then these flags and `more_overrides` (other modules' flags)."""
     from effectd_server.config import load_config
 
     overrides: dict[str, object] = {
+        **(more_overrides or {}),
         "tls.cert": getattr(args, "serve_tls_cert", None),
         "tls.key": getattr(args, "serve_tls_key", None),
         "tls.client_ca": getattr(args, "serve_tls_client_ca", None),

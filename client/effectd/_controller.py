@@ -41,8 +41,9 @@ from effectd._journal import ControllerDescription, DurabilityTier, EffectLease,
 from effectd._lashjson import JsonValue
 from effectd._lease import held_lease, release_quietly
 from effectd._lineage import EffectSubject, RuntimeEffectKind, RuntimeInvocation, RuntimeReplay, RuntimeScope
-from effectd._rpc import Rpc, error_from_rpc
+from effectd._rpc import Rpc, call, error_from_rpc
 from effectd._scope import ExecutionScope, TurnScope, blank, validate_scope
+from effectd._tracing import span, trace_metadata
 from effectd.v1 import effect_controller_pb2 as pb
 from effectd.v1 import effect_controller_pb2_grpc as pb_grpc
 
@@ -238,7 +239,7 @@ class RemoteEffectController:
     async def _execute(
         self, request: pb.ExecuteRequest, command: RuntimeEffectCommand, cancel: asyncio.Event | None
     ) -> RecordedOutcome | EffectLease:
-        call = self._stub.Execute(request)
+        call = self._stub.Execute(request, metadata=trace_metadata())
         watcher: asyncio.Task[None] | None = None
         if cancel is not None:
             watcher = asyncio.create_task(self._watch_cancel(call, command, cancel))
@@ -292,7 +293,8 @@ class RemoteEffectController:
 
         async with held_lease(renew, self.lease_ttl, description=f"the lease on {replay_key!r}") as held:
             try:
-                outcome = await held.run(local_executor.execute(envelope))
+                with span("effect.run", {"effectd.effect.kind": envelope.command.kind.value}):
+                    outcome = await held.run(local_executor.execute(envelope))
             except ExecutorError as exc:
                 if exc.code in _NOT_AN_ANSWER:
                     await release()
@@ -326,7 +328,7 @@ class RemoteEffectController:
         request = convert.complete_request(
             scope, replay_key, lease.lease_token, outcome=outcome, executor_error=executor_error
         )
-        await self.rpc.unary(self._stub.Complete, request)
+        await call(self._stub.Complete(request, timeout=self.rpc.timeout(None), metadata=trace_metadata()))
 
     async def list_effects(
         self, scope: ExecutionScope, *, page_size: int = 100, timeout: float | None = None

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from effectd_server.config import ServerConfig
+from effectd_server.edge.metrics import Metrics
 from effectd_server.edge.streams import Streams
+from effectd_server.edge.tracing import Tracing
 from effectd_server.journal.executors import ExecutorTable
 from effectd_server.store import Backend
 
@@ -25,6 +27,10 @@ class ComponentContext:
     """The journal's table of server-run effect kinds; components register theirs."""
     parts: dict[str, Any] = field(default_factory=dict)
     """What components expose to the ones built after them (e.g. "await_events" → its core)."""
+    metrics: Metrics = field(default_factory=Metrics)
+    """The server's metrics: components record theirs and register gauges over their state."""
+    tracing: Tracing = field(default_factory=Tracing)
+    """Spans of effect steps (no-ops unless tracing is on)."""
 
 
 @dataclass(slots=True)

@@ -16,18 +16,22 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 __all__ = [
     "AuthConfig",
     "AwaitEventsConfig",
     "JournalConfig",
     "LimitsConfig",
+    "LogConfig",
+    "MetricsConfig",
+    "RetentionConfig",
     "SecretsConfig",
     "ServerConfig",
     "StoreConfig",
     "StreamsConfig",
     "TLSConfig",
+    "TracingConfig",
     "env_name",
     "load_config",
     "redacted_config",
@@ -110,6 +114,73 @@ class JournalConfig:
     max_lease_ttl_ms: int = 3_600_000
 
 
+def _check_host_port(name: str, value: str) -> None:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"{name} must be HOST:PORT, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    admin_listen: str | None = None
+    """HOST:PORT of the admin HTTP listener serving Prometheus text at /metrics; None: no listener."""
+
+    def __post_init__(self) -> None:
+        if self.admin_listen is not None:
+            _check_host_port("admin_listen", self.admin_listen)
+
+
+LogFormat = Literal["text", "json"]
+
+
+@dataclass(frozen=True, slots=True)
+class LogConfig:
+    format: LogFormat = "text"
+    """`text` (one human line per record) or `json` (one JSON object per record)."""
+    access_log: bool = True
+    """One INFO line per request on logger `effectd.access` (method, status, error code, duration, peer)."""
+
+    def __post_init__(self) -> None:
+        if self.format not in ("text", "json"):
+            raise ValueError(f"log format must be text or json, got {self.format!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class TracingConfig:
+    otlp_endpoint: str | None = None
+    """Where spans are exported over OTLP/gRPC (e.g. http://127.0.0.1:4317); None: no exporter (off)."""
+    service_name: str = "effectd"
+    """The `service.name` resource attribute of exported spans."""
+
+
+_DAY_S = 86_400.0
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionConfig:
+    """How long finished records are kept; 0 keeps them forever. Revoked-session tombstones are never
+    swept: any signing key that still verifies can sign a key of that session."""
+
+    resolved_keys_s: float = 7 * _DAY_S
+    """Await-event keys after their terminal was recorded (revoked keys are kept)."""
+    journal_s: float = 7 * _DAY_S
+    """Completed or failed journal rows after they finished; a scope's rows stay while any is in progress."""
+    processes_s: float = 7 * _DAY_S
+    """Terminal process records (with their events, grants and lease) after their last change."""
+    sweep_interval_s: float = 60.0
+    """How often the background sweeper runs; 0 turns it off (`effectd gc` still sweeps)."""
+    batch_size: int = 1000
+    """Rows deleted per transaction: a sweep never holds the writer long."""
+
+    def __post_init__(self) -> None:
+        for name in ("resolved_keys_s", "journal_s", "processes_s", "sweep_interval_s"):
+            value = getattr(self, name)
+            if not (0 <= value < float("inf")):
+                raise ValueError(f"retention {name} must be a finite number of seconds >= 0, got {value!r}")
+        if self.batch_size <= 0:
+            raise ValueError("retention batch_size must be positive")
+
+
 @dataclass(frozen=True, slots=True)
 class TLSConfig:
     """TLS for the gRPC listener. With `cert` and `key` the server speaks only TLS; with `client_ca` it also
@@ -166,6 +237,10 @@ class ServerConfig:
     tls: TLSConfig = field(default_factory=TLSConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     secrets: SecretsConfig = field(default_factory=SecretsConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    logs: LogConfig = field(default_factory=LogConfig)
+    tracing: TracingConfig = field(default_factory=TracingConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
     shutdown_grace_s: float = 10.0
     """How long in-flight calls may finish after SIGTERM."""
     reuse_port: bool = False
@@ -193,6 +268,13 @@ _ENV_ALIASES: dict[str, str] = {
     "EFFECTD_MASTER_KEY_FILE": "secrets.master_key_file",
     "EFFECTD_TOKENS_FILE": "auth.tokens_file",
     "EFFECTD_INSECURE": "auth.insecure",
+    "EFFECTD_ADMIN_LISTEN": "metrics.admin_listen",
+    "EFFECTD_LOG_FORMAT": "logs.format",
+    "EFFECTD_OTLP_ENDPOINT": "tracing.otlp_endpoint",
+    "EFFECTD_RETENTION_KEYS_S": "retention.resolved_keys_s",
+    "EFFECTD_RETENTION_JOURNAL_S": "retention.journal_s",
+    "EFFECTD_RETENTION_PROCESSES_S": "retention.processes_s",
+    "EFFECTD_RETENTION_SWEEP_S": "retention.sweep_interval_s",
 }
 """Short names kept for the most used fields; the full names (EFFECTD_STORE_URL, ...) work too."""
 
@@ -252,6 +334,11 @@ def _coerce(path: str, kind: Any, value: object, source: str) -> object:
     elif base is str:
         if isinstance(value, str):
             return value
+    elif typing.get_origin(base) is Literal:
+        choices = typing.get_args(base)
+        if isinstance(value, str) and value.strip() in choices:
+            return value.strip()
+        raise ValueError(f"{source}: {path} must be one of {', '.join(map(str, choices))}, got {value!r}")
     names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
     raise ValueError(f"{source}: {path} must be {names.get(base, base)}, got {value!r}")
 

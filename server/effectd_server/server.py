@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -17,12 +18,16 @@ from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from effectd_server import await_events, journal, processes
+from effectd_server import await_events, journal, processes, retention
+from effectd_server.admin import AdminListener
 from effectd_server.component import Component, ComponentContext
-from effectd_server.config import ServerConfig
+from effectd_server.config import ServerConfig, redacted_config
 from effectd_server.edge import InFlight, Streams, add_service
 from effectd_server.edge.auth import Authorizer, exposure_problems
+from effectd_server.edge.handlers import Observers
+from effectd_server.edge.metrics import Metrics
 from effectd_server.edge.tls import ReloadingCertificates
+from effectd_server.edge.tracing import RpcTracer, Tracing, tracer_provider_for
 from effectd_server.store import Backend, open_backend
 
 __all__ = ["COMPONENTS", "RunningServer", "serve"]
@@ -35,6 +40,7 @@ COMPONENTS: list[Callable[[ComponentContext], Component]] = [
     await_events.build,
     journal.build,
     processes.build,
+    retention.build,
 ]
 """Every capability, in start order. Adding one is one line here."""
 
@@ -55,9 +61,13 @@ class RunningServer:
     streams: Streams
     in_flight: InFlight
     parts: dict[str, Any] = field(default_factory=dict)
-    """Each capability's core by name ("await_events", "journal", "processes"), for tests and embedding."""
+    """Each capability's core by name ("await_events", "journal", "processes", "retention"), for tests and
+    embedding."""
     certificates: ReloadingCertificates | None = None
     """The TLS certificates in use (re-read when their files change); None without TLS."""
+    metrics: Metrics = field(default_factory=Metrics)
+    admin: AdminListener | None = None
+    """The admin HTTP listener (/metrics) when `metrics.admin_listen` is set; its `port` is the bound one."""
 
     @property
     def target(self) -> str:
@@ -102,14 +112,28 @@ def _service_descriptor(name: str) -> ServiceDescriptor:
         return descriptor_pool.Default().FindServiceByName(name)
 
 
+def effective_config(config: ServerConfig, admin_port: int | None = None) -> dict[str, Any]:
+    """The settings a server runs with, for its listening line: secrets (a database password, any
+    setting named like a secret) redacted."""
+    settings = redacted_config(config)
+    if admin_port is not None and config.metrics.admin_listen is not None:
+        settings["metrics"]["admin_listen"] = f"{config.metrics.admin_listen.rpartition(':')[0]}:{admin_port}"
+    return settings
+
+
 @contextlib.asynccontextmanager
-async def serve(config: ServerConfig, *, stop_listening: bool = True) -> AsyncIterator[RunningServer]:
+async def serve(
+    config: ServerConfig, *, stop_listening: bool = True, tracer_provider: Any | None = None
+) -> AsyncIterator[RunningServer]:
     """Start a server; leaving the block drains it (`RunningServer.drain`), stops the components and
     closes the store, then stops gRPC. With `stop_listening=False` gRPC is left refusing calls: for a
     process that exits right after, so that no call is ever answered CANCELLED (`stop_listening`).
 
     Raises ValueError before anything starts when the configuration is unsafe or unusable: a non-loopback
-    listen without TLS and tokens (unless `auth.insecure`), unreadable TLS or tokens files."""
+    listen without TLS and tokens (unless `auth.insecure`), unreadable TLS or tokens files.
+
+    Tracing is on with `tracer_provider` (an OpenTelemetry SDK provider) or, without one, when
+    `config.tracing.otlp_endpoint` is set."""
     exposure = exposure_problems(config.listen, tls=config.tls.enabled, tokens=config.auth.tokens_file is not None)
     if exposure and not config.auth.insecure:
         raise ValueError(f"refusing to serve: {exposure[0]}; configure both, or pass --insecure to accept the risk")
@@ -121,18 +145,34 @@ async def serve(config: ServerConfig, *, stop_listening: bool = True) -> AsyncIt
         else None
     )
     certificates = ReloadingCertificates(config.tls) if config.tls.enabled else None
+    own_provider = tracer_provider is None
+    provider = tracer_provider_for(config.tracing) if own_provider else tracer_provider
+    metrics = Metrics()
+    tracing = Tracing(provider)
     backend = open_backend(
         config.store.url if config.store.is_postgres() else config.store.sqlite_path(),
         is_postgres=config.store.is_postgres(),
     )
     await backend.open()
+    store_kind = backend.kind
+    commit_seconds = metrics.store_commit.labels(store_kind)
+    batch_size = metrics.store_batch.labels(store_kind)
+
+    def observe_commit(seconds: float, writes: int) -> None:
+        commit_seconds.observe(seconds)
+        batch_size.observe(writes)
+
+    backend.commit_observer = observe_commit
     streams = Streams(
         max_per_connection=config.streams.max_streams_per_connection,
         min_heartbeat_s=config.streams.min_heartbeat_interval_s,
         default_heartbeat_s=config.streams.heartbeat_interval_s,
     )
-    context = ComponentContext(config, backend, streams)
+    metrics.gauge_function("effectd_open_streams", "Server streams open now.", lambda: streams.open_count)
+    context = ComponentContext(config, backend, streams, metrics=metrics, tracing=tracing)
     components = [build(context) for build in COMPONENTS]
+    observers = Observers(metrics.rpc, RpcTracer(tracing) if tracing.enabled else None)
+    admin = None if config.metrics.admin_listen is None else AdminListener(config.metrics.admin_listen, metrics)
     started: list[Component] = []
     server: grpc.aio.Server | None = None
     in_flight = InFlight()
@@ -148,7 +188,9 @@ async def serve(config: ServerConfig, *, stop_listening: bool = True) -> AsyncIt
         service_names: list[str] = []
         for component in components:
             for name, servicer in component.services:
-                add_service(server, _service_descriptor(name), servicer, in_flight, streams, authorizer=authorizer)
+                add_service(
+                    server, _service_descriptor(name), servicer, in_flight, streams, observers, authorizer=authorizer
+                )
                 service_names.append(name)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -162,6 +204,15 @@ async def serve(config: ServerConfig, *, stop_listening: bool = True) -> AsyncIt
             raise OSError(f"cannot listen on {config.listen}: {exc}") from None
         if port == 0:
             raise OSError(f"cannot listen on {config.listen}")
+        if admin is not None:
+            sweeper = context.parts["retention"]
+
+            async def sweep_now(dry_run: bool) -> dict[str, Any]:
+                report = await sweeper.sweep(dry_run=dry_run)
+                return {"dry_run": report.dry_run, "deleted": report.deleted}
+
+            admin.gc = sweep_now
+            await admin.start()
         # What exists now lives as long as the server: keep the cyclic collector from walking it again
         # and again, and collect young objects less often (a server makes many short-lived ones).
         gc.collect()
@@ -169,15 +220,28 @@ async def serve(config: ServerConfig, *, stop_listening: bool = True) -> AsyncIt
         gc.set_threshold(_GC_GEN0_THRESHOLD, 20, 20)
         await server.start()
         running = RunningServer(
-            config, port, server, health_servicer, backend, streams, in_flight, context.parts, certificates
+            config,
+            port,
+            server,
+            health_servicer,
+            backend,
+            streams,
+            in_flight,
+            context.parts,
+            certificates,
+            metrics,
+            admin,
         )
         # Said before anything else can run: a caller that reached the server finds this line written.
+        settings = effective_config(config, None if admin is None else admin.port)
         log.info(
-            "effectd listening on %s (store %s, %s, %s)",
+            "effectd listening on %s (store %s, %s, %s) config %s",
             running.target,
             config.store.redacted(),
             ("mTLS" if config.tls.client_ca else "TLS") if certificates is not None else "plaintext",
             "bearer tokens" if authorizer is not None else "no tokens",
+            json.dumps(settings, sort_keys=True),
+            extra={"fields": {"event": "listening", "target": running.target, "config": settings}},
         )
         for name in ["", *service_names]:
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -193,6 +257,10 @@ async def serve(config: ServerConfig, *, stop_listening: bool = True) -> AsyncIt
         for component in reversed(started):
             if component.stop is not None:
                 await component.stop()
+        if admin is not None:
+            await admin.stop()
         await backend.close()
+        if own_provider and provider is not None:
+            provider.shutdown()  # flushes the spans still batched for the exporter
         if server is not None and (stop_listening or not drained):
             await server.stop(0.2)

@@ -1,6 +1,6 @@
 """A request id: `x-request-id` is echoed in every call's trailing metadata (a generated one when the
 call has none, or one that is not 1 to 128 printable ASCII characters) and appears in the server's log
-lines for the call: the error line (`effectd.rpc`) and the DEBUG access line (`effectd.access`)."""
+lines for the call: the error line (`effectd.rpc`) and the access line (`effectd.access`, INFO)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ async def resolved(client: Client) -> Any:
 
 @pytest.fixture
 def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
-    caplog.set_level(logging.DEBUG, logger="effectd")  # the access lines (DEBUG) and error lines
+    caplog.set_level(logging.DEBUG, logger="effectd")  # the access lines and error lines
     return caplog
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from effectd_server.await_events.core import AwaitEventCore
+from effectd_server.await_events.core import AwaitEventCore, now_ms
 from effectd_server.await_events.hub import Hub
 from effectd_server.await_events.journal_executor import AwaitEventExecutor
 from effectd_server.await_events.keyring import Keyring
@@ -24,6 +24,7 @@ def build(context: ComponentContext) -> Component:
     store.set_listener(core.on_store_event)
     context.executors["await_event"] = AwaitEventExecutor(core)
     context.parts["await_events"] = core
+    _observe(context, core)
 
     async def start() -> None:
         await store.open()
@@ -39,3 +40,21 @@ def build(context: ComponentContext) -> Component:
         start=start,
         stop=core.stop,
     )
+
+
+def _observe(context: ComponentContext, core: AwaitEventCore) -> None:
+    """This capability's metrics: the resolve→wake latency, and gauges read at scrape time."""
+    metrics = context.metrics
+    core.resolve_to_wake = metrics.resolve_to_wake
+    metrics.gauge_function(
+        "effectd_watched_keys", "Keys with a waiter or a watch stream on this server.", core.hub.__len__
+    )
+    pending = metrics.gauge("effectd_pending_keys", "Keys minted or awaited and not resolved yet (stored).")
+    due = metrics.gauge("effectd_due_timers", "Await deadlines that have passed and not fired yet (stored).")
+
+    async def refresh() -> None:
+        counts = await core.store.count_open(now_ms())
+        pending.set(counts[0])
+        due.set(counts[1])
+
+    metrics.on_scrape(refresh)

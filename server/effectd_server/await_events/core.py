@@ -30,6 +30,7 @@ from effectd._scope import (
     validate_scope,
     validate_wait,
 )
+from prometheus_client import Histogram
 
 from effectd_server.await_events.deadlines import DeadlineTimers
 from effectd_server.await_events.hub import Hub, KeyEvent, KeyRevoked, KeyTerminal
@@ -117,6 +118,8 @@ class AwaitEventCore:
         self._identities: dict[AwaitEventKey, tuple[KeyRow, str]] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._timers = DeadlineTimers(store, self._fire_due)
+        self.resolve_to_wake: Histogram | None = None
+        """Observes, for each accepted resolve whose key has waiters here, the time from its arrival to their wake."""
 
     async def start(self) -> None:
         self._revoked_sessions = await self.store.revoked_sessions()
@@ -278,6 +281,7 @@ class AwaitEventCore:
             raise InvalidArgumentError(
                 "batch_too_large", f"a batch holds at most {self.config.max_batch} items, got {len(items)}"
             )
+        arrived = time.perf_counter()
         answers: list[ResolveOutcome | EffectdError | None] = [None] * len(items)
         to_store: list[ResolveItem] = []
         positions: list[int] = []
@@ -297,13 +301,17 @@ class AwaitEventCore:
         if to_store:
             results = await self.store.resolve(to_store, now_ms())
             for index, item, result in zip(positions, to_store, results, strict=True):
-                answers[index] = self._answer(item.key.key_id, items[index][1], result)
+                answers[index] = self._answer(item.key.key_id, items[index][1], result, arrived)
         return [a for a in answers if a is not None]
 
-    def _answer(self, key_id: str, resolution: Resolution, result: ResolveResult) -> ResolveOutcome:
+    def _answer(
+        self, key_id: str, resolution: Resolution, result: ResolveResult, arrived: float | None = None
+    ) -> ResolveOutcome:
         if result.status == "accepted":
             assert result.resolution_seq is not None
             self.hub.publish(KeyTerminal(key_id, resolution, result.resolution_seq))
+            if arrived is not None and self.resolve_to_wake is not None and self.hub.is_watched(key_id):
+                self.resolve_to_wake.observe(time.perf_counter() - arrived)
             return Accepted()
         if result.status == "already_resolved":
             assert result.terminal_json is not None

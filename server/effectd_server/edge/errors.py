@@ -1,5 +1,6 @@
 """Error mapping: every failure becomes a status with google.rpc.ErrorInfo and one JSON log line (with
-the call's request id, which the status's trailing metadata echoes too)."""
+the call's request id, which the status's trailing metadata echoes too): INFO for a caller's error, ERROR
+for a server fault."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from grpc_status import rpc_status
 
 from effectd_server.edge.logs import REQUEST_ID_KEY, safe
 
-__all__ = ["classify", "failed_status", "shutting_down", "status_for_error"]
+__all__ = ["classify", "failed_status", "is_server_fault", "shutting_down", "status_for_error"]
 
 log = logging.getLogger("effectd.rpc")
 
@@ -50,6 +51,16 @@ def status_for_error(error: EffectdError) -> grpc.Status:
     return rpc_status.to_status(status)
 
 
+_FAULT_STATUSES = frozenset({grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.DATA_LOSS})
+_FAULT_CODES = frozenset({"store_unavailable"})
+
+
+def is_server_fault(error: EffectdError, status: grpc.StatusCode) -> bool:
+    """A failure of the server (logged at ERROR), as opposed to a caller's mistake or a refusal by rule
+    (logged at INFO): the caller did nothing wrong and an operator may have to act."""
+    return status in _FAULT_STATUSES or error.code in _FAULT_CODES
+
+
 def classify(method: str, exc: BaseException) -> EffectdError:
     if isinstance(exc, EffectdError):
         return exc
@@ -67,19 +78,16 @@ def failed_status(method: str, exc: BaseException, request_id: str = "") -> grpc
     trailing metadata), logged as one JSON line."""
     error = classify(method, exc)
     status = status_for_error(error)
-    log.warning(
-        json.dumps(
-            {
-                "event": "rpc_error",
-                "rpc": method,
-                "request_id": safe(request_id),
-                "code": error.code,
-                "status": status.code.name,
-                "message": safe(error.message),
-            },
-            ensure_ascii=True,
-        )
-    )
+    fields = {
+        "event": "rpc_error",
+        "rpc": method,
+        "request_id": safe(request_id),
+        "code": error.code,
+        "status": status.code.name,
+        "message": safe(error.message),
+    }
+    level = logging.ERROR if is_server_fault(error, status.code) else logging.INFO
+    log.log(level, json.dumps(fields, ensure_ascii=True), extra={"fields": fields})
     if not request_id:
         return status
     return _Status(status.code, status.details, (*status.trailing_metadata, (REQUEST_ID_KEY, request_id)))

@@ -23,15 +23,17 @@ from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message import DecodeError, Message
 
 from effectd_server.edge.auth import Authorizer
-from effectd_server.edge.errors import failed_status, shutting_down
+from effectd_server.edge.errors import classify, failed_status, shutting_down
 from effectd_server.edge.logs import REQUEST_ID_KEY, safe
 from effectd_server.edge.logs import request_id as _request_id
+from effectd_server.edge.metrics import RpcMetrics
 from effectd_server.edge.streams import Streams
+from effectd_server.edge.tracing import RpcTracer
 
-__all__ = ["InFlight", "add_service"]
+__all__ = ["InFlight", "Observers", "add_service"]
 
 access_log = logging.getLogger("effectd.access")
-"""One JSON line per call at DEBUG: rpc, request_id, status, duration_ms."""
+"""One line per call at INFO: rpc, request_id, status, code (the error code), duration_ms, peer; never payloads."""
 
 
 _ANSWER_FLUSH_S = 0.1
@@ -72,36 +74,57 @@ class InFlight:
         return True
 
 
-def _begin(context: grpc.aio.ServicerContext[Any, Any]) -> tuple[str, float | None]:
-    """The call's request id (echoed in its trailing metadata), and its start time when calls are logged."""
-    request_id = _request_id(context.invocation_metadata())
-    context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
-    return request_id, (time.perf_counter() if access_log.isEnabledFor(logging.DEBUG) else None)
+class Observers:
+    """What watches every call besides the handler: metrics (count and latency by method and code), the
+    access log (one INFO line per call on `effectd.access`, built only when that level is on) and
+    tracing (a server span per call, when tracing is on)."""
+
+    def __init__(self, rpc_metrics: RpcMetrics | None = None, tracer: RpcTracer | None = None) -> None:
+        self.rpc_metrics = rpc_metrics
+        self.tracer = tracer
 
 
-def _access(method: str, request_id: str, status: str, started: float | None) -> None:
-    """One DEBUG line per call (logger `effectd.access`), built only when that level is on."""
-    if started is None:
-        return
-    access_log.debug(
-        json.dumps(
-            {
+_NOBODY = Observers()
+
+
+class _Call:
+    """One call's bookkeeping: its request id, start time, span, and how it ended."""
+
+    __slots__ = ("error_code", "request_id", "span", "started", "status")
+
+    def __init__(self, context: grpc.aio.ServicerContext[Any, Any], method: str, observers: Observers) -> None:
+        metadata = context.invocation_metadata()
+        self.request_id = _request_id(metadata)
+        context.set_trailing_metadata(((REQUEST_ID_KEY, self.request_id),))
+        self.started = time.perf_counter()
+        self.status = "CANCELLED"  # unless the call ends otherwise: the client went away
+        self.error_code: str | None = None
+        self.span = None if observers.tracer is None else observers.tracer.start(method, metadata)
+
+    def end(self, method: str, context: grpc.aio.ServicerContext[Any, Any], observers: Observers) -> None:
+        elapsed = time.perf_counter() - self.started
+        if observers.rpc_metrics is not None:
+            observers.rpc_metrics.observe(method, self.status, elapsed)
+        if self.span is not None and observers.tracer is not None:
+            observers.tracer.end(self.span, self.status, self.error_code)
+        if access_log.isEnabledFor(logging.INFO):
+            fields = {
                 "event": "rpc",
                 "rpc": method,
-                "request_id": safe(request_id),
-                "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-            },
-            ensure_ascii=True,
-        )
-    )
+                "request_id": safe(self.request_id),
+                "status": self.status,
+                "code": self.error_code,
+                "duration_ms": round(elapsed * 1000, 3),
+                "peer": safe(context.peer()),
+            }
+            access_log.info(json.dumps(fields, ensure_ascii=True), extra={"fields": fields})
 
 
-async def _fail(
-    context: grpc.aio.ServicerContext[Any, Any], method: str, exc: BaseException, request_id: str, outcome: list[str]
-) -> None:
-    status = failed_status(method, exc, request_id)
-    outcome[0] = status.code.name
+async def _fail(context: grpc.aio.ServicerContext[Any, Any], method: str, exc: BaseException, call: _Call) -> None:
+    error = classify(method, exc)
+    status = failed_status(method, error, call.request_id)
+    call.status = status.code.name
+    call.error_code = error.code
     await context.abort(status.code, status.details, trailing_metadata=status.trailing_metadata)
 
 
@@ -140,15 +163,15 @@ def _unary_unary(
     impl: Callable[..., Awaitable[Message]],
     in_flight: InFlight,
     authorizer: Authorizer | None,
+    observers: Observers,
 ) -> Any:
     async def handler(raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        request_id, started = _begin(context)
-        outcome = ["CANCELLED"]  # unless the call ends otherwise: the client went away
+        call = _Call(context, method, observers)
         entered = False
         try:
             refusal = _admit(method, context, in_flight, authorizer)
             if refusal is not None:
-                await _fail(context, method, refusal, request_id, outcome)
+                await _fail(context, method, refusal, call)
             in_flight.enter()
             entered = True
             try:
@@ -156,13 +179,13 @@ def _unary_unary(
             except Exception as exc:  # mapped to a status; nothing escapes as UNKNOWN
                 failure: BaseException = exc
             else:
-                outcome[0] = "OK"
+                call.status = "OK"
                 return response
-            await _fail(context, method, failure, request_id, outcome)
+            await _fail(context, method, failure, call)
         finally:
             if entered:
                 in_flight.leave()
-            _access(method, request_id, outcome[0], started)
+            call.end(method, context, observers)
 
     return grpc.unary_unary_rpc_method_handler(handler, response_serializer=_serialize)
 
@@ -173,38 +196,38 @@ async def _serve_stream(
     in_flight: InFlight,
     authorizer: Authorizer | None,
     streams: Streams,
+    observers: Observers,
     body: Callable[[], Awaitable[None]],
 ) -> None:
     """What every stream shares: the request id, refusal while draining, the in-flight count, the cap per
-    connection, and errors mapped to a status."""
-    request_id, started = _begin(context)
-    outcome = ["CANCELLED"]
+    connection, errors mapped to a status, and the observers."""
+    call = _Call(context, method, observers)
     entered = False
     try:
         refusal = _admit(method, context, in_flight, authorizer)
         if refusal is not None:
-            await _fail(context, method, refusal, request_id, outcome)
+            await _fail(context, method, refusal, call)
         in_flight.enter()
         entered = True
         peer = context.peer()
         try:
             streams.enter(peer)
         except Exception as exc:
-            await _fail(context, method, exc, request_id, outcome)
+            await _fail(context, method, exc, call)
         try:
             try:
                 await body()
-                outcome[0] = "OK"
+                call.status = "OK"
                 return
             except Exception as exc:
                 failure: BaseException = exc
-            await _fail(context, method, failure, request_id, outcome)
+            await _fail(context, method, failure, call)
         finally:
             streams.leave(peer)
     finally:
         if entered:
             in_flight.leave()
-        _access(method, request_id, outcome[0], started)
+        call.end(method, context, observers)
 
 
 def _unary_stream(
@@ -214,6 +237,7 @@ def _unary_stream(
     in_flight: InFlight,
     authorizer: Authorizer | None,
     streams: Streams,
+    observers: Observers,
 ) -> Any:
     # Coroutines that write, not async generators: a waiting stream is mostly frames. The servicer's
     # method is an async generator, or a coroutine that writes with `context.write` (cheaper still).
@@ -227,7 +251,7 @@ def _unary_stream(
                 async for response in impl(parse(raw), context):
                     await context.write(response)
 
-        await _serve_stream(method, context, in_flight, authorizer, streams, body)
+        await _serve_stream(method, context, in_flight, authorizer, streams, observers, body)
 
     return grpc.unary_stream_rpc_method_handler(handler, response_serializer=_serialize)
 
@@ -239,6 +263,7 @@ def _stream_stream(
     in_flight: InFlight,
     authorizer: Authorizer | None,
     streams: Streams,
+    observers: Observers,
 ) -> Any:
     async def parsed(requests: AsyncIterator[bytes]) -> AsyncIterator[Message]:
         async for raw in requests:
@@ -249,7 +274,7 @@ def _stream_stream(
             async for response in impl(parsed(requests), context):
                 await context.write(response)
 
-        await _serve_stream(method, context, in_flight, authorizer, streams, body)
+        await _serve_stream(method, context, in_flight, authorizer, streams, observers, body)
 
     return grpc.stream_stream_rpc_method_handler(handler, response_serializer=_serialize)
 
@@ -264,6 +289,7 @@ def add_service(
     servicer: object,
     in_flight: InFlight,
     streams: Streams,
+    observers: Observers = _NOBODY,
     *,
     authorizer: Authorizer | None = None,
 ) -> None:
@@ -275,11 +301,11 @@ def add_service(
         parse = _parser(message_factory.GetMessageClass(method.input_type))
         name = f"{service.full_name}/{method.name}"
         if method.client_streaming and method.server_streaming:
-            handlers[method.name] = _stream_stream(name, parse, impl, in_flight, authorizer, streams)
+            handlers[method.name] = _stream_stream(name, parse, impl, in_flight, authorizer, streams, observers)
         elif method.server_streaming:
-            handlers[method.name] = _unary_stream(name, parse, impl, in_flight, authorizer, streams)
+            handlers[method.name] = _unary_stream(name, parse, impl, in_flight, authorizer, streams, observers)
         elif not method.client_streaming:
-            handlers[method.name] = _unary_unary(name, parse, impl, in_flight, authorizer)
+            handlers[method.name] = _unary_unary(name, parse, impl, in_flight, authorizer, observers)
         else:
             raise ValueError(f"client-streaming method {name} is not supported")
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))

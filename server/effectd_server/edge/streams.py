@@ -34,6 +34,11 @@ class Streams:
         self._per_peer: dict[str, int] = {}
         self.closing = False
 
+    @property
+    def open_count(self) -> int:
+        """Streams open now (a gauge read at scrape time)."""
+        return sum(self._per_peer.values())
+
     def heartbeat_s(self, requested_ms: int) -> float:
         """The heartbeat interval for a request: its own, raised to the server's minimum, or the default."""
         if requested_ms <= 0:

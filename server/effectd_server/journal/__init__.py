@@ -13,7 +13,9 @@ __all__ = ["Journal", "build"]
 
 def build(context: ComponentContext) -> Component:
     store = journal_store(context.backend)
-    journal = Journal(store, context.executors, context.config.journal)
+    journal = Journal(
+        store, context.executors, context.config.journal, metrics=context.metrics, tracing=context.tracing
+    )
     store.set_listener(journal.on_store_event)
     context.executors["sleep"] = SleepExecutor()
     context.parts["journal"] = journal

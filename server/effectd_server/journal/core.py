@@ -31,6 +31,8 @@ from effectd._scope import ExecutionScope, scope_from_lash, validate_scope
 from effectd.v1 import envelope_pb2
 
 from effectd_server.config import JournalConfig
+from effectd_server.edge.metrics import Metrics
+from effectd_server.edge.tracing import Tracing
 from effectd_server.journal.executors import ExecutorTable, ServerCall
 from effectd_server.store import ListenerResumed
 from effectd_server.store.journal import EffectClaim, EffectFinished, EffectRow, JournalStore
@@ -146,11 +148,21 @@ class _Waiters:
 
 
 class Journal:
-    def __init__(self, store: JournalStore, executors: ExecutorTable, config: JournalConfig | None = None) -> None:
+    def __init__(
+        self,
+        store: JournalStore,
+        executors: ExecutorTable,
+        config: JournalConfig | None = None,
+        *,
+        metrics: Metrics | None = None,
+        tracing: Tracing | None = None,
+    ) -> None:
         self.store = store
         self.executors = executors
         self.config = config or JournalConfig()
         self._waiters = _Waiters()
+        self.metrics = metrics or Metrics()
+        self.tracing = tracing or Tracing()
 
     def on_store_event(self, event: object) -> None:
         """Another replica finished or released a row: its waiters here retry their claim."""
@@ -175,6 +187,22 @@ class Journal:
         lease_ttl_ms: int = 0,
         await_deadline_ms: int | None = None,
     ) -> Recorded | EffectLease:
+        if not self.tracing.enabled:
+            return await self._execute(scope, envelope, envelope_pb, strict, owner_id, lease_ttl_ms, await_deadline_ms)
+        attributes = {"effectd.effect.kind": envelope.command.kind.value, "effectd.strict_replay": strict}
+        with self.tracing.span("effect.execute", attributes):
+            return await self._execute(scope, envelope, envelope_pb, strict, owner_id, lease_ttl_ms, await_deadline_ms)
+
+    async def _execute(
+        self,
+        scope: ExecutionScope,
+        envelope: RuntimeEffectEnvelope,
+        envelope_pb: bytes,
+        strict: bool,
+        owner_id: str,
+        lease_ttl_ms: int,
+        await_deadline_ms: int | None,
+    ) -> Recorded | EffectLease:
         validate_scope(scope)
         validate_envelope(envelope)
         kind = envelope.command.kind.value
@@ -190,9 +218,12 @@ class Journal:
         recorded = await self.store.get_effect(scope_json, replay_key)
         if recorded is not None and recorded.status != "in_progress":
             if recorded.envelope_hash != envelope_hash:
+                self.metrics.journal_conflicts.inc()
                 raise _hash_conflict(replay_key, scope_json, recorded.envelope_hash, envelope_hash)
+            self.metrics.journal_replays.inc()
             return await _replayed(recorded)
         due_at = None if executor is None else executor.due_at_ms(envelope, now_ms())
+        holder_expired = False
         while True:
             claim = EffectClaim(
                 scope_json=scope_json,
@@ -207,7 +238,8 @@ class Journal:
                 exclusive=not server_owned,
                 strict=strict,
             )
-            result = await self.store.claim_effect(claim, now_ms())
+            with self.tracing.span("effect.claim"):
+                result = await self.store.claim_effect(claim, now_ms())
             row = result.row
             if result.status == "missing":
                 raise NotFoundError(
@@ -216,18 +248,23 @@ class Journal:
                 )
             assert row is not None
             if result.status == "conflict":
+                self.metrics.journal_conflicts.inc()
                 raise _hash_conflict(replay_key, scope_json, row.envelope_hash, envelope_hash)
             if result.status == "recorded":
+                self.metrics.journal_replays.inc()
                 return await _replayed(row)
             if result.status == "claimed":
+                self.metrics.journal_claims.inc()
+                if holder_expired:
+                    self.metrics.journal_lease_takeovers.inc()
                 assert row.lease_token is not None
                 return EffectLease(row.lease_token, row.lease_owner or owner, row.lease_expires_at_ms, envelope_hash)
             if result.status == "shared":
                 return await self._run_server_owned(envelope, row, await_deadline_ms)
-            await self._wait_for_holder(row)
+            holder_expired = await self._wait_for_holder(row)
 
-    async def _wait_for_holder(self, row: EffectRow) -> None:
-        """Sleep until the holder finishes or releases (notified), or until its lease expires."""
+    async def _wait_for_holder(self, row: EffectRow) -> bool:
+        """Sleep until the holder finishes or releases (notified), or until its lease expires (True)."""
         key = (row.scope_json, row.replay_key)
         future = self._waiters.wait(key)
         try:
@@ -235,7 +272,8 @@ class Journal:
             try:
                 await asyncio.wait_for(asyncio.shield(future), timeout=remaining)
             except TimeoutError:
-                pass
+                return True
+            return False
         finally:
             self._waiters.forget(key, future)
 
@@ -243,9 +281,11 @@ class Journal:
         self, envelope: RuntimeEffectEnvelope, row: EffectRow, await_deadline_ms: int | None
     ) -> Recorded:
         executor = self.executors[row.kind]
-        outcome = await executor.run(ServerCall(envelope, row.due_at_ms, await_deadline_ms))
+        with self.tracing.span("effect.run", {"effectd.effect.kind": row.kind}):
+            outcome = await executor.run(ServerCall(envelope, row.due_at_ms, await_deadline_ms))
         outcome_pb = encode_outcome(outcome)
-        finished = await self.store.finish_effect(row.scope_json, row.replay_key, None, outcome_pb, None, now_ms())
+        with self.tracing.span("effect.complete"):
+            finished = await self.store.finish_effect(row.scope_json, row.replay_key, None, outcome_pb, None, now_ms())
         self._waiters.wake((row.scope_json, row.replay_key))
         assert finished is not None
         # Another executor may have recorded first; its record is the answer.
@@ -263,7 +303,10 @@ class Journal:
         scope_json = dumps(scope)
         outcome_pb = None if outcome is None else encode_outcome(outcome)
         error_json = None if error is None else json.dumps({"code": error[0], "message": error[1]})
-        finished = await self.store.finish_effect(scope_json, replay_key, lease_token, outcome_pb, error_json, now_ms())
+        with self.tracing.span("effect.complete"):
+            finished = await self.store.finish_effect(
+                scope_json, replay_key, lease_token, outcome_pb, error_json, now_ms()
+            )
         if finished is None:
             raise LeaseLostError(
                 "effect_replay_lease_lost",

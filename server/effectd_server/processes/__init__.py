@@ -20,5 +20,13 @@ def build(context: ComponentContext) -> Component:
     await_events: AwaitEventCore = context.parts["await_events"]
     context.executors["process"] = ProcessExecutor(core, await_events)
     context.parts["processes"] = core
+    by_status = context.metrics.gauge("effectd_processes", "Process records by status (stored).", ("status",))
+
+    async def refresh() -> None:
+        counts = await store.count_by_status()
+        for status in ("running", "completed", "failed", "cancelled"):
+            by_status.labels(status).set(counts.get(status, 0))
+
+    context.metrics.on_scrape(refresh)
     servicer = ProcessesServicer(core, await_events, context.streams, limits=context.config.limits)
     return Component("processes", [("effectd.v1.Processes", servicer)], start=store.open)

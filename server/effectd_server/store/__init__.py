@@ -3,9 +3,26 @@ store protocol with one part per backend."""
 
 from __future__ import annotations
 
-from effectd_server.store._base import Backend, BackendKind, ChangeListener, ListenerResumed, StoreUnavailableError
+from effectd_server.store._base import (
+    Backend,
+    BackendKind,
+    ChangeListener,
+    CommitObserver,
+    ListenerResumed,
+    StoreUnavailableError,
+    Swept,
+)
 
-__all__ = ["Backend", "BackendKind", "ChangeListener", "ListenerResumed", "StoreUnavailableError", "open_backend"]
+__all__ = [
+    "Backend",
+    "BackendKind",
+    "ChangeListener",
+    "CommitObserver",
+    "ListenerResumed",
+    "StoreUnavailableError",
+    "Swept",
+    "open_backend",
+]
 
 
 def open_backend(url: str, *, is_postgres: bool) -> Backend:

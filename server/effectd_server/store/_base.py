@@ -12,7 +12,15 @@ from typing import Any, Literal, Protocol
 
 from effectd._errors import UnavailableError
 
-__all__ = ["Backend", "BackendKind", "ChangeListener", "ListenerResumed", "StoreUnavailableError"]
+__all__ = [
+    "Backend",
+    "BackendKind",
+    "ChangeListener",
+    "CommitObserver",
+    "ListenerResumed",
+    "StoreUnavailableError",
+    "Swept",
+]
 
 BackendKind = Literal["sqlite", "postgres"]
 
@@ -29,6 +37,18 @@ class ListenerResumed:
     """Change notifications were interrupted and are flowing again: some may have been missed."""
 
 
+@dataclass(frozen=True, slots=True)
+class Swept:
+    """One bounded retention batch: rows deleted (or, on a dry run, that would be), and whether another
+    batch may find more."""
+
+    deleted: int
+    more: bool
+
+
+CommitObserver = Callable[[float, int], None]
+"""Told the duration (seconds) and the number of writes of each group-committed transaction."""
+
 ChangeListener = Callable[[Any], None]
 """Receives the changes other processes committed (on the event loop; must not block)."""
 
@@ -41,3 +61,6 @@ class Backend(Protocol):
         """Connect and run pending migrations (safe to run twice)."""
 
     async def close(self) -> None: ...
+
+    commit_observer: CommitObserver | None
+    """Told of each group-committed write transaction (metrics); None when nobody listens."""

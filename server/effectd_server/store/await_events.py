@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from effectd_server.store._base import Backend, ChangeListener
+from effectd_server.store._base import Backend, ChangeListener, Swept
 
 __all__ = [
     "TIMEOUT_JSON",
@@ -165,6 +165,17 @@ class AwaitEventsStore(Protocol):
     async def revoked_sessions(self) -> set[str]: ...
 
     async def pending_keys_of_session(self, session_id: str) -> list[KeyRow]: ...
+
+    async def sweep_resolved_keys(self, before_ms: int, limit: int) -> Swept:
+        """Delete up to `limit` keys whose terminal was recorded before `before_ms`, oldest first. Revoked
+        keys stay (a new row would make the key usable again); so does the newest resolution, which
+        carries the resolution sequence across a restart."""
+
+    async def count_resolved_keys(self, before_ms: int) -> int:
+        """How many keys `sweep_resolved_keys` would delete (for `effectd gc --dry-run`)."""
+
+    async def count_open(self, now_ms: int) -> tuple[int, int]:
+        """(pending keys, deadline timers already due): gauges read at scrape time."""
 
 
 def await_events_store(backend: Backend) -> AwaitEventsStore:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from effectd_server.store._base import Backend, ChangeListener
+from effectd_server.store._base import Backend, ChangeListener, Swept
 
 __all__ = [
     "EFFECT_COLUMNS",
@@ -152,6 +152,13 @@ class JournalStore(Protocol):
     async def get_effect(self, scope_json: str, replay_key: str) -> EffectRow | None: ...
 
     async def list_effects(self, scope_json: str, after_seq: int, limit: int) -> list[EffectRow]: ...
+
+    async def sweep_finished_effects(self, before_ms: int, limit: int) -> Swept:
+        """Delete up to `limit` completed or failed rows that finished before `before_ms`, oldest first,
+        of scopes with no effect in progress."""
+
+    async def count_finished_effects(self, before_ms: int) -> int:
+        """How many rows `sweep_finished_effects` would delete (for `effectd gc --dry-run`)."""
 
 
 def journal_store(backend: Backend) -> JournalStore:

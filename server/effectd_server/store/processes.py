@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
-from effectd_server.store._base import Backend, ChangeListener
+from effectd_server.store._base import Backend, ChangeListener, Swept
 
 __all__ = [
     "EVENT_COLUMNS",
@@ -256,6 +256,16 @@ class ProcessesStore(Protocol):
 
     async def put_lease(self, process_id: str, decide: LeaseDecide) -> LeaseRow | None:
         """Atomically read the lease row and write the one `decide` answers; None for an unknown process."""
+
+    async def sweep_terminal_processes(self, before_ms: int, limit: int) -> Swept:
+        """Delete up to `limit` terminal processes last changed before `before_ms` (oldest first), with
+        their events, wake acks, grants and lease."""
+
+    async def count_terminal_processes(self, before_ms: int) -> int:
+        """How many processes `sweep_terminal_processes` would delete (for `effectd gc --dry-run`)."""
+
+    async def count_by_status(self) -> dict[str, int]:
+        """Processes by status: a gauge read at scrape time."""
 
     async def release_lease(self, process_id: str, lease_token: str) -> bool:
         """Clear owner, token and expiry if the token is the current one (the fencing token stays)."""

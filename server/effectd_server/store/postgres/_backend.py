@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import asyncpg
 from effectd._errors import EffectdError, InvalidArgumentError
 
-from effectd_server.store._base import ChangeListener, ListenerResumed, StoreUnavailableError
+from effectd_server.store._base import ChangeListener, CommitObserver, ListenerResumed, StoreUnavailableError
 from effectd_server.store._migrations import migrations_for
 
 __all__ = ["CHANNEL", "SESSION_SETTINGS", "PostgresBackend", "Retry", "fits", "parse_url", "redact_url"]
@@ -171,6 +171,8 @@ class PostgresBackend:
         self._closing = False
         self.resync_payload = ""
         self.tail = ""
+        self.commit_observer: CommitObserver | None = None
+        """Told the duration and size of each gathered write transaction (metrics)."""
 
     # -- lifecycle ---------------------------------------------------------------------------
     def listen(self, decoders: dict[str, Decoder], listener: ChangeListener) -> None:

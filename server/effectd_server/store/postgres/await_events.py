@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from effectd._errors import ConflictError, NotFoundError
 
-from effectd_server.store._base import ChangeListener
+from effectd_server.store._base import ChangeListener, Swept
 from effectd_server.store.await_events import (
     TIMEOUT_JSON,
     KeyRevokedEvent,
@@ -158,6 +159,8 @@ class PostgresAwaitEventsStore:
 
     def __init__(self, backend: PostgresBackend) -> None:
         self._db = backend
+        self._swept_seq = 0
+        """Resolutions up to here were swept or are kept for good (revoked): the next sweep starts after."""
         self._gathered: list[tuple[ResolveItem, int, asyncio.Future[ResolveResult]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
@@ -297,6 +300,7 @@ class PostgresAwaitEventsStore:
             await asyncio.sleep(0)  # let the resolves of this loop iteration join
             while self._gathered:
                 batch, self._gathered = self._gathered[:_GATHER_LIMIT], self._gathered[_GATHER_LIMIT:]
+                started = time.perf_counter()
                 try:
                     results = await self._resolve_now([item for item, _, _ in batch], max(t for _, t, _ in batch))
                 except Exception as exc:  # every caller of the batch hears of it
@@ -304,6 +308,9 @@ class PostgresAwaitEventsStore:
                         if not future.done():
                             future.set_exception(exc)
                     continue
+                observer = self._db.commit_observer
+                if observer is not None:
+                    observer(time.perf_counter() - started, len(batch))
                 for (_, _, future), result in zip(batch, results, strict=True):
                     if not future.done():
                         future.set_result(result)
@@ -589,6 +596,61 @@ class PostgresAwaitEventsStore:
             return [KeyRow(r[0], r[1], r[2], r[3]) for r in rows]
 
         return await self._db.run("pending_keys_of_session", run)
+
+    # -- retention ---------------------------------------------------------------------------
+    async def sweep_resolved_keys(self, before_ms: int, limit: int) -> Swept:
+        after = self._swept_seq
+
+        async def run(conn: Any) -> tuple[int, int, bool]:
+            # In resolution order (the resolution_seq index); the sequence itself survives deletions.
+            rows = await conn.fetch(
+                "SELECT key_id, resolution_seq, resolved_at_ms, revoked_at_ms FROM await_keys"
+                " WHERE resolution_seq > $1 ORDER BY resolution_seq LIMIT $2",
+                after,
+                limit,
+            )
+            doomed: list[str] = []
+            last, more = after, len(rows) == limit
+            for key_id, seq, resolved_at_ms, revoked_at_ms in rows:
+                if resolved_at_ms >= before_ms:
+                    more = False
+                    break
+                if revoked_at_ms is None:
+                    doomed.append(key_id)
+                last = int(seq)
+            if doomed:
+                # Still resolved and unrevoked: a revocation racing the sweep keeps its row.
+                await conn.execute(
+                    "DELETE FROM await_keys WHERE key_id = ANY($1::text[]) AND revoked_at_ms IS NULL", doomed
+                )
+            return len(doomed), last, more
+
+        deleted, last, more = await self._db.run("sweep_resolved_keys", run, transaction=True)
+        self._swept_seq = max(self._swept_seq, last)
+        return Swept(deleted, more)
+
+    async def count_resolved_keys(self, before_ms: int) -> int:
+        async def run(conn: Any) -> int:
+            return int(
+                await conn.fetchval(
+                    "SELECT COUNT(*) FROM await_keys WHERE resolution_seq IS NOT NULL AND resolved_at_ms < $1"
+                    " AND revoked_at_ms IS NULL",
+                    before_ms,
+                )
+            )
+
+        return await self._db.run("count_resolved_keys", run)
+
+    async def count_open(self, now_ms: int) -> tuple[int, int]:
+        async def run(conn: Any) -> tuple[int, int]:
+            row = await conn.fetchrow(
+                "SELECT COUNT(*), COUNT(*) FILTER (WHERE deadline_ms IS NOT NULL AND deadline_ms <= $1)"
+                " FROM await_keys WHERE terminal_json IS NULL",
+                now_ms,
+            )
+            return int(row[0]), int(row[1])
+
+        return await self._db.run("count_open", run)
 
 
 def _already(winner: ResolveResult) -> ResolveResult:

@@ -6,7 +6,7 @@ from typing import Any
 
 import asyncpg
 
-from effectd_server.store._base import ChangeListener
+from effectd_server.store._base import ChangeListener, Swept
 from effectd_server.store.journal import (
     EFFECT_COLUMNS,
     ClaimResult,
@@ -231,3 +231,32 @@ class PostgresJournalStore:
             return [effect_row_from(r) for r in rows]
 
         return await self._db.run("list_effects", run)
+
+    # -- retention ---------------------------------------------------------------------------
+    async def sweep_finished_effects(self, before_ms: int, limit: int) -> Swept:
+        async def run(conn: Any) -> int:
+            deleted = await conn.fetch(
+                "DELETE FROM effect_journal d USING (SELECT j.scope_json, j.replay_key FROM effect_journal j"
+                f" {_SWEEPABLE} ORDER BY j.updated_at_ms LIMIT $2) s"
+                " WHERE d.scope_json = s.scope_json AND d.replay_key = s.replay_key AND d.status <> 'in_progress'"
+                " RETURNING 1",
+                before_ms,
+                limit,
+            )
+            return len(deleted)
+
+        deleted = await self._db.run("sweep_finished_effects", run)
+        return Swept(deleted, deleted == limit)
+
+    async def count_finished_effects(self, before_ms: int) -> int:
+        async def run(conn: Any) -> int:
+            return int(await conn.fetchval(f"SELECT COUNT(*) FROM effect_journal j {_SWEEPABLE}", before_ms))
+
+        return await self._db.run("count_finished_effects", run)
+
+
+_SWEEPABLE = (
+    "WHERE j.status <> 'in_progress' AND j.updated_at_ms < $1 AND NOT EXISTS"
+    " (SELECT 1 FROM effect_journal p WHERE p.scope_json = j.scope_json AND p.status = 'in_progress')"
+)
+"""Finished rows, old enough, of scopes with nothing in progress (the effect_journal_finished index)."""

@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from effectd_server.store._base import ChangeListener
+from effectd_server.store._base import ChangeListener, Swept
 from effectd_server.store.postgres._backend import CHANNEL, PostgresBackend, Retry
 from effectd_server.store.processes import (
     EVENT_COLUMNS,
@@ -511,3 +511,46 @@ class PostgresProcessesStore:
             return await conn.fetchval(_LEASE_RELEASE, process_id, lease_token) is not None
 
         return await self._db.run("release_lease", run)
+
+    # -- retention ---------------------------------------------------------------------------
+    async def sweep_terminal_processes(self, before_ms: int, limit: int) -> Swept:
+        async def run(conn: Any) -> int:
+            # Locked like any writer of these rows; a process another replica holds is left for later.
+            ids = [
+                r[0]
+                for r in await conn.fetch(
+                    "SELECT process_id FROM processes WHERE status <> 'running' AND updated_at_ms < $1"
+                    " ORDER BY updated_at_ms LIMIT $2 FOR UPDATE SKIP LOCKED",
+                    before_ms,
+                    limit,
+                )
+            ]
+            if ids:
+                for table in _PROCESS_PARTS:
+                    await conn.execute(f"DELETE FROM {table} WHERE process_id = ANY($1::text[])", ids)
+                await conn.execute("DELETE FROM processes WHERE process_id = ANY($1::text[])", ids)
+            return len(ids)
+
+        deleted = await self._db.run("sweep_terminal_processes", run, transaction=True)
+        return Swept(deleted, deleted == limit)
+
+    async def count_terminal_processes(self, before_ms: int) -> int:
+        async def run(conn: Any) -> int:
+            return int(
+                await conn.fetchval(
+                    "SELECT COUNT(*) FROM processes WHERE status <> 'running' AND updated_at_ms < $1", before_ms
+                )
+            )
+
+        return await self._db.run("count_terminal_processes", run)
+
+    async def count_by_status(self) -> dict[str, int]:
+        async def run(conn: Any) -> dict[str, int]:
+            rows = await conn.fetch("SELECT status, COUNT(*) FROM processes GROUP BY status")
+            return {r[0]: int(r[1]) for r in rows}
+
+        return await self._db.run("count_by_status", run)
+
+
+_PROCESS_PARTS = ("process_events", "process_wake_acks", "process_handle_grants", "process_leases")
+"""The tables that refer to a process, emptied of it before its row goes."""

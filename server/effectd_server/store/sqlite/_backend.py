@@ -19,7 +19,7 @@ from typing import IO, Any, Literal, TypeVar
 
 from effectd._errors import EffectdError
 
-from effectd_server.store._base import StoreUnavailableError
+from effectd_server.store._base import CommitObserver, StoreUnavailableError
 from effectd_server.store._migrations import migrations_for
 
 __all__ = ["SqliteBackend"]
@@ -72,7 +72,8 @@ class _GroupCommitter:
     caller of the batch is answered, so the store stays writable.
     """
 
-    def __init__(self, conn: sqlite3.Connection, rollback_hooks: list[RollbackHook]) -> None:
+    def __init__(self, conn: sqlite3.Connection, rollback_hooks: list[RollbackHook], owner: SqliteBackend) -> None:
+        self._owner = owner
         self._conn = conn
         self._rollback_hooks = rollback_hooks
         self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
@@ -92,6 +93,7 @@ class _GroupCommitter:
             await asyncio.sleep(0)  # let the writes of this loop iteration join the batch
             while self._pending:
                 batch, self._pending = self._pending[:_BATCH_LIMIT], self._pending[_BATCH_LIMIT:]
+                started = time.perf_counter()
                 try:
                     results = await self._run_batch(batch)
                 except Exception as exc:  # never strand a caller, whatever failed
@@ -99,6 +101,9 @@ class _GroupCommitter:
                     self._roll_back()
                     failure = StoreUnavailableError(f"sqlite batch failed: {type(exc).__name__}: {exc}")
                     results = [(False, failure)] * len(batch)
+                observer = self._owner.commit_observer
+                if observer is not None:
+                    observer(time.perf_counter() - started, len(batch))
                 for (_, future), (ok, value) in zip(batch, results, strict=True):
                     if future.done():
                         continue
@@ -173,6 +178,8 @@ class SqliteBackend:
         self._reader: sqlite3.Connection | None = None
         self._lock_file: IO[bytes] | None = None
         self._rollback_hooks: list[RollbackHook] = []
+        self.commit_observer: CommitObserver | None = None
+        """Told the duration and size of each group-committed batch (metrics)."""
 
     async def open(self) -> None:
         if self.path != ":memory:":
@@ -184,7 +191,7 @@ class SqliteBackend:
             read_conn = await asyncio.to_thread(_connect, self.path)
         except sqlite3.Error as exc:
             raise StoreUnavailableError(f"cannot open sqlite database {self.path}: {exc}") from exc
-        self._writer = _GroupCommitter(write_conn, self._rollback_hooks)
+        self._writer = _GroupCommitter(write_conn, self._rollback_hooks, self)
         # Reads run on the loop thread too: point reads take microseconds, less than a thread hop.
         self._reader = read_conn
 

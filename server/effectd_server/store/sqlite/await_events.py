@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from effectd._errors import ConflictError, NotFoundError
 
-from effectd_server.store._base import ChangeListener
+from effectd_server.store._base import ChangeListener, Swept
 from effectd_server.store.await_events import (
     TIMEOUT_JSON,
     KeyRow,
@@ -38,6 +38,8 @@ class SqliteAwaitEventsStore:
         # resolve needs no lookup for them. Reloaded after a rolled-back batch.
         self._last_seq = 0
         self._revoked_sessions: set[str] = set()
+        self._swept_seq = 0
+        """Resolutions up to here were swept or are kept for good (revoked): the next sweep starts after."""
         backend.on_rollback(self._load_writer_state)
 
     async def open(self) -> None:
@@ -269,3 +271,59 @@ class SqliteAwaitEventsStore:
             ]
 
         return await self._db.read(run)
+
+    # -- retention ---------------------------------------------------------------------------
+    async def sweep_resolved_keys(self, before_ms: int, limit: int) -> Swept:
+        after = self._swept_seq
+
+        def run(conn: sqlite3.Connection) -> tuple[int, int, bool]:
+            # In resolution order (the resolution_seq index), never the newest: MAX(resolution_seq) is
+            # where the sequence resumes after a restart.
+            rows = conn.execute(
+                "SELECT key_id, resolution_seq, resolved_at_ms, revoked_at_ms FROM await_keys"
+                " WHERE resolution_seq > ? AND resolution_seq < (SELECT MAX(resolution_seq) FROM await_keys)"
+                " ORDER BY resolution_seq LIMIT ?",
+                (after, limit),
+            ).fetchall()
+            doomed: list[tuple[str]] = []
+            last = after
+            for key_id, seq, resolved_at_ms, revoked_at_ms in rows:
+                if resolved_at_ms >= before_ms:
+                    return len(_delete_keys(conn, doomed)), last, False
+                if revoked_at_ms is None:
+                    doomed.append((key_id,))
+                last = seq
+            return len(_delete_keys(conn, doomed)), last, len(rows) == limit
+
+        deleted, last, more = await self._db.write(run)
+        self._swept_seq = max(self._swept_seq, last)
+        return Swept(deleted, more)
+
+    async def count_resolved_keys(self, before_ms: int) -> int:
+        def run(conn: sqlite3.Connection) -> int:
+            return int(
+                conn.execute(
+                    "SELECT COUNT(*) FROM await_keys WHERE resolution_seq IS NOT NULL AND resolved_at_ms < ?"
+                    " AND revoked_at_ms IS NULL AND resolution_seq < (SELECT MAX(resolution_seq) FROM await_keys)",
+                    (before_ms,),
+                ).fetchone()[0]
+            )
+
+        return await self._db.read(run)
+
+    async def count_open(self, now_ms: int) -> tuple[int, int]:
+        def run(conn: sqlite3.Connection) -> tuple[int, int]:
+            pending = conn.execute("SELECT COUNT(*) FROM await_keys WHERE terminal_json IS NULL").fetchone()[0]
+            due = conn.execute(
+                "SELECT COUNT(*) FROM await_keys WHERE terminal_json IS NULL AND deadline_ms IS NOT NULL"
+                " AND deadline_ms <= ?",
+                (now_ms,),
+            ).fetchone()[0]
+            return int(pending), int(due)
+
+        return await self._db.read(run)
+
+
+def _delete_keys(conn: sqlite3.Connection, doomed: list[tuple[str]]) -> list[tuple[str]]:
+    conn.executemany("DELETE FROM await_keys WHERE key_id = ?", doomed)
+    return doomed

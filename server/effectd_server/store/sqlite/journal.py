@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from effectd_server.store._base import ChangeListener
+from effectd_server.store._base import ChangeListener, Swept
 from effectd_server.store.journal import (
     EFFECT_COLUMNS,
     ClaimResult,
@@ -166,3 +166,28 @@ class SqliteJournalStore:
             return [effect_row_from(r) for r in rows]
 
         return await self._db.read(run)
+
+    # -- retention ---------------------------------------------------------------------------
+    async def sweep_finished_effects(self, before_ms: int, limit: int) -> Swept:
+        def run(conn: sqlite3.Connection) -> int:
+            return conn.execute(
+                f"DELETE FROM effect_journal WHERE rowid IN (SELECT rowid FROM effect_journal j {_SWEEPABLE}"
+                " ORDER BY j.updated_at_ms LIMIT ?)",
+                (before_ms, limit),
+            ).rowcount
+
+        deleted = await self._db.write(run)
+        return Swept(deleted, deleted == limit)
+
+    async def count_finished_effects(self, before_ms: int) -> int:
+        def run(conn: sqlite3.Connection) -> int:
+            return int(conn.execute(f"SELECT COUNT(*) FROM effect_journal j {_SWEEPABLE}", (before_ms,)).fetchone()[0])
+
+        return await self._db.read(run)
+
+
+_SWEEPABLE = (
+    "WHERE j.status <> 'in_progress' AND j.updated_at_ms < ? AND NOT EXISTS"
+    " (SELECT 1 FROM effect_journal p WHERE p.scope_json = j.scope_json AND p.status = 'in_progress')"
+)
+"""Finished rows, old enough, of scopes with nothing in progress (the effect_journal_finished index)."""

@@ -10,7 +10,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from effectd_server.store._base import ChangeListener
+from effectd_server.store._base import ChangeListener, Swept
 from effectd_server.store.processes import (
     EVENT_COLUMNS,
     PROCESS_COLUMNS,
@@ -395,3 +395,42 @@ class SqliteProcessesStore:
             return released == 1
 
         return await self._db.write(run)
+
+    # -- retention ---------------------------------------------------------------------------
+    async def sweep_terminal_processes(self, before_ms: int, limit: int) -> Swept:
+        def run(conn: sqlite3.Connection) -> int:
+            ids = [
+                (r[0],)
+                for r in conn.execute(
+                    "SELECT process_id FROM processes WHERE status <> 'running' AND updated_at_ms < ?"
+                    " ORDER BY updated_at_ms LIMIT ?",
+                    (before_ms, limit),
+                )
+            ]
+            for table in _PROCESS_PARTS:
+                conn.executemany(f"DELETE FROM {table} WHERE process_id = ?", ids)
+            conn.executemany("DELETE FROM processes WHERE process_id = ?", ids)
+            return len(ids)
+
+        deleted = await self._db.write(run)
+        return Swept(deleted, deleted == limit)
+
+    async def count_terminal_processes(self, before_ms: int) -> int:
+        def run(conn: sqlite3.Connection) -> int:
+            return int(
+                conn.execute(
+                    "SELECT COUNT(*) FROM processes WHERE status <> 'running' AND updated_at_ms < ?", (before_ms,)
+                ).fetchone()[0]
+            )
+
+        return await self._db.read(run)
+
+    async def count_by_status(self) -> dict[str, int]:
+        def run(conn: sqlite3.Connection) -> dict[str, int]:
+            return {r[0]: int(r[1]) for r in conn.execute("SELECT status, COUNT(*) FROM processes GROUP BY status")}
+
+        return await self._db.read(run)
+
+
+_PROCESS_PARTS = ("process_events", "process_wake_acks", "process_handle_grants", "process_leases")
+"""The tables that refer to a process, emptied of it before its row goes."""
