@@ -347,7 +347,7 @@ def _serve(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     try:
-        config = load_config(listen=args.listen, db=args.db, store=args.store)
+        config = load_config(listen=args.listen, db=args.db, store=args.store, console_listen=args.console_listen)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
@@ -361,6 +361,9 @@ def _serve(args: argparse.Namespace) -> int:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
             print(f"effectd listening on {server.target}", file=sys.stderr, flush=True)
+            if server.console_port is not None:
+                host = config.console_listen.rpartition(":")[0] if config.console_listen else ""
+                print(f"effectd console on http://{host}:{server.console_port}/console/", file=sys.stderr, flush=True)
             await stop.wait()
             logging.getLogger("effectd.server").info("shutting down")
         logging.getLogger("effectd.server").info("drained; exiting")
@@ -391,6 +394,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--listen", help="HOST:PORT (env EFFECTD_LISTEN; default 127.0.0.1:50551)")
     serve.add_argument("--db", help="SQLite file (env EFFECTD_DB; default ./effectd.db)")
     serve.add_argument("--store", help="store URL: a SQLite path or postgresql://... for replicas (env EFFECTD_STORE)")
+    serve.add_argument(
+        "--console-listen", help="HOST:PORT to serve the web console at /console/ (env EFFECTD_CONSOLE_LISTEN; off)"
+    )
 
     key = commands.add_parser("key", help="await-event keys").add_subparsers(dest="key_command", required=True)
     mint = key.add_parser("mint", help="mint the signed key for a scope and a wait")

@@ -102,11 +102,16 @@ class ServerConfig:
     shutdown_grace_s: float = 10.0
     """How long in-flight calls may finish after SIGTERM."""
     reuse_port: bool = False
+    console_listen: str | None = None
+    """host:port for the web console (HTTP, under /console/); None: no console. Port 0 picks a free port."""
 
     def __post_init__(self) -> None:
-        host, sep, port = self.listen.rpartition(":")
-        if not sep or not host or not port.isdigit() or int(port) > 65535:
-            raise ValueError(f"listen must be HOST:PORT, got {self.listen!r}")
+        for name, address in (("listen", self.listen), ("console_listen", self.console_listen)):
+            if address is None:
+                continue
+            host, sep, port = address.rpartition(":")
+            if not sep or not host or not port.isdigit() or int(port) > 65535:
+                raise ValueError(f"{name} must be HOST:PORT, got {address!r}")
         if self.shutdown_grace_s < 0:
             raise ValueError("shutdown_grace_s must be >= 0")
         if self.streams.heartbeat_interval_s <= 0 or self.streams.min_heartbeat_interval_s <= 0:
@@ -122,9 +127,11 @@ def load_config(
     listen: str | None = None,
     db: str | None = None,
     store: str | None = None,
+    console_listen: str | None = None,
     env: Mapping[str, str] | None = None,
 ) -> ServerConfig:
-    """Flags win over EFFECTD_LISTEN / EFFECTD_STORE / EFFECTD_DB, which win over defaults."""
+    """Flags win over EFFECTD_LISTEN / EFFECTD_STORE / EFFECTD_DB / EFFECTD_CONSOLE_LISTEN, which win over
+    defaults."""
     environ = os.environ if env is None else env
     config = ServerConfig()
     listen = listen or environ.get("EFFECTD_LISTEN")
@@ -133,6 +140,9 @@ def load_config(
     store_url = store or db or environ.get("EFFECTD_STORE") or environ.get("EFFECTD_DB")
     if store_url:
         config = replace(config, store=StoreConfig(url=str(Path(store_url)) if "://" not in store_url else store_url))
+    console_listen = console_listen or environ.get("EFFECTD_CONSOLE_LISTEN")
+    if console_listen:
+        config = replace(config, console_listen=console_listen)
     if not config.store.is_postgres():
         config.store.sqlite_path()  # a bad URL is a ValueError now, not at start
     return config

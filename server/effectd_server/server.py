@@ -8,7 +8,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from effectd._channel import server_options
@@ -22,6 +22,9 @@ from effectd_server.component import Component, ComponentContext
 from effectd_server.config import ServerConfig
 from effectd_server.edge import InFlight, Streams, add_service
 from effectd_server.store import Backend, open_backend
+
+if TYPE_CHECKING:
+    from effectd_server.console import ConsoleSite
 
 __all__ = ["COMPONENTS", "RunningServer", "serve"]
 
@@ -54,6 +57,8 @@ class RunningServer:
     in_flight: InFlight
     parts: dict[str, Any] = field(default_factory=dict)
     """Each capability's core by name ("await_events", "journal", "processes"), for tests and embedding."""
+    console_port: int | None = None
+    """The web console's port when `console_listen` is set."""
 
     @property
     def target(self) -> str:
@@ -119,6 +124,7 @@ async def serve(config: ServerConfig, *, stop_listening: bool = True) -> AsyncIt
     server: grpc.aio.Server | None = None
     in_flight = InFlight()
     drained = False
+    console: ConsoleSite | None = None
     try:
         for component in components:
             if component.start is not None:
@@ -150,6 +156,11 @@ async def serve(config: ServerConfig, *, stop_listening: bool = True) -> AsyncIt
         log.info("effectd listening on %s (store %s)", running.target, config.store.redacted())
         for name in ["", *service_names]:
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        if config.console_listen is not None:
+            from effectd_server.console import start_console  # aiohttp is loaded only for a console
+
+            console = await start_console(context.parts, config.console_listen)
+            running.console_port = console.port
         try:
             yield running
         finally:
@@ -159,6 +170,8 @@ async def serve(config: ServerConfig, *, stop_listening: bool = True) -> AsyncIt
         # Calls that arrive from here on are refused by the edge before they reach a component.
         in_flight.refuse()
         streams.close()
+        if console is not None:
+            await console.close()
         for component in reversed(started):
             if component.stop is not None:
                 await component.stop()

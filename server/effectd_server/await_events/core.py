@@ -428,6 +428,9 @@ class AwaitEventCore:
         """Sessions that have keys or a revocation, by id."""
         return await self.store.list_key_sessions(contains=contains, after=after, limit=limit)
 
+    def is_session_revoked(self, session_id: str) -> bool:
+        return session_id in self._revoked_sessions
+
     def watched_key_count(self) -> int:
         """Keys some waiter or watch stream on this server waits for."""
         return len(self.hub)
