@@ -159,7 +159,7 @@ def key_listing_from(r: Any) -> KeyListing:
 @dataclass(frozen=True, slots=True)
 class KeyCounts:
     pending: int
-    """Keys without a terminal that are not revoked one by one."""
+    """Keys without a terminal that are not revoked (nor is their session)."""
     resolved: int
     revoked_sessions: int
 

@@ -584,7 +584,8 @@ class PostgresAwaitEventsStore:
     async def count_keys(self) -> KeyCounts:
         async def run(conn: Any) -> KeyCounts:
             row = await conn.fetchrow(
-                "SELECT COUNT(*) FILTER (WHERE terminal_json IS NULL AND revoked_at_ms IS NULL),"
+                "SELECT COUNT(*) FILTER (WHERE terminal_json IS NULL AND revoked_at_ms IS NULL AND (session_id IS NULL"
+                " OR session_id NOT IN (SELECT session_id FROM revoked_sessions))),"
                 " COUNT(*) FILTER (WHERE terminal_json IS NOT NULL),"
                 " (SELECT COUNT(*) FROM revoked_sessions) FROM await_keys"
             )

@@ -267,7 +267,8 @@ class SqliteAwaitEventsStore:
     async def count_keys(self) -> KeyCounts:
         def run(conn: sqlite3.Connection) -> KeyCounts:
             pending, resolved = conn.execute(
-                "SELECT COALESCE(SUM(terminal_json IS NULL AND revoked_at_ms IS NULL), 0),"
+                "SELECT COALESCE(SUM(terminal_json IS NULL AND revoked_at_ms IS NULL AND (session_id IS NULL"
+                " OR session_id NOT IN (SELECT session_id FROM revoked_sessions))), 0),"
                 " COALESCE(SUM(terminal_json IS NOT NULL), 0) FROM await_keys"
             ).fetchone()
             revoked = conn.execute("SELECT COUNT(*) FROM revoked_sessions").fetchone()[0]
