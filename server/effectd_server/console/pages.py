@@ -116,7 +116,14 @@ async def sessions(request: web.Request) -> web.Response:
     ordered = sorted(found.items())[:limit]
     next_after = ordered[-1][0] if len(ordered) == limit else None
     return page(
-        request, "sessions.html", title="Sessions", nav="sessions", rows=ordered, q=query, next_after=next_after
+        request,
+        "sessions.html",
+        title="Sessions",
+        nav="sessions",
+        rows=ordered,
+        q=query,
+        next_after=next_after,
+        limit=limit,
     )
 
 
@@ -164,7 +171,17 @@ async def keys(request: web.Request) -> web.Response:
         limit=limit,
     )
     next_after = rows[-1].key_id if len(rows) == limit else None
-    return page(request, "keys.html", title="Keys", nav="keys", rows=rows, state=state, q=query, next_after=next_after)
+    return page(
+        request,
+        "keys.html",
+        title="Keys",
+        nav="keys",
+        rows=rows,
+        state=state,
+        q=query,
+        next_after=next_after,
+        limit=limit,
+    )
 
 
 _RESULTS = {
@@ -259,7 +276,9 @@ async def journal(request: web.Request) -> web.Response:
     query, after, limit = _text(request, "q"), _text(request, "after"), _limit(request)
     rows = await sources.journal.list_scopes(contains=query or None, after_scope_json=after, limit=limit)
     next_after = rows[-1].scope_json if len(rows) == limit else None
-    return page(request, "journal.html", title="Journal", nav="journal", rows=rows, q=query, next_after=next_after)
+    return page(
+        request, "journal.html", title="Journal", nav="journal", rows=rows, q=query, next_after=next_after, limit=limit
+    )
 
 
 @routes.get("/scope", name="scope")
@@ -281,6 +300,7 @@ async def scope(request: web.Request) -> web.Response:
         records=records,
         first_seq=first_seq,
         next_after=next_after,
+        limit=limit,
     )
 
 
@@ -316,6 +336,7 @@ async def processes(request: web.Request) -> web.Response:
         statuses=_PROCESS_STATUSES,
         q=query,
         next_after=next_after,
+        limit=limit,
     )
 
 
@@ -345,6 +366,7 @@ async def process(request: web.Request) -> web.Response:
         # Follow live only on the newest page: older pages link onwards instead.
         follow=len(events) < limit,
         next_after=last_sequence if len(events) == limit else None,
+        limit=limit,
     )
 
 

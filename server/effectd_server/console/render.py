@@ -58,5 +58,6 @@ def page(request: web.Request, template: str, *, http_status: int = 200, **conte
     """Render a page of the console; every page gets the base path and the form token."""
     app = request.config_dict
     base = request.app.router["overview"].url_for().path
+    context.setdefault("nav", "")
     body = app[ENV_KEY].get_template(template).render(base=base, csrf=app[CSRF_KEY], **context)
     return web.Response(text=body, status=http_status, content_type="text/html", charset="utf-8")
