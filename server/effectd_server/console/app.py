@@ -42,7 +42,9 @@ def console_app(parts: dict[str, Any], *, authorize: Authorize = authorize) -> w
         return response
 
     app = web.Application(middlewares=[authorized, security_headers, pages.bad_input_pages])
-    app[SOURCES_KEY] = sources_from(parts)
+    sources = sources_from(parts)
+    app[SOURCES_KEY] = sources
+    app[live.COUNTS_KEY] = live.SharedCounts(sources, live.OVERVIEW_INTERVAL_S)
     app[ENV_KEY] = environment()
     app[CSRF_KEY] = secrets.token_urlsafe(24)
     closing = asyncio.Event()

@@ -266,13 +266,16 @@ class SqliteAwaitEventsStore:
     # -- operator queries (the console) ------------------------------------------------------
     async def count_keys(self) -> KeyCounts:
         def run(conn: sqlite3.Connection) -> KeyCounts:
-            pending, resolved = conn.execute(
-                "SELECT COALESCE(SUM(terminal_json IS NULL AND revoked_at_ms IS NULL AND (session_id IS NULL"
-                " OR session_id NOT IN (SELECT session_id FROM revoked_sessions))), 0),"
-                " COALESCE(SUM(terminal_json IS NOT NULL), 0) FROM await_keys"
+            # Pending keys are read through the partial index of pending keys; resolved ones are the rest,
+            # so no statement walks the table row by row (reads run on the event loop).
+            total = conn.execute("SELECT COUNT(*) FROM await_keys").fetchone()[0]
+            unresolved, pending = conn.execute(
+                "SELECT COUNT(*), COALESCE(SUM(revoked_at_ms IS NULL AND (session_id IS NULL"
+                " OR session_id NOT IN (SELECT session_id FROM revoked_sessions))), 0)"
+                " FROM await_keys INDEXED BY await_keys_pending_by_session WHERE terminal_json IS NULL"
             ).fetchone()
             revoked = conn.execute("SELECT COUNT(*) FROM revoked_sessions").fetchone()[0]
-            return KeyCounts(int(pending), int(resolved), int(revoked))
+            return KeyCounts(int(pending), int(total) - int(unresolved), int(revoked))
 
         return await self._db.read(run)
 
