@@ -361,9 +361,6 @@ def _serve(args: argparse.Namespace) -> int:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
             print(f"effectd listening on {server.target}", file=sys.stderr, flush=True)
-            if server.console_port is not None:
-                host = config.console_listen.rpartition(":")[0] if config.console_listen else ""
-                print(f"effectd console on http://{host}:{server.console_port}/console/", file=sys.stderr, flush=True)
             await stop.wait()
             logging.getLogger("effectd.server").info("shutting down")
         logging.getLogger("effectd.server").info("drained; exiting")

@@ -145,22 +145,35 @@ async def serve(config: ServerConfig, *, stop_listening: bool = True) -> AsyncIt
             raise OSError(f"cannot listen on {config.listen}: {exc}") from None
         if port == 0:
             raise OSError(f"cannot listen on {config.listen}")
+        if config.console_listen is not None:
+            # Up before gRPC: a caller that reached the server finds the console there too.
+            from effectd_server.console import start_console  # aiohttp is loaded only for a console
+
+            console = await start_console(context.parts, config.console_listen)
         # What exists now lives as long as the server: keep the cyclic collector from walking it again
         # and again, and collect young objects less often (a server makes many short-lived ones).
         gc.collect()
         gc.freeze()
         gc.set_threshold(_GC_GEN0_THRESHOLD, 20, 20)
         await server.start()
-        running = RunningServer(config, port, server, health_servicer, backend, streams, in_flight, context.parts)
+        running = RunningServer(
+            config,
+            port,
+            server,
+            health_servicer,
+            backend,
+            streams,
+            in_flight,
+            context.parts,
+            console_port=None if console is None else console.port,
+        )
         # Said before anything else can run: a caller that reached the server finds this line written.
         log.info("effectd listening on %s (store %s)", running.target, config.store.redacted())
+        if console is not None and config.console_listen is not None:
+            console_host = config.console_listen.rpartition(":")[0]
+            log.info("effectd console on http://%s:%d/console/", console_host, console.port)
         for name in ["", *service_names]:
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-        if config.console_listen is not None:
-            from effectd_server.console import start_console  # aiohttp is loaded only for a console
-
-            console = await start_console(context.parts, config.console_listen)
-            running.console_port = console.port
         try:
             yield running
         finally:
