@@ -8,13 +8,13 @@ import asyncio
 import json
 
 from effectd import Cancelled, CustomWait, Ok, ProcessEventAppendRequest, RemoteProcessRegistry
-from playwright.async_api import Page, expect
+from playwright.async_api import Locator, Page, expect
 
 from tests.browser.conftest import Console, screenshot
 from tests.console_seed import PROCESS_ID, REVOKED_SESSION, SCOPE, SESSION
 
 
-def count(page: Page, name: str):  # type: ignore[no-untyped-def]
+def count(page: Page, name: str) -> Locator:
     return page.locator(f'[data-count="{name}"]')
 
 

@@ -597,7 +597,8 @@ class PostgresAwaitEventsStore:
         self, *, state: KeyStateFilter, session_id: str | None, contains: str | None, after_key_id: str, limit: int
     ) -> list[KeyListing]:
         params: list[Any] = [after_key_id]
-        clauses = ['k.key_id COLLATE "C" > $1']
+        # Key ids are hex, which every collation orders alike: the primary key serves the page.
+        clauses = ["k.key_id > $1"]
         if state == "pending":
             clauses.append("k.terminal_json IS NULL")
         elif state == "resolved":
@@ -615,7 +616,7 @@ class PostgresAwaitEventsStore:
         sql = (
             f"SELECT {KEY_LISTING_COLUMNS} FROM await_keys k LEFT JOIN revoked_sessions r"
             f" ON r.session_id = k.session_id WHERE {' AND '.join(clauses)}"
-            f' ORDER BY k.key_id COLLATE "C" LIMIT ${len(params)}'
+            f" ORDER BY k.key_id LIMIT ${len(params)}"
         )
 
         async def run(conn: Any) -> list[KeyListing]:

@@ -246,7 +246,9 @@ class PostgresJournalStore:
         self, *, prefixes: Sequence[str], contains: str | None, after_scope_json: str, limit: int
     ) -> list[ScopeListing]:
         params: list[Any] = [after_scope_json]
-        clauses = ['scope_json COLLATE "C" > $1']
+        # The database's collation, as the primary key's: the index serves the page (a cursor needs only
+        # one consistent order).
+        clauses = ["scope_json > $1"]
         if prefixes:
             alternatives = []
             for prefix in prefixes:
@@ -261,7 +263,7 @@ class PostgresJournalStore:
             "SELECT scope_json, COUNT(*), COUNT(*) FILTER (WHERE status = 'in_progress'),"
             " COUNT(*) FILTER (WHERE status = 'failed'), MAX(updated_at_ms)"
             f" FROM effect_journal WHERE {' AND '.join(clauses)} GROUP BY scope_json"
-            f' ORDER BY scope_json COLLATE "C" LIMIT ${len(params)}'
+            f" ORDER BY scope_json LIMIT ${len(params)}"
         )
 
         async def run(conn: Any) -> list[ScopeListing]:
