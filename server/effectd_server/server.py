@@ -22,6 +22,7 @@ from effectd_server import await_events, journal, processes, retention
 from effectd_server.admin import AdminListener
 from effectd_server.component import Component, ComponentContext
 from effectd_server.config import ServerConfig, redacted_config
+from effectd_server.console import console_app
 from effectd_server.edge import InFlight, Streams, add_service
 from effectd_server.edge.auth import Authorizer, exposure_problems
 from effectd_server.edge.handlers import Observers
@@ -172,7 +173,11 @@ async def serve(
     context = ComponentContext(config, backend, streams, metrics=metrics, tracing=tracing)
     components = [build(context) for build in COMPONENTS]
     observers = Observers(metrics.rpc, RpcTracer(tracing) if tracing.enabled else None)
-    admin = None if config.metrics.admin_listen is None else AdminListener(config.metrics.admin_listen, metrics)
+    admin = (
+        None
+        if config.metrics.admin_listen is None
+        else AdminListener(config.metrics.admin_listen, metrics, authorizer=authorizer)
+    )
     started: list[Component] = []
     server: grpc.aio.Server | None = None
     in_flight = InFlight()
@@ -212,6 +217,7 @@ async def serve(
                 return {"dry_run": report.dry_run, "deleted": report.deleted}
 
             admin.gc = sweep_now
+            admin.mount("/console/", console_app(context.parts, authorizer=authorizer))
             await admin.start()
         # What exists now lives as long as the server: keep the cyclic collector from walking it again
         # and again, and collect young objects less often (a server makes many short-lived ones).

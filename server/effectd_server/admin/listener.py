@@ -1,5 +1,7 @@
-"""An aiohttp site on the server's event loop: `GET /metrics` (the Prometheus text format) and `POST /gc`
-(one retention sweep now; `?dry_run=1` only counts), which `effectd gc --admin HOST:PORT` calls."""
+"""An aiohttp site on the server's event loop: `GET /metrics` (the Prometheus text format), `POST /gc`
+(one retention sweep now; `?dry_run=1` only counts), which `effectd gc --admin HOST:PORT` calls, and the
+web console under `/console/`. With tokens configured, `/gc` and the console need the admin role;
+`/metrics` stays open to scrapers (counts only, no ids or payloads)."""
 
 from __future__ import annotations
 
@@ -9,8 +11,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from effectd._channel import AUTHORIZATION_KEY
+from effectd._errors import EffectdError
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from effectd_server.edge.auth import Authorizer
 from effectd_server.edge.metrics import Metrics
 
 __all__ = ["AdminListener"]
@@ -22,7 +27,12 @@ class AdminListener:
     """Started and stopped with the server; `port` is the bound one (useful with port 0)."""
 
     def __init__(
-        self, listen: str, metrics: Metrics, gc: Callable[[bool], Awaitable[dict[str, Any]]] | None = None
+        self,
+        listen: str,
+        metrics: Metrics,
+        gc: Callable[[bool], Awaitable[dict[str, Any]]] | None = None,
+        *,
+        authorizer: Authorizer | None = None,
     ) -> None:
         self.gc = gc
         """One retention sweep (dry run or not) answering its report; set once the sweeper exists."""
@@ -31,7 +41,22 @@ class AdminListener:
         self._port = int(port)
         self._metrics = metrics
         self._runner: web.AppRunner | None = None
+        self._authorizer = authorizer
+        self._mounted: list[tuple[str, web.Application]] = []
         self.port = 0
+
+    def mount(self, prefix: str, app: web.Application) -> None:
+        """Serve `app` under `prefix` (before `start`)."""
+        self._mounted.append((prefix, app))
+
+    def _is_admin(self, request: web.Request) -> bool:
+        if self._authorizer is None:
+            return True
+        header = request.headers.get("Authorization")
+        try:
+            return self._authorizer.role_of([(AUTHORIZATION_KEY, header)] if header else []) == "admin"
+        except EffectdError:
+            return False
 
     async def _serve_metrics(self, request: web.Request) -> web.Response:
         try:
@@ -44,6 +69,8 @@ class AdminListener:
         return response
 
     async def _serve_gc(self, request: web.Request) -> web.Response:
+        if not self._is_admin(request):
+            return web.Response(status=401, text="gc needs an admin token (Authorization: Bearer ...)\n")
         if self.gc is None:
             return web.Response(status=404, text="this server has no retention sweeper\n")
         dry_run = request.query.get("dry_run", "0") not in ("", "0", "false")
@@ -58,7 +85,16 @@ class AdminListener:
         app = web.Application()
         app.router.add_get("/metrics", self._serve_metrics)
         app.router.add_post("/gc", self._serve_gc)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        for prefix, mounted in self._mounted:
+            app.add_subapp(prefix, mounted)
+        if any(prefix == "/console/" for prefix, _ in self._mounted):
+
+            async def to_console(_: web.Request) -> web.StreamResponse:
+                raise web.HTTPFound("/console/")
+
+            app.router.add_get("/", to_console)
+        # A short shutdown timeout: live console pages hold server-sent event streams open.
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
         await runner.setup()
         site = web.TCPSite(runner, self._host, self._port)
         try:

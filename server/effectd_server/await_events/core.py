@@ -40,12 +40,16 @@ from effectd_server.edge.logs import safe
 from effectd_server.store import ListenerResumed
 from effectd_server.store.await_events import (
     AwaitEventsStore,
+    KeyCounts,
+    KeyListing,
     KeyRevokedEvent,
     KeyringChanged,
     KeyRow,
     KeyState,
+    KeyStateFilter,
     ResolveItem,
     ResolveResult,
+    SessionListing,
     SessionRevokedEvent,
     TerminalRecorded,
     TerminalsRecorded,
@@ -405,6 +409,53 @@ class AwaitEventCore:
                 count += 1
         log.info("session waits cancelled: session_id=%s count=%d", safe(session_id), count)
         return count
+
+    # -- operator queries and actions (the console) -----------------------------------------------
+    async def count_keys(self) -> KeyCounts:
+        return await self.store.count_keys()
+
+    async def list_keys(
+        self,
+        *,
+        state: KeyStateFilter = "any",
+        session_id: str | None = None,
+        contains: str | None = None,
+        after_key_id: str = "",
+        limit: int = 50,
+    ) -> list[KeyListing]:
+        return await self.store.list_keys(
+            state=state, session_id=session_id, contains=contains, after_key_id=after_key_id, limit=limit
+        )
+
+    async def get_key(self, key_id: str) -> KeyListing | None:
+        return await self.store.get_key(key_id)
+
+    async def list_sessions(
+        self, *, contains: str | None = None, after: str = "", limit: int = 50
+    ) -> list[SessionListing]:
+        """Sessions that have keys or a revocation, by id."""
+        return await self.store.list_key_sessions(contains=contains, after=after, limit=limit)
+
+    def is_session_revoked(self, session_id: str) -> bool:
+        return session_id in self._revoked_sessions
+
+    def watched_key_count(self) -> int:
+        """Keys some waiter or watch stream on this server waits for."""
+        return len(self.hub)
+
+    async def resolve_stored(self, key_id: str, resolution: Resolution) -> ResolveOutcome:
+        """Resolve a key known to the store by its id, for an operator who holds no signed key (the
+        console, behind the admin role): the same first-writer-wins and revocation rules as `resolve`."""
+        text = self._check_resolution(resolution)
+        listing = await self.store.get_key(key_id)
+        if listing is None:
+            return UnknownOrRevoked()
+        row = KeyRow(listing.key_id, listing.scope_json, listing.wait_json, listing.session_id)
+        if row.session_id is not None and row.session_id in self._revoked_sessions:
+            return UnknownOrRevoked()
+        (result,) = await self.store.resolve([ResolveItem(row, text)], now_ms())
+        log.info("operator resolve: key_id=%s status=%s", safe(key_id), result.status)
+        return self._answer(key_id, resolution, result)
 
     async def _fire_due(self) -> int:
         """Record `timeout` on due keys; the number fired (the timers loop again while it is the limit)."""

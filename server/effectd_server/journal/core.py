@@ -8,6 +8,7 @@ others are leased to the caller, who runs them and completes.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import json
 import logging
 import secrets
@@ -35,9 +36,18 @@ from effectd_server.edge.metrics import Metrics
 from effectd_server.edge.tracing import Tracing
 from effectd_server.journal.executors import ExecutorTable, ServerCall
 from effectd_server.store import ListenerResumed
-from effectd_server.store.journal import EffectClaim, EffectFinished, EffectRow, JournalStore
+from effectd_server.store.journal import EffectClaim, EffectFinished, EffectRow, JournalStore, ScopeListing
 
-__all__ = ["DESCRIPTION", "EffectPage", "Journal", "Recorded", "decode_outcome", "effect_record", "now_ms"]
+__all__ = [
+    "DESCRIPTION",
+    "EffectPage",
+    "Journal",
+    "Recorded",
+    "decode_outcome",
+    "effect_record",
+    "now_ms",
+    "session_scope_prefixes",
+]
 
 log = logging.getLogger("effectd.journal")
 
@@ -95,6 +105,17 @@ def effect_record(row: EffectRow) -> EffectRecord:
         created_at_unix_ms=row.created_at_ms,
         updated_at_unix_ms=row.updated_at_ms,
     )
+
+
+def session_scope_prefixes(session_id: str) -> list[str]:
+    """How the lash-json of every scope of a session begins (turn, queue drain, session delete): the tag
+    first, then the session id, so a prefix finds them."""
+    session = dumps(session_id)
+    return [
+        f'{{"type":"turn","session_id":{session},',
+        f'{{"type":"queue_drain","session_id":{session},',
+        f'{{"type":"session_delete","session_id":{session}}}',
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,3 +364,20 @@ class Journal:
         validate_scope(scope)
         rows = await self.store.list_effects(dumps(scope), after_seq, limit)
         return EffectPage([effect_record(row) for row in rows], rows[-1].seq if len(rows) == limit else None)
+
+    # -- operator queries (the console) ----------------------------------------------------------
+    async def count_by_status(self) -> dict[str, int]:
+        return await self.store.count_effects_by_status()
+
+    async def list_scopes(
+        self, *, session_id: str | None = None, contains: str | None = None, after_scope_json: str = "", limit: int = 50
+    ) -> builtins.list[ScopeListing]:
+        """Journal scopes by their lash-json; with `session_id`, the scopes of that session."""
+        prefixes = [] if session_id is None else session_scope_prefixes(session_id)
+        return await self.store.list_scopes(
+            prefixes=prefixes, contains=contains, after_scope_json=after_scope_json, limit=limit
+        )
+
+    async def list_rows(self, scope_json: str, after_seq: int, limit: int) -> builtins.list[EffectRecord]:
+        """A scope's effects in order, by the scope's stored lash-json."""
+        return [effect_record(row) for row in await self.store.list_effects(scope_json, after_seq, limit)]

@@ -553,3 +553,58 @@ class ProcessRegistryCore:
         """Release the lease if `completion` holds its current token; a stale completion changes nothing.
         The fencing token is kept for the next claim."""
         await self.store.release_lease(completion.process_id, completion.lease_token)
+
+    # -- operator queries (the console) ----------------------------------------------------------
+    async def count_by_status(self) -> dict[str, int]:
+        return await self.store.count_by_status()
+
+    async def page_processes(
+        self,
+        *,
+        status: str | None = None,
+        waiting: bool | None = None,
+        contains: str | None = None,
+        after_process_id: str = "",
+        limit: int = 50,
+    ) -> list[ProcessRecord]:
+        """One page of records by id: that status and wait facet (None: any), ids containing `contains`."""
+        rows = await self.store.page_processes(
+            status=status, waiting=waiting, contains=contains, after_process_id=after_process_id, limit=limit
+        )
+        return [_decode_record(row) for row in rows]
+
+    async def list_grant_sessions(self, *, contains: str | None = None, after: str = "", limit: int = 50) -> list[str]:
+        return await self.store.list_grant_sessions(contains=contains, after=after, limit=limit)
+
+    async def grants_of_session(
+        self, session_id: str, *, after_process_id: str = "", limit: int = 50
+    ) -> list[tuple[GrantRow, ProcessRecord]]:
+        """The grants of a session (each with its scope) and their processes, by process id."""
+        rows = await self.store.grants_of_session(session_id, after_process_id, limit)
+        return [(grant, _decode_record(row)) for grant, row in rows]
+
+    async def grant_rows_of_process(self, process_id: str) -> list[GrantRow]:
+        """Every grant of a process with its scope; empty for an unknown process."""
+        return await self.store.grants_of_process(process_id) or []
+
+    async def current_lease(self, process_id: str) -> ProcessLease | None:
+        """The held lease (None when free or released)."""
+        return _lease(await self.store.get_lease(process_id))
+
+    async def events_page(self, process_id: str, after_sequence: int, limit: int) -> list[ProcessEvent]:
+        """Events after `after_sequence`, at most `limit`, ascending (empty for an unknown process)."""
+        _check_count(after_sequence, "after_sequence")
+        return [_decode_event(row) for row in await self.store.events_after(process_id, after_sequence, limit)]
+
+    async def follow_events(self, process_id: str, after_sequence: int, limit: int) -> list[ProcessEvent]:
+        """Events after `after_sequence` (at most `limit`), waiting until there is one: push, registered
+        before the read so an append between the two is not missed. Cancel the calling task to stop."""
+        while True:
+            woken = self._waiters.subscribe(process_id)
+            try:
+                events = await self.events_page(process_id, after_sequence, limit)
+                if events:
+                    return events
+                await woken
+            finally:
+                self._waiters.forget(process_id, woken)

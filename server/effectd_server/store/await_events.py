@@ -9,20 +9,26 @@ from typing import Any, Literal, Protocol
 from effectd_server.store._base import Backend, ChangeListener, Swept
 
 __all__ = [
+    "KEY_LISTING_COLUMNS",
     "TIMEOUT_JSON",
     "AwaitEventsStore",
+    "KeyCounts",
+    "KeyListing",
     "KeyRevokedEvent",
     "KeyRow",
     "KeyState",
+    "KeyStateFilter",
     "KeyringChanged",
     "ResolveItem",
     "ResolveResult",
+    "SessionListing",
     "SessionRevokedEvent",
     "SigningKeyRow",
     "SigningKeyState",
     "TerminalRecorded",
     "TerminalsRecorded",
     "await_events_store",
+    "key_listing_from",
     "signing_key_from",
 ]
 
@@ -109,6 +115,61 @@ class KeyringChanged:
     """A signing key was created, rotated or retired."""
 
 
+KeyStateFilter = Literal["pending", "resolved", "any"]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyListing:
+    """A key as an operator sees it (the console): identity, state and times."""
+
+    key_id: str
+    scope_json: str
+    wait_json: str
+    session_id: str | None
+    created_at_ms: int
+    terminal_json: str | None
+    resolved_at_ms: int | None
+    deadline_ms: int | None
+    revoked: bool
+    """The key itself, or its session, is revoked."""
+
+
+KEY_LISTING_COLUMNS = (
+    "k.key_id, k.scope_json, k.wait_json, k.session_id, k.created_at_ms, k.terminal_json, k.resolved_at_ms,"
+    " k.deadline_ms, (k.revoked_at_ms IS NOT NULL OR r.session_id IS NOT NULL)"
+)
+"""Selected FROM await_keys k LEFT JOIN revoked_sessions r ON r.session_id = k.session_id."""
+
+
+def key_listing_from(r: Any) -> KeyListing:
+    """Row mapper shared by the backends, for a row selected as KEY_LISTING_COLUMNS."""
+    return KeyListing(
+        key_id=r[0],
+        scope_json=r[1],
+        wait_json=r[2],
+        session_id=r[3],
+        created_at_ms=int(r[4]),
+        terminal_json=r[5],
+        resolved_at_ms=None if r[6] is None else int(r[6]),
+        deadline_ms=None if r[7] is None else int(r[7]),
+        revoked=bool(r[8]),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class KeyCounts:
+    pending: int
+    """Keys without a terminal that are not revoked (nor is their session)."""
+    resolved: int
+    revoked_sessions: int
+
+
+@dataclass(frozen=True, slots=True)
+class SessionListing:
+    session_id: str
+    revoked: bool
+
+
 class AwaitEventsStore(Protocol):
     """Every write returns only after its transaction committed (acknowledged means durable)."""
 
@@ -176,6 +237,20 @@ class AwaitEventsStore(Protocol):
 
     async def count_open(self, now_ms: int) -> tuple[int, int]:
         """(pending keys, deadline timers already due): gauges read at scrape time."""
+
+    # Operator queries (the console): every list is one page, after a cursor, in byte order.
+    async def count_keys(self) -> KeyCounts: ...
+
+    async def list_keys(
+        self, *, state: KeyStateFilter, session_id: str | None, contains: str | None, after_key_id: str, limit: int
+    ) -> list[KeyListing]:
+        """Keys with key_id > `after_key_id` in that state (of that session; whose key id, scope or wait
+        contains `contains`), by key id."""
+
+    async def get_key(self, key_id: str) -> KeyListing | None: ...
+
+    async def list_key_sessions(self, *, contains: str | None, after: str, limit: int) -> list[SessionListing]:
+        """Sessions that have keys or a revocation, with id > `after` (containing `contains`), by id."""
 
 
 def await_events_store(backend: Backend) -> AwaitEventsStore:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -16,6 +17,7 @@ __all__ = [
     "EffectRow",
     "EffectStatus",
     "JournalStore",
+    "ScopeListing",
     "effect_row_from",
     "journal_store",
     "settled_claim",
@@ -118,6 +120,18 @@ class EffectFinished:
     replay_key: str
 
 
+@dataclass(frozen=True, slots=True)
+class ScopeListing:
+    """A journal scope as an operator sees it (the console)."""
+
+    scope_json: str
+    effects: int
+    in_progress: int
+    failed: int
+    updated_at_ms: int
+    """The latest change of any of its effects."""
+
+
 class JournalStore(Protocol):
     async def open(self) -> None: ...
 
@@ -159,6 +173,15 @@ class JournalStore(Protocol):
 
     async def count_finished_effects(self, before_ms: int) -> int:
         """How many rows `sweep_finished_effects` would delete (for `effectd gc --dry-run`)."""
+
+    # Operator queries (the console).
+    async def count_effects_by_status(self) -> dict[str, int]: ...
+
+    async def list_scopes(
+        self, *, prefixes: Sequence[str], contains: str | None, after_scope_json: str, limit: int
+    ) -> list[ScopeListing]:
+        """Scopes with scope_json > `after_scope_json` in byte order, starting with one of `prefixes` (any
+        when empty) and containing `contains`."""
 
 
 def journal_store(backend: Backend) -> JournalStore:

@@ -270,6 +270,22 @@ class ProcessesStore(Protocol):
     async def release_lease(self, process_id: str, lease_token: str) -> bool:
         """Clear owner, token and expiry if the token is the current one (the fencing token stays)."""
 
+    # Operator queries (the console): every list is one page, after a cursor, in byte order.
+
+    async def page_processes(
+        self, *, status: str | None, waiting: bool | None, contains: str | None, after_process_id: str, limit: int
+    ) -> list[ProcessRow]:
+        """Like list_processes, one page: ids > `after_process_id` (containing `contains`), by id."""
+
+    async def list_grant_sessions(self, *, contains: str | None, after: str, limit: int) -> list[str]:
+        """Sessions holding a grant, with id > `after` (containing `contains`), by id."""
+
+    async def grants_of_session(
+        self, session_id: str, after_process_id: str, limit: int
+    ) -> list[tuple[GrantRow, ProcessRow]]:
+        """The grants of one session (every scope) with their processes, process id > the cursor, by
+        process id then scope id."""
+
 
 def processes_store(backend: Backend) -> ProcessesStore:
     """This capability's part on `backend`."""

@@ -11,17 +11,23 @@ from effectd._errors import ConflictError, NotFoundError
 
 from effectd_server.store._base import ChangeListener, Swept
 from effectd_server.store.await_events import (
+    KEY_LISTING_COLUMNS,
     TIMEOUT_JSON,
+    KeyCounts,
+    KeyListing,
     KeyRevokedEvent,
     KeyringChanged,
     KeyRow,
     KeyState,
+    KeyStateFilter,
     ResolveItem,
     ResolveResult,
+    SessionListing,
     SessionRevokedEvent,
     SigningKeyRow,
     TerminalRecorded,
     TerminalsRecorded,
+    key_listing_from,
     signing_key_from,
 )
 from effectd_server.store.postgres._backend import CHANNEL, PostgresBackend, Retry, fits
@@ -651,6 +657,77 @@ class PostgresAwaitEventsStore:
             return int(row[0]), int(row[1])
 
         return await self._db.run("count_open", run)
+
+    # -- operator queries (the console) ------------------------------------------------------
+    async def count_keys(self) -> KeyCounts:
+        async def run(conn: Any) -> KeyCounts:
+            row = await conn.fetchrow(
+                "SELECT COUNT(*) FILTER (WHERE terminal_json IS NULL AND revoked_at_ms IS NULL AND (session_id IS NULL"
+                " OR session_id NOT IN (SELECT session_id FROM revoked_sessions))),"
+                " COUNT(*) FILTER (WHERE terminal_json IS NOT NULL),"
+                " (SELECT COUNT(*) FROM revoked_sessions) FROM await_keys"
+            )
+            return KeyCounts(int(row[0]), int(row[1]), int(row[2]))
+
+        return await self._db.run("count_keys", run)
+
+    async def list_keys(
+        self, *, state: KeyStateFilter, session_id: str | None, contains: str | None, after_key_id: str, limit: int
+    ) -> list[KeyListing]:
+        params: list[Any] = [after_key_id]
+        # Key ids are hex, which every collation orders alike: the primary key serves the page.
+        clauses = ["k.key_id > $1"]
+        if state == "pending":
+            clauses.append("k.terminal_json IS NULL")
+        elif state == "resolved":
+            clauses.append("k.terminal_json IS NOT NULL")
+        if session_id is not None:
+            params.append(session_id)
+            clauses.append(f"k.session_id = ${len(params)}")
+        if contains:
+            params.append(contains)
+            n = len(params)
+            clauses.append(
+                f"(strpos(k.key_id, ${n}) > 0 OR strpos(k.scope_json, ${n}) > 0 OR strpos(k.wait_json, ${n}) > 0)"
+            )
+        params.append(limit)
+        sql = (
+            f"SELECT {KEY_LISTING_COLUMNS} FROM await_keys k LEFT JOIN revoked_sessions r"
+            f" ON r.session_id = k.session_id WHERE {' AND '.join(clauses)}"
+            f" ORDER BY k.key_id LIMIT ${len(params)}"
+        )
+
+        async def run(conn: Any) -> list[KeyListing]:
+            return [key_listing_from(r) for r in await conn.fetch(sql, *params)]
+
+        return await self._db.run("list_keys", run)
+
+    async def get_key(self, key_id: str) -> KeyListing | None:
+        async def run(conn: Any) -> KeyListing | None:
+            r = await conn.fetchrow(
+                f"SELECT {KEY_LISTING_COLUMNS} FROM await_keys k LEFT JOIN revoked_sessions r"
+                " ON r.session_id = k.session_id WHERE k.key_id = $1",
+                key_id,
+            )
+            return None if r is None else key_listing_from(r)
+
+        return await self._db.run("get_key", run)
+
+    async def list_key_sessions(self, *, contains: str | None, after: str, limit: int) -> list[SessionListing]:
+        async def run(conn: Any) -> list[SessionListing]:
+            rows = await conn.fetch(
+                "SELECT s, EXISTS (SELECT 1 FROM revoked_sessions r WHERE r.session_id = s) FROM ("
+                ' SELECT DISTINCT session_id COLLATE "C" AS s FROM await_keys'
+                ' WHERE session_id IS NOT NULL AND session_id COLLATE "C" > $1'
+                ' UNION SELECT session_id COLLATE "C" FROM revoked_sessions WHERE session_id COLLATE "C" > $1) u'
+                " WHERE $2::text IS NULL OR strpos(s, $2) > 0 ORDER BY s LIMIT $3",
+                after,
+                contains or None,
+                limit,
+            )
+            return [SessionListing(r[0], bool(r[1])) for r in rows]
+
+        return await self._db.run("list_key_sessions", run)
 
 
 def _already(winner: ResolveResult) -> ResolveResult:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -14,6 +15,7 @@ from effectd_server.store.journal import (
     EffectClaim,
     EffectFinished,
     EffectRow,
+    ScopeListing,
     effect_row_from,
     settled_claim,
 )
@@ -231,6 +233,44 @@ class PostgresJournalStore:
             return [effect_row_from(r) for r in rows]
 
         return await self._db.run("list_effects", run)
+
+    # -- operator queries (the console) ------------------------------------------------------
+    async def count_effects_by_status(self) -> dict[str, int]:
+        async def run(conn: Any) -> dict[str, int]:
+            rows = await conn.fetch("SELECT status, COUNT(*) FROM effect_journal GROUP BY status")
+            return {r[0]: int(r[1]) for r in rows}
+
+        return await self._db.run("count_effects_by_status", run)
+
+    async def list_scopes(
+        self, *, prefixes: Sequence[str], contains: str | None, after_scope_json: str, limit: int
+    ) -> list[ScopeListing]:
+        params: list[Any] = [after_scope_json]
+        # The database's collation, as the primary key's: the index serves the page (a cursor needs only
+        # one consistent order).
+        clauses = ["scope_json > $1"]
+        if prefixes:
+            alternatives = []
+            for prefix in prefixes:
+                params.append(prefix)
+                alternatives.append(f"starts_with(scope_json, ${len(params)})")
+            clauses.append("(" + " OR ".join(alternatives) + ")")
+        if contains:
+            params.append(contains)
+            clauses.append(f"strpos(scope_json, ${len(params)}) > 0")
+        params.append(limit)
+        sql = (
+            "SELECT scope_json, COUNT(*), COUNT(*) FILTER (WHERE status = 'in_progress'),"
+            " COUNT(*) FILTER (WHERE status = 'failed'), MAX(updated_at_ms)"
+            f" FROM effect_journal WHERE {' AND '.join(clauses)} GROUP BY scope_json"
+            f" ORDER BY scope_json LIMIT ${len(params)}"
+        )
+
+        async def run(conn: Any) -> list[ScopeListing]:
+            rows = await conn.fetch(sql, *params)
+            return [ScopeListing(r[0], int(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in rows]
+
+        return await self._db.run("list_scopes", run)
 
     # -- retention ---------------------------------------------------------------------------
     async def sweep_finished_effects(self, before_ms: int, limit: int) -> Swept:

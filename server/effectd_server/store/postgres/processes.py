@@ -544,12 +544,68 @@ class PostgresProcessesStore:
 
         return await self._db.run("count_terminal_processes", run)
 
+    # -- operator queries (the console, the metrics) ------------------------------------------
     async def count_by_status(self) -> dict[str, int]:
         async def run(conn: Any) -> dict[str, int]:
             rows = await conn.fetch("SELECT status, COUNT(*) FROM processes GROUP BY status")
             return {r[0]: int(r[1]) for r in rows}
 
         return await self._db.run("count_by_status", run)
+
+    async def page_processes(
+        self, *, status: str | None, waiting: bool | None, contains: str | None, after_process_id: str, limit: int
+    ) -> list[ProcessRow]:
+        params: list[Any] = [after_process_id]
+        clauses = ["process_id > $1"]
+        if status is not None:
+            params.append(status)
+            clauses.append(f"status = ${len(params)}")
+        if waiting is not None:
+            params.append(waiting)
+            clauses.append(f"waiting = ${len(params)}")
+        if contains:
+            params.append(contains)
+            clauses.append(f"strpos(process_id, ${len(params)}) > 0")
+        params.append(limit)
+        sql = (
+            f"SELECT {PROCESS_COLUMNS} FROM processes WHERE {' AND '.join(clauses)}"
+            f" ORDER BY process_id LIMIT ${len(params)}"
+        )
+
+        async def run(conn: Any) -> list[ProcessRow]:
+            return [process_row_from(r) for r in await conn.fetch(sql, *params)]
+
+        return await self._db.run("page_processes", run)
+
+    async def list_grant_sessions(self, *, contains: str | None, after: str, limit: int) -> list[str]:
+        async def run(conn: Any) -> list[str]:
+            rows = await conn.fetch(
+                "SELECT DISTINCT session_id FROM process_handle_grants WHERE session_id > $1"
+                " AND ($2::text IS NULL OR strpos(session_id, $2) > 0) ORDER BY session_id LIMIT $3",
+                after,
+                contains or None,
+                limit,
+            )
+            return [r[0] for r in rows]
+
+        return await self._db.run("list_grant_sessions", run)
+
+    async def grants_of_session(
+        self, session_id: str, after_process_id: str, limit: int
+    ) -> list[tuple[GrantRow, ProcessRow]]:
+        async def run(conn: Any) -> list[tuple[GrantRow, ProcessRow]]:
+            rows = await conn.fetch(
+                f"SELECT {_GRANT_COLUMNS}, {_PROCESS_COLUMNS_P} FROM process_handle_grants g"
+                " JOIN processes p ON p.process_id = g.process_id WHERE g.session_id = $1 AND g.process_id IN ("
+                " SELECT DISTINCT process_id FROM process_handle_grants WHERE session_id = $1 AND process_id > $2"
+                " ORDER BY process_id LIMIT $3) ORDER BY g.process_id, g.scope_id",
+                session_id,
+                after_process_id,
+                limit,
+            )
+            return [(_grant(r[:4]), process_row_from(r[4:])) for r in rows]
+
+        return await self._db.run("grants_of_session", run)
 
 
 _PROCESS_PARTS = ("process_events", "process_wake_acks", "process_handle_grants", "process_leases")

@@ -9,12 +9,18 @@ from effectd._errors import ConflictError, NotFoundError
 
 from effectd_server.store._base import ChangeListener, Swept
 from effectd_server.store.await_events import (
+    KEY_LISTING_COLUMNS,
     TIMEOUT_JSON,
+    KeyCounts,
+    KeyListing,
     KeyRow,
     KeyState,
+    KeyStateFilter,
     ResolveItem,
     ResolveResult,
+    SessionListing,
     SigningKeyRow,
+    key_listing_from,
     signing_key_from,
 )
 from effectd_server.store.sqlite._backend import SqliteBackend
@@ -269,6 +275,68 @@ class SqliteAwaitEventsStore:
                     (session_id,),
                 )
             ]
+
+        return await self._db.read(run)
+
+    # -- operator queries (the console) ------------------------------------------------------
+    async def count_keys(self) -> KeyCounts:
+        def run(conn: sqlite3.Connection) -> KeyCounts:
+            # Pending keys are read through the partial index of pending keys; resolved ones are the rest,
+            # so no statement walks the table row by row (reads run on the event loop).
+            total = conn.execute("SELECT COUNT(*) FROM await_keys").fetchone()[0]
+            unresolved, pending = conn.execute(
+                "SELECT COUNT(*), COALESCE(SUM(revoked_at_ms IS NULL AND (session_id IS NULL"
+                " OR session_id NOT IN (SELECT session_id FROM revoked_sessions))), 0)"
+                " FROM await_keys INDEXED BY await_keys_pending_by_session WHERE terminal_json IS NULL"
+            ).fetchone()
+            revoked = conn.execute("SELECT COUNT(*) FROM revoked_sessions").fetchone()[0]
+            return KeyCounts(int(pending), int(total) - int(unresolved), int(revoked))
+
+        return await self._db.read(run)
+
+    async def list_keys(
+        self, *, state: KeyStateFilter, session_id: str | None, contains: str | None, after_key_id: str, limit: int
+    ) -> list[KeyListing]:
+        clauses = ["k.key_id > ?"]
+        params: list[object] = [after_key_id]
+        if state == "pending":
+            clauses.append("k.terminal_json IS NULL")
+        elif state == "resolved":
+            clauses.append("k.terminal_json IS NOT NULL")
+        if session_id is not None:
+            clauses.append("k.session_id = ?")
+            params.append(session_id)
+        if contains:
+            clauses.append("(instr(k.key_id, ?) > 0 OR instr(k.scope_json, ?) > 0 OR instr(k.wait_json, ?) > 0)")
+            params += [contains, contains, contains]
+        params.append(limit)
+        sql = (
+            f"SELECT {KEY_LISTING_COLUMNS} FROM await_keys k LEFT JOIN revoked_sessions r"
+            f" ON r.session_id = k.session_id WHERE {' AND '.join(clauses)} ORDER BY k.key_id LIMIT ?"
+        )
+        return await self._db.read(lambda conn: [key_listing_from(r) for r in conn.execute(sql, params)])
+
+    async def get_key(self, key_id: str) -> KeyListing | None:
+        def run(conn: sqlite3.Connection) -> KeyListing | None:
+            r = conn.execute(
+                f"SELECT {KEY_LISTING_COLUMNS} FROM await_keys k LEFT JOIN revoked_sessions r"
+                " ON r.session_id = k.session_id WHERE k.key_id = ?",
+                (key_id,),
+            ).fetchone()
+            return None if r is None else key_listing_from(r)
+
+        return await self._db.read(run)
+
+    async def list_key_sessions(self, *, contains: str | None, after: str, limit: int) -> list[SessionListing]:
+        def run(conn: sqlite3.Connection) -> list[SessionListing]:
+            rows = conn.execute(
+                "SELECT s, EXISTS (SELECT 1 FROM revoked_sessions r WHERE r.session_id = s) FROM ("
+                " SELECT DISTINCT session_id AS s FROM await_keys WHERE session_id IS NOT NULL AND session_id > ?"
+                " UNION SELECT session_id FROM revoked_sessions WHERE session_id > ?)"
+                " WHERE ? IS NULL OR instr(s, ?) > 0 ORDER BY s LIMIT ?",
+                (after, after, contains or None, contains or None, limit),
+            )
+            return [SessionListing(r[0], bool(r[1])) for r in rows]
 
         return await self._db.read(run)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from effectd_server.store._base import ChangeListener, Swept
@@ -11,6 +12,7 @@ from effectd_server.store.journal import (
     ClaimResult,
     EffectClaim,
     EffectRow,
+    ScopeListing,
     effect_row_from,
 )
 from effectd_server.store.sqlite._backend import SqliteBackend
@@ -164,6 +166,38 @@ class SqliteJournalStore:
                 (scope_json, after_seq, limit),
             ).fetchall()
             return [effect_row_from(r) for r in rows]
+
+        return await self._db.read(run)
+
+    # -- operator queries (the console) ------------------------------------------------------
+    async def count_effects_by_status(self) -> dict[str, int]:
+        def run(conn: sqlite3.Connection) -> dict[str, int]:
+            return {
+                r[0]: int(r[1]) for r in conn.execute("SELECT status, COUNT(*) FROM effect_journal GROUP BY status")
+            }
+
+        return await self._db.read(run)
+
+    async def list_scopes(
+        self, *, prefixes: Sequence[str], contains: str | None, after_scope_json: str, limit: int
+    ) -> list[ScopeListing]:
+        clauses = ["scope_json > ?"]
+        params: list[object] = [after_scope_json]
+        if prefixes:
+            clauses.append("(" + " OR ".join("substr(scope_json, 1, ?) = ?" for _ in prefixes) + ")")
+            for prefix in prefixes:
+                params += [len(prefix), prefix]
+        if contains:
+            clauses.append("instr(scope_json, ?) > 0")
+            params.append(contains)
+        params.append(limit)
+        sql = (
+            "SELECT scope_json, COUNT(*), SUM(status = 'in_progress'), SUM(status = 'failed'), MAX(updated_at_ms)"
+            f" FROM effect_journal WHERE {' AND '.join(clauses)} GROUP BY scope_json ORDER BY scope_json LIMIT ?"
+        )
+
+        def run(conn: sqlite3.Connection) -> list[ScopeListing]:
+            return [ScopeListing(r[0], int(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in conn.execute(sql, params)]
 
         return await self._db.read(run)
 

@@ -425,9 +425,54 @@ class SqliteProcessesStore:
 
         return await self._db.read(run)
 
+    # -- operator queries (the console, the metrics) ------------------------------------------
     async def count_by_status(self) -> dict[str, int]:
         def run(conn: sqlite3.Connection) -> dict[str, int]:
             return {r[0]: int(r[1]) for r in conn.execute("SELECT status, COUNT(*) FROM processes GROUP BY status")}
+
+        return await self._db.read(run)
+
+    async def page_processes(
+        self, *, status: str | None, waiting: bool | None, contains: str | None, after_process_id: str, limit: int
+    ) -> list[ProcessRow]:
+        clauses = ["process_id > ?"]
+        params: list[Any] = [after_process_id]
+        if status is not None:
+            clauses.append("status = ?")
+            params.append(status)
+        if waiting is not None:
+            clauses.append("waiting = ?")
+            params.append(int(waiting))
+        if contains:
+            clauses.append("instr(process_id, ?) > 0")
+            params.append(contains)
+        params.append(limit)
+        sql = f"SELECT {PROCESS_COLUMNS} FROM processes WHERE {' AND '.join(clauses)} ORDER BY process_id LIMIT ?"
+        return await self._db.read(lambda conn: [process_row_from(r) for r in conn.execute(sql, params)])
+
+    async def list_grant_sessions(self, *, contains: str | None, after: str, limit: int) -> list[str]:
+        def run(conn: sqlite3.Connection) -> list[str]:
+            rows = conn.execute(
+                "SELECT DISTINCT session_id FROM process_handle_grants WHERE session_id > ?"
+                " AND (? IS NULL OR instr(session_id, ?) > 0) ORDER BY session_id LIMIT ?",
+                (after, contains or None, contains or None, limit),
+            )
+            return [r[0] for r in rows]
+
+        return await self._db.read(run)
+
+    async def grants_of_session(
+        self, session_id: str, after_process_id: str, limit: int
+    ) -> list[tuple[GrantRow, ProcessRow]]:
+        def run(conn: sqlite3.Connection) -> list[tuple[GrantRow, ProcessRow]]:
+            rows = conn.execute(
+                f"SELECT {_GRANT_COLUMNS}, {_PROCESS_COLUMNS_P} FROM process_handle_grants g"
+                " JOIN processes p ON p.process_id = g.process_id WHERE g.session_id = ? AND g.process_id IN ("
+                " SELECT DISTINCT process_id FROM process_handle_grants WHERE session_id = ? AND process_id > ?"
+                " ORDER BY process_id LIMIT ?) ORDER BY g.process_id, g.scope_id",
+                (session_id, session_id, after_process_id, limit),
+            )
+            return [(_grant(r[:4]), process_row_from(r[4:])) for r in rows]
 
         return await self._db.read(run)
 
