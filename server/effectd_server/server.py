@@ -21,6 +21,7 @@ from effectd_server import await_events, journal, processes
 from effectd_server.component import Component, ComponentContext
 from effectd_server.config import ServerConfig
 from effectd_server.edge import InFlight, Streams, add_service
+from effectd_server.http import HttpListener, start_http_listener
 from effectd_server.store import Backend, open_backend
 
 __all__ = ["COMPONENTS", "RunningServer", "serve"]
@@ -54,6 +55,8 @@ class RunningServer:
     in_flight: InFlight
     parts: dict[str, Any] = field(default_factory=dict)
     """Each capability's core by name ("await_events", "journal", "processes"), for tests and embedding."""
+    http: HttpListener | None = None
+    """The HTTP resolve endpoint, when `config.http_listen` is set."""
 
     @property
     def target(self) -> str:
@@ -119,6 +122,7 @@ async def serve(config: ServerConfig, *, stop_listening: bool = True) -> AsyncIt
     server: grpc.aio.Server | None = None
     in_flight = InFlight()
     drained = False
+    http: HttpListener | None = None
     try:
         for component in components:
             if component.start is not None:
@@ -144,8 +148,15 @@ async def serve(config: ServerConfig, *, stop_listening: bool = True) -> AsyncIt
         gc.collect()
         gc.freeze()
         gc.set_threshold(_GC_GEN0_THRESHOLD, 20, 20)
+        if config.http_listen is not None:
+            http = await start_http_listener(
+                config.http_listen,
+                context.parts["await_events"],
+                config.limits,
+                shutdown_timeout_s=config.shutdown_grace_s,
+            )
         await server.start()
-        running = RunningServer(config, port, server, health_servicer, backend, streams, in_flight, context.parts)
+        running = RunningServer(config, port, server, health_servicer, backend, streams, in_flight, context.parts, http)
         # Said before anything else can run: a caller that reached the server finds this line written.
         log.info("effectd listening on %s (store %s)", running.target, config.store.redacted())
         for name in ["", *service_names]:
@@ -159,6 +170,8 @@ async def serve(config: ServerConfig, *, stop_listening: bool = True) -> AsyncIt
         # Calls that arrive from here on are refused by the edge before they reach a component.
         in_flight.refuse()
         streams.close()
+        if http is not None:
+            await http.stop()
         for component in reversed(started):
             if component.stop is not None:
                 await component.stop()
