@@ -151,6 +151,19 @@ _KEY_STATE_NAMES: dict[int, Literal["active", "verify_only", "retired"]] = {
 }
 
 
+def _text(name: str, value: object) -> None:
+    """A wrong type is an InvalidArgumentError with a code, not a TypeError from protobuf."""
+    if not isinstance(value, str):
+        raise InvalidArgumentError("invalid_request", f"{name} must be a str, got {type(value).__name__}")
+
+
+def _number(name: str, value: object, *, integer: bool = False) -> None:
+    kinds: tuple[type, ...] = (int,) if integer else (int, float)
+    if value is not None and (not isinstance(value, kinds) or isinstance(value, bool)):
+        what = "an int" if integer else "a number of seconds"
+        raise InvalidArgumentError("invalid_request", f"{name} must be {what}, got {type(value).__name__}")
+
+
 def _signing_key(info: pb.SigningKeyInfo) -> SigningKey:
     return SigningKey(info.kid, _KEY_STATE_NAMES.get(info.state, "retired"), info.created_at_unix_ms)
 
@@ -245,6 +258,8 @@ class Client:
         seconds (default 5, at least 1); a stream silent for two intervals plus a second is taken for a
         dead link and reopened on a new connection.
         """
+        _number("timeout", timeout)
+        _number("deadline_unix_ms", deadline_unix_ms, integer=True)
         if timeout is not None and deadline_unix_ms is None:
             if not (math.isfinite(timeout) and 0 <= timeout <= MAX_TIMEOUT_S):
                 raise InvalidArgumentError(
@@ -316,12 +331,14 @@ class Client:
         await self.rpc.unary(self._events.RevokeKey, pb.RevokeKeyRequest(**key_ref_to_proto(key)), timeout=timeout)
 
     async def revoke_session(self, session_id: str, *, timeout: float | None = None) -> None:
+        _text("session_id", session_id)
         await self.rpc.unary(
             self._events.RevokeSession, pb.RevokeSessionRequest(session_id=session_id), timeout=timeout
         )
 
     async def cancel_session_waits(self, session_id: str, *, timeout: float | None = None) -> int:
         """Resolve every pending key of the session as `cancelled`; returns how many."""
+        _text("session_id", session_id)
         response = await self.rpc.unary(
             self._events.CancelSessionWaits, pb.CancelSessionWaitsRequest(session_id=session_id), timeout=timeout
         )
@@ -337,6 +354,7 @@ class Client:
         return _signing_key(response.active)
 
     async def retire_signing_key(self, kid: str, *, timeout: float | None = None) -> SigningKey:
+        _text("kid", kid)
         response = await self.rpc.unary(
             self._keyring.RetireSigningKey, pb.RetireSigningKeyRequest(kid=kid), timeout=timeout
         )
