@@ -62,7 +62,7 @@ from effectd._scope import (
     wait_from_lash,
 )
 
-__all__ = ["COMMAND_MODULES", "EXIT_STATUSES", "ExitStatus", "main"]
+__all__ = ["COMMAND_MODULES", "EXIT_STATUSES", "ExitStatus", "add_commands", "build_parser", "command_group", "main"]
 
 DEFAULT_TARGET = "127.0.0.1:50551"
 
@@ -99,6 +99,7 @@ COMMAND_MODULES: list[str] = []
 `add_global_options(parser)` (called for the top-level parser and for `common`, the parent parser of
 every command, so that a global option is accepted anywhere on the line)."""
 
+MAX_LIST_LIMIT = 1000
 AWAIT_GRACE_S = 2.0
 """How long `await --timeout T` waits past T for the server's `timeout` before it gives up on the server."""
 CONNECT_TIMEOUT_S = 10.0
@@ -478,19 +479,68 @@ def _effect_json(record: EffectRecord) -> dict[str, Any]:
 
 def _effects(args: argparse.Namespace) -> Action:
     scope = scope_from_lash(_json_arg(args.scope, "--scope")) if args.scope is not None else None
+    limit = _limit_arg(getattr(args, "limit", 100))
 
     async def run(client: Client) -> int:
         from effectd._controller import RemoteEffectController
 
         controller = RemoteEffectController(client)
-        if args.effects_command == "ls":
-            if scope is None:
-                raise _usage("effects ls needs --scope (listing recent scopes needs a newer server)")
+        if args.effects_command == "ls" and scope is None:
+            for summary in await controller.list_scopes(limit=limit):
+                _print(
+                    {
+                        "scope": to_lash(summary.scope),
+                        "effects": summary.effects,
+                        "updated_at_unix_ms": summary.updated_at_unix_ms,
+                    }
+                )
+        elif args.effects_command == "ls":
+            assert scope is not None
             for record in await controller.list_effects(scope):
                 _print(_effect_json(record))
         else:
             assert scope is not None  # required by the parser
             _print(_effect_json(await controller.get_effect(scope, args.replay_key)))
+        return EXIT_OK
+
+    return run
+
+
+def _limit_arg(limit: int) -> int:
+    if not 1 <= limit <= MAX_LIST_LIMIT:
+        raise InvalidArgumentError("value_out_of_range", f"--limit must be between 1 and {MAX_LIST_LIMIT}, got {limit}")
+    return limit
+
+
+def _sessions(args: argparse.Namespace) -> Action:
+    limit = _limit_arg(args.limit)
+
+    async def run(client: Client) -> int:
+        for session in await client.list_sessions(limit=limit):
+            _print(
+                {
+                    "session_id": session.session_id,
+                    "pending": session.pending,
+                    "resolved": session.resolved,
+                    "revoked": session.revoked,
+                    "last_activity_unix_ms": session.last_activity_unix_ms,
+                }
+            )
+        return EXIT_OK
+
+    return run
+
+
+def _keys_pending(args: argparse.Namespace) -> Action:
+    limit = _limit_arg(args.limit)
+
+    async def run(client: Client) -> int:
+        for pending in await client.list_pending_keys(args.session, limit=limit):
+            # The key in lash field order (as `key mint` prints it), then when it was minted and its deadline.
+            created, deadline = dumps(pending.created_at_unix_ms), dumps(pending.deadline_unix_ms)
+            _write(
+                f'{_key_with_token(pending.key)[:-1]},"created_at_unix_ms":{created},"deadline_unix_ms":{deadline}}}'
+            )
         return EXIT_OK
 
     return run
@@ -768,8 +818,15 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     effects = _command(commands, "effects", "the effect journal", common).add_subparsers(
         dest="effects_command", required=True, metavar="COMMAND"
     )
-    effects_ls = _command(effects, "ls", "a scope's journal, oldest first, one JSON line per effect", common)
+    effects_ls = _command(
+        effects,
+        "ls",
+        "a scope's journal, oldest first, one JSON line per effect; without --scope the most recently "
+        "updated scopes, one JSON line each",
+        common,
+    )
     effects_ls.add_argument("--scope", metavar="JSON", help='e.g. {"type":"turn","session_id":"s1","turn_id":"t1"}')
+    effects_ls.add_argument("--limit", type=int, default=100, metavar="N", help="without --scope: at most N scopes")
     effects_ls.set_defaults(action=_effects)
     effects_show = _command(effects, "show", "one journaled effect", common)
     effects_show.add_argument("--scope", required=True, metavar="JSON", help="the execution scope")
@@ -786,6 +843,19 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     retire = _command(keys, "retire", "retire a signing key (its keys stop verifying)", common)
     retire.add_argument("kid", metavar="KID", help="the signing key id, as `keys list` prints it")
     retire.set_defaults(action=_keys)
+    pending = _command(keys, "pending", "a session's pending await-event keys, oldest first, with tokens", common)
+    pending.add_argument("--session", required=True, metavar="ID", help="the session id")
+    pending.add_argument("--limit", type=int, default=100, metavar="N", help="at most N keys (default 100)")
+    pending.set_defaults(action=_keys_pending)
+
+    sessions = _command(commands, "sessions", "sessions that have keys", common).add_subparsers(
+        dest="sessions_command", required=True, metavar="COMMAND"
+    )
+    sessions_ls = _command(
+        sessions, "ls", "sessions, most recently active first: pending and resolved keys, revoked", common
+    )
+    sessions_ls.add_argument("--limit", type=int, default=100, metavar="N", help="at most N sessions (default 100)")
+    sessions_ls.set_defaults(action=_sessions)
 
 
 def _add_process_commands(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -818,6 +888,15 @@ def _add_process_commands(commands: Any, common: argparse.ArgumentParser) -> Non
     grants.add_argument("--frame", metavar="AGENT_FRAME_ID", help="an agent frame within the session")
     for sub in (ls, show, events, signal_, cancel, await_, grants):
         sub.set_defaults(action=_processes)
+
+
+def command_group(commands: Any, name: str) -> Any:
+    """The subcommands of an existing group (`keys`, `effects`, ...), for a module that adds to it:
+    `command_group(commands, "keys").add_parser(...)` (with `parents=[common]`)."""
+    for action in commands.choices[name]._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    raise KeyError(name)
 
 
 def _modules() -> list[Any]:

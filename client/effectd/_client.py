@@ -20,6 +20,7 @@ import grpc
 
 from effectd._convert_await_events import KeyRef, key_ref_to_proto, minted_key_from_proto
 from effectd._convert_scope import (
+    key_from_proto,
     key_to_proto,
     resolution_from_proto,
     resolution_to_proto,
@@ -45,6 +46,8 @@ __all__ = [
     "RPC_METHODS",
     "Client",
     "KeyPending",
+    "PendingKey",
+    "SessionSummary",
     "SigningKey",
     "Watch",
     "WatchRejected",
@@ -61,6 +64,7 @@ RPC_METHODS: dict[str, str] = {
     "effectd.v1.EffectController/RenewLease": "RemoteEffectController._renew",
     "effectd.v1.EffectController/ListEffects": "RemoteEffectController.list_effects",
     "effectd.v1.EffectController/GetEffect": "RemoteEffectController.get_effect",
+    "effectd.v1.EffectController/ListScopes": "RemoteEffectController.list_scopes",
     "effectd.v1.AwaitEvents/MintKey": "mint_key",
     "effectd.v1.AwaitEvents/Resolve": "resolve",
     "effectd.v1.AwaitEvents/ResolveMany": "resolve_many",
@@ -71,6 +75,8 @@ RPC_METHODS: dict[str, str] = {
     "effectd.v1.AwaitEvents/RevokeKey": "revoke_key",
     "effectd.v1.AwaitEvents/RevokeSession": "revoke_session",
     "effectd.v1.AwaitEvents/CancelSessionWaits": "cancel_session_waits",
+    "effectd.v1.AwaitEvents/ListSessions": "list_sessions",
+    "effectd.v1.AwaitEvents/ListPendingKeys": "list_pending_keys",
     "effectd.v1.Keyring/ListSigningKeys": "list_signing_keys",
     "effectd.v1.Keyring/RotateSigningKey": "rotate_signing_key",
     "effectd.v1.Keyring/RetireSigningKey": "retire_signing_key",
@@ -115,6 +121,26 @@ class KeyPending:
     """Peek's answer for a key without a terminal yet."""
 
     deadline_unix_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSummary:
+    """A session that has keys, as `Client.list_sessions()` lists it."""
+
+    session_id: str
+    pending: int
+    resolved: int
+    revoked: bool
+    last_activity_unix_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class PendingKey:
+    """A pending key, as `Client.list_pending_keys()` lists it (signed by the active signing key)."""
+
+    key: AwaitEventKey
+    deadline_unix_ms: int | None
+    created_at_unix_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,6 +369,32 @@ class Client:
             self._events.CancelSessionWaits, pb.CancelSessionWaitsRequest(session_id=session_id), timeout=timeout
         )
         return int(response.cancelled)
+
+    async def list_sessions(self, *, limit: int = 100, timeout: float | None = None) -> list[SessionSummary]:
+        """Sessions that have keys, most recently active first (up to `limit`, at most 1000)."""
+        _number("limit", limit, integer=True)
+        response = await self.rpc.unary(self._events.ListSessions, pb.ListSessionsRequest(limit=limit), timeout=timeout)
+        return [
+            SessionSummary(s.session_id, s.pending, s.resolved, s.revoked, s.last_activity_unix_ms)
+            for s in response.sessions
+        ]
+
+    async def list_pending_keys(
+        self, session_id: str, *, limit: int = 100, timeout: float | None = None
+    ) -> list[PendingKey]:
+        """The session's pending keys, oldest first, each signed by the active signing key (`key.token`)."""
+        _text("session_id", session_id)
+        _number("limit", limit, integer=True)
+        request = pb.ListPendingKeysRequest(session_id=session_id, limit=limit)
+        response = await self.rpc.unary(self._events.ListPendingKeys, request, timeout=timeout)
+        return [
+            PendingKey(
+                key_from_proto(k.key),
+                k.deadline_unix_ms if k.HasField("deadline_unix_ms") else None,
+                k.created_at_unix_ms,
+            )
+            for k in response.keys
+        ]
 
     # -- Keyring -----------------------------------------------------------------------------
     async def list_signing_keys(self, *, timeout: float | None = None) -> list[SigningKey]:

@@ -9,6 +9,7 @@ from effectd_server.store._base import Backend, ChangeListener
 
 __all__ = [
     "EFFECT_COLUMNS",
+    "SCOPES_QUERY",
     "ClaimResult",
     "ClaimStatus",
     "EffectClaim",
@@ -16,8 +17,10 @@ __all__ = [
     "EffectRow",
     "EffectStatus",
     "JournalStore",
+    "ScopeRow",
     "effect_row_from",
     "journal_store",
+    "scope_row_from",
     "settled_claim",
 ]
 
@@ -118,6 +121,21 @@ class EffectFinished:
     replay_key: str
 
 
+@dataclass(frozen=True, slots=True)
+class ScopeRow:
+    scope_json: str
+    effects: int
+    updated_at_ms: int
+
+
+SCOPES_QUERY = "SELECT scope_json, COUNT(*), MAX(updated_at_ms) AS updated FROM effect_journal GROUP BY scope_json"
+"""Shared by the backends, which add the order (latest update first, then scope) and the limit."""
+
+
+def scope_row_from(r: Any) -> ScopeRow:
+    return ScopeRow(str(r[0]), int(r[1]), int(r[2]))
+
+
 class JournalStore(Protocol):
     async def open(self) -> None: ...
 
@@ -152,6 +170,9 @@ class JournalStore(Protocol):
     async def get_effect(self, scope_json: str, replay_key: str) -> EffectRow | None: ...
 
     async def list_effects(self, scope_json: str, after_seq: int, limit: int) -> list[EffectRow]: ...
+
+    async def list_scopes(self, limit: int) -> list[ScopeRow]:
+        """Scopes with journaled effects, latest update first (an operator's listing: it reads every row)."""
 
 
 def journal_store(backend: Backend) -> JournalStore:

@@ -10,17 +10,23 @@ from effectd._errors import ConflictError, NotFoundError
 
 from effectd_server.store._base import ChangeListener
 from effectd_server.store.await_events import (
+    PENDING_KEYS_QUERY,
+    SESSIONS_QUERY,
     TIMEOUT_JSON,
     KeyRevokedEvent,
     KeyringChanged,
     KeyRow,
     KeyState,
+    PendingKeyRow,
     ResolveItem,
     ResolveResult,
     SessionRevokedEvent,
+    SessionRow,
     SigningKeyRow,
     TerminalRecorded,
     TerminalsRecorded,
+    pending_key_row_from,
+    session_row_from,
     signing_key_from,
 )
 from effectd_server.store.postgres._backend import CHANNEL, PostgresBackend, Retry, fits
@@ -573,6 +579,20 @@ class PostgresAwaitEventsStore:
             return [KeyRow(r[0], r[1], r[2], r[3]) for r in rows]
 
         return await self._db.run("pending_keys_of_session", run)
+
+    async def list_sessions(self, limit: int) -> list[SessionRow]:
+        async def run(conn: Any) -> list[SessionRow]:
+            query = f'{SESSIONS_QUERY} ORDER BY last_activity DESC, k.session_id COLLATE "C" LIMIT $1'
+            return [session_row_from(r) for r in await conn.fetch(query, limit)]
+
+        return await self._db.run("list_sessions", run)
+
+    async def list_pending_keys(self, session_id: str, limit: int) -> list[PendingKeyRow]:
+        async def run(conn: Any) -> list[PendingKeyRow]:
+            query = PENDING_KEYS_QUERY.format(session="$1") + ' ORDER BY created_at_ms, key_id COLLATE "C" LIMIT $2'
+            return [pending_key_row_from(r) for r in await conn.fetch(query, session_id, limit)]
+
+        return await self._db.run("list_pending_keys", run)
 
 
 def _already(winner: ResolveResult) -> ResolveResult:

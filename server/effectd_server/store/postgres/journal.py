@@ -9,12 +9,15 @@ import asyncpg
 from effectd_server.store._base import ChangeListener
 from effectd_server.store.journal import (
     EFFECT_COLUMNS,
+    SCOPES_QUERY,
     ClaimResult,
     ClaimStatus,
     EffectClaim,
     EffectFinished,
     EffectRow,
+    ScopeRow,
     effect_row_from,
+    scope_row_from,
     settled_claim,
 )
 from effectd_server.store.postgres._backend import CHANNEL, PostgresBackend, Retry
@@ -231,3 +234,10 @@ class PostgresJournalStore:
             return [effect_row_from(r) for r in rows]
 
         return await self._db.run("list_effects", run)
+
+    async def list_scopes(self, limit: int) -> list[ScopeRow]:
+        async def run(conn: Any) -> list[ScopeRow]:
+            query = f'{SCOPES_QUERY} ORDER BY updated DESC, scope_json COLLATE "C" LIMIT $1'
+            return [scope_row_from(r) for r in await conn.fetch(query, limit)]
+
+        return await self._db.run("list_scopes", run)
