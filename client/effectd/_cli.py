@@ -33,6 +33,7 @@ from effectd._errors import (
     InvalidArgumentError,
     NotFoundError,
     UnavailableError,
+    error_for,
 )
 from effectd._journal import EffectRecord
 from effectd._json import parse_json
@@ -392,7 +393,9 @@ def _watch(args: argparse.Namespace) -> Action:
                     if event.token:
                         rejected["token"] = event.token
                     _print({**rejected, "rejected": {"code": event.code, "message": event.message}})
-                    status = EXIT_UNKNOWN_OR_REVOKED if status == EXIT_OK else status
+                    # The status its code has anywhere else (unknown_or_revoked: 4); the first one counts.
+                    if status == EXIT_OK:
+                        status = exit_status_for(error_for(event.code, event.message))
 
         try:
             await asyncio.wait_for(deliver(), timeout)

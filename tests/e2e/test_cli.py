@@ -147,7 +147,7 @@ async def test_revoke_session_then_resolve_and_await_are_refused(cli: Cli) -> No
     one_line_error(await cli("await", key), 4, "await_event_unknown_or_revoked")
     one_line_error(await cli("peek", key), 4, "await_event_unknown_or_revoked")
     watched = await cli("watch", key)
-    assert watched.rc == 1, watched
+    assert watched.rc == 4, watched
     [line] = watched.json_lines()
     assert line["key_id"] == json.loads(key)["key_id"]
     assert line["rejected"]["code"] == "await_event_unknown_or_revoked"
