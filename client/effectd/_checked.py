@@ -117,7 +117,10 @@ def _plan(cls: type) -> list[tuple[str, str, Callable[[Any], Any]]]:
     plan = _PLANS.get(cls)
     if plan is None:
         module = sys.modules[cls.__module__]
-        hints = typing.get_type_hints(cls, vars(module))
+        try:
+            hints = typing.get_type_hints(cls, vars(module))
+        except (NameError, TypeError):  # an annotation that cannot be resolved here: check nothing
+            hints = {}
         plan = []
         for item in dataclasses.fields(cls):
             check = _accepts(hints.get(item.name, Any))
