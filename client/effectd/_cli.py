@@ -488,7 +488,7 @@ def _effects(args: argparse.Namespace) -> Action:
         from effectd._controller import RemoteEffectController
 
         controller = RemoteEffectController(client)
-        if args.effects_command == "ls" and scope is None:
+        if scope is None:  # `effects ls` without --scope (`effects show` requires one)
             for summary in await controller.list_scopes(limit=limit):
                 _print(
                     {
@@ -498,11 +498,9 @@ def _effects(args: argparse.Namespace) -> Action:
                     }
                 )
         elif args.effects_command == "ls":
-            assert scope is not None
             for record in await controller.list_effects(scope):
                 _print(_effect_json(record))
         else:
-            assert scope is not None  # required by the parser
             _print(_effect_json(await controller.get_effect(scope, args.replay_key)))
         return EXIT_OK
 
