@@ -2,7 +2,7 @@
 
 Every failure goes through one handler (`main`): one line on stderr, `effectd: <code>: <message>`, and
 an exit status from `EXIT_STATUSES`. Modules that add commands (`COMMAND_MODULES`) plug in with
-`add_commands(commands, common)` and, optionally, `add_global_options(parser)`; their commands go
+`add_commands(commands)` and, optionally, `add_global_options(parser)`; their commands go
 through the same handler and table.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import dataclasses
 import importlib
 import logging
@@ -96,9 +97,19 @@ EXIT_STATUSES: tuple[ExitStatus, ...] = (
 """The one exit table: `effectd --help`, the README and the tests read it."""
 
 COMMAND_MODULES: list[str] = []
-"""Modules that add commands: each has `add_commands(commands, common)` and may have
-`add_global_options(parser)` (called for the top-level parser and for `common`, the parent parser of
-every command, so that a global option is accepted anywhere on the line)."""
+"""Modules that add to the command, imported by name. Each may define (all optional):
+
+- `add_global_options(parser)` (or `add_global_flags`): options of every command, added to the top-level
+  parser with their defaults; they are then accepted after any command too.
+- `add_commands(commands)` (or `add_admin_commands`): new commands on the subparsers action;
+  `command_group(commands, "keys")` reaches an existing group. A command sets `action=` (a function of
+  the arguments returning an `Action`, run with a connected client) or `local=` (a function of the
+  arguments returning the exit status, for commands that need no server).
+- `add_serve_flags(parser)`, `add_keys_commands(keys)`: flags of `serve`, commands of `keys`.
+- `connect_options(args)`: keyword arguments for `Client.connect` (TLS, token).
+- `serve_config(args)`: the server configuration for `serve` instead of `load_config`.
+- `USAGE_ERRORS`: exception classes that mean bad usage (exit 2, code `invalid_request`).
+"""
 
 MAX_LIST_LIMIT = 1000
 AWAIT_GRACE_S = 2.0
@@ -246,13 +257,21 @@ async def _wait_ready(channel: grpc.aio.Channel, target: str, timeout: float) ->
         state = channel.get_state(try_to_connect=True)
 
 
+def _connect_options(args: argparse.Namespace) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for module in _modules():
+        if (hook := _hook(module, "connect_options")) is not None:
+            options.update(hook(args))
+    return options
+
+
 async def _connect(args: argparse.Namespace) -> Client:
     timeout = args.connect_timeout
     if not (math.isfinite(timeout) and timeout > 0):
         raise _usage(f"--connect-timeout must be a positive number of seconds, got {timeout:g}")
     target = _targets(args.target)
     try:
-        client = await Client.connect(target, connect_timeout=None)
+        client = await Client.connect(target, connect_timeout=None, **_connect_options(args))
     except ValueError as exc:
         raise _usage(f"--target: {exc}") from None
     except OSError as exc:  # a host name that does not resolve
@@ -635,6 +654,15 @@ def _log_level() -> str:
     return level
 
 
+def _serve_config(args: argparse.Namespace, load_config: Callable[..., Any]) -> Any:
+    """The configuration of `serve`: a module's `serve_config(args)` (a config file, more flags), else the
+    flags and EFFECTD_* variables read by `load_config`."""
+    for module in _modules():
+        if (hook := _hook(module, "serve_config")) is not None:
+            return hook(args)
+    return load_config(listen=args.listen, db=args.db, store=args.store)
+
+
 def _serve(args: argparse.Namespace) -> int:
     try:
         from effectd_server import load_config, serve
@@ -643,7 +671,7 @@ def _serve(args: argparse.Namespace) -> int:
         raise _usage("effectd serve needs the server extra: pip install 'effectd[server]'") from None
     level = _log_level()
     try:
-        config = load_config(listen=args.listen, db=args.db, store=args.store)
+        config = _serve_config(args, load_config)
         if args.http_listen is not None:
             check_listen(args.http_listen)
             config = dataclasses.replace(config, http_listen=args.http_listen)
@@ -708,45 +736,35 @@ class _Parser(argparse.ArgumentParser):
         raise _usage(f"{message} (see `{self.prog} --help`)")
 
 
-def _add_global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
-    """The options every command takes, anywhere on the line; only the top-level parser holds defaults
-    (the others leave an option they did not see unset)."""
-
-    def default(value: Any) -> Any:
-        return value if defaults else argparse.SUPPRESS
-
+def _add_global_options(parser: argparse.ArgumentParser) -> None:
+    """The options every command takes (accepted anywhere on the line: see `_mirror_global_options`)."""
     parser.add_argument(
         "--target",
-        default=default(os.environ.get("EFFECTD_TARGET", DEFAULT_TARGET)),
+        default=os.environ.get("EFFECTD_TARGET", DEFAULT_TARGET),
         help=f"server address HOST:PORT, several comma-separated (env EFFECTD_TARGET; default {DEFAULT_TARGET})",
     )
     parser.add_argument(
         "--connect-timeout",
         type=float,
-        default=default(CONNECT_TIMEOUT_S),
+        default=CONNECT_TIMEOUT_S,
         metavar="SECONDS",
         help=f"how long to wait for a server that accepts the connection (default {CONNECT_TIMEOUT_S:g}); "
         "a refused connection fails at once",
     )
 
 
-def _command(commands: Any, name: str, help: str, common: argparse.ArgumentParser, **kwargs: Any) -> Any:
+def _command(commands: Any, name: str, help: str, **kwargs: Any) -> Any:
     return commands.add_parser(
-        name,
-        help=help,
-        description=help,
-        parents=[common],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        **kwargs,
+        name, help=help, description=help, formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs
     )
 
 
 KEY_HELP = "the key: its token (ek1_...), its JSON as `key mint` prints it, - for stdin or @FILE"
 
 
-def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+def add_commands(commands: Any) -> None:
     """The await-event, journal, process and keyring commands, and serve."""
-    serve = _command(commands, "serve", "run the server", common)
+    serve = _command(commands, "serve", "run the server")
     serve.add_argument(
         "--listen", metavar="HOST:PORT", help="gRPC address (env EFFECTD_LISTEN; default 127.0.0.1:50551)"
     )
@@ -761,15 +779,15 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     serve.set_defaults(local=_serve)
 
-    key = _command(commands, "key", "await-event keys", common).add_subparsers(
+    key = _command(commands, "key", "await-event keys").add_subparsers(
         dest="key_command", required=True, metavar="COMMAND"
     )
-    mint = _command(key, "mint", "mint the signed key for a scope and a wait", common, epilog=types_help())
+    mint = _command(key, "mint", "mint the signed key for a scope and a wait", epilog=types_help())
     mint.add_argument("--scope", required=True, metavar="JSON", help="the execution scope (types below)")
     mint.add_argument("--wait", required=True, metavar="JSON", help="what is awaited (types below)")
     mint.set_defaults(action=_key_mint)
 
-    resolve = _command(commands, "resolve", "resolve a key (first writer wins)", common)
+    resolve = _command(commands, "resolve", "resolve a key (first writer wins)")
     resolve.add_argument("key", metavar="KEY", help=KEY_HELP)
     how = resolve.add_mutually_exclusive_group(required=True)
     how.add_argument("--ok", metavar="JSON", help="succeed with this JSON value (- for stdin, @FILE)")
@@ -777,7 +795,7 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     how.add_argument("--cancelled", action="store_true", help="record cancelled")
     resolve.set_defaults(action=_resolve)
 
-    wait = _command(commands, "await", "wait for a key's terminal and print it", common)
+    wait = _command(commands, "await", "wait for a key's terminal and print it")
     wait.add_argument("key", metavar="KEY", help=KEY_HELP)
     wait.add_argument(
         "--timeout",
@@ -787,36 +805,34 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     wait.set_defaults(action=_await)
 
-    peek = _command(commands, "peek", "a key's state, without waiting", common)
+    peek = _command(commands, "peek", "a key's state, without waiting")
     peek.add_argument("key", metavar="KEY", help=KEY_HELP)
     peek.set_defaults(action=_peek)
 
-    watch = _command(commands, "watch", "wait for many keys; one JSON line per terminal", common)
+    watch = _command(commands, "watch", "wait for many keys; one JSON line per terminal")
     watch.add_argument("keys", metavar="KEY", nargs="+", help=KEY_HELP)
     watch.add_argument(
         "--timeout", type=float, metavar="SECONDS", help="stop after this long (exit 5 when keys are still pending)"
     )
     watch.set_defaults(action=_watch)
 
-    cancel = _command(commands, "cancel", "record cancelled as a key's terminal", common)
+    cancel = _command(commands, "cancel", "record cancelled as a key's terminal")
     cancel.add_argument("key", metavar="KEY", help=KEY_HELP)
     cancel.set_defaults(action=_cancel)
 
-    revoke_key = _command(commands, "revoke-key", "revoke one key", common)
+    revoke_key = _command(commands, "revoke-key", "revoke one key")
     revoke_key.add_argument("key", metavar="KEY", help=KEY_HELP)
     revoke_key.set_defaults(action=_revoke_key)
 
-    revoke_session = _command(commands, "revoke-session", "revoke every key of a session, for good", common)
+    revoke_session = _command(commands, "revoke-session", "revoke every key of a session, for good")
     revoke_session.add_argument("session_id", metavar="ID", help="the session id")
     revoke_session.set_defaults(action=_revoke_session)
 
-    cancel_waits = _command(
-        commands, "cancel-session-waits", "cancel every pending key of a session (it stays usable)", common
-    )
+    cancel_waits = _command(commands, "cancel-session-waits", "cancel every pending key of a session (it stays usable)")
     cancel_waits.add_argument("session_id", metavar="ID", help="the session id")
     cancel_waits.set_defaults(action=_cancel_session_waits)
 
-    effects = _command(commands, "effects", "the effect journal", common).add_subparsers(
+    effects = _command(commands, "effects", "the effect journal").add_subparsers(
         dest="effects_command", required=True, metavar="COMMAND"
     )
     effects_ls = _command(
@@ -824,67 +840,64 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
         "ls",
         "a scope's journal, oldest first, one JSON line per effect; without --scope the most recently "
         "updated scopes, one JSON line each",
-        common,
     )
     effects_ls.add_argument("--scope", metavar="JSON", help='e.g. {"type":"turn","session_id":"s1","turn_id":"t1"}')
     effects_ls.add_argument("--limit", type=int, default=100, metavar="N", help="without --scope: at most N scopes")
     effects_ls.set_defaults(action=_effects)
-    effects_show = _command(effects, "show", "one journaled effect", common)
+    effects_show = _command(effects, "show", "one journaled effect")
     effects_show.add_argument("--scope", required=True, metavar="JSON", help="the execution scope")
     effects_show.add_argument("replay_key", metavar="REPLAY_KEY", help="the effect's replay key")
     effects_show.set_defaults(action=_effects)
 
-    _add_process_commands(commands, common)
+    _add_process_commands(commands)
 
-    keys = _command(commands, "keys", "the signing keyring", common).add_subparsers(
+    keys = _command(commands, "keys", "the signing keyring").add_subparsers(
         dest="keys_command", required=True, metavar="COMMAND"
     )
-    _command(keys, "list", "list signing keys", common).set_defaults(action=_keys)
-    _command(keys, "rotate", "make a new active signing key", common).set_defaults(action=_keys)
-    retire = _command(keys, "retire", "retire a signing key (its keys stop verifying)", common)
+    _command(keys, "list", "list signing keys").set_defaults(action=_keys)
+    _command(keys, "rotate", "make a new active signing key").set_defaults(action=_keys)
+    retire = _command(keys, "retire", "retire a signing key (its keys stop verifying)")
     retire.add_argument("kid", metavar="KID", help="the signing key id, as `keys list` prints it")
     retire.set_defaults(action=_keys)
-    pending = _command(keys, "pending", "a session's pending await-event keys, oldest first, with tokens", common)
+    pending = _command(keys, "pending", "a session's pending await-event keys, oldest first, with tokens")
     pending.add_argument("--session", required=True, metavar="ID", help="the session id")
     pending.add_argument("--limit", type=int, default=100, metavar="N", help="at most N keys (default 100)")
     pending.set_defaults(action=_keys_pending)
 
-    sessions = _command(commands, "sessions", "sessions that have keys", common).add_subparsers(
+    sessions = _command(commands, "sessions", "sessions that have keys").add_subparsers(
         dest="sessions_command", required=True, metavar="COMMAND"
     )
-    sessions_ls = _command(
-        sessions, "ls", "sessions, most recently active first: pending and resolved keys, revoked", common
-    )
+    sessions_ls = _command(sessions, "ls", "sessions, most recently active first: pending and resolved keys, revoked")
     sessions_ls.add_argument("--limit", type=int, default=100, metavar="N", help="at most N sessions (default 100)")
     sessions_ls.set_defaults(action=_sessions)
 
 
-def _add_process_commands(commands: Any, common: argparse.ArgumentParser) -> None:
-    processes = _command(commands, "processes", "the process registry", common).add_subparsers(
+def _add_process_commands(commands: Any) -> None:
+    processes = _command(commands, "processes", "the process registry").add_subparsers(
         dest="processes_command", required=True, metavar="COMMAND"
     )
-    ls = _command(processes, "ls", "processes by id, one JSON line each (default: running)", common)
+    ls = _command(processes, "ls", "processes by id, one JSON line each (default: running)")
     ls.add_argument("--status", default="running", help="running, completed, failed, cancelled or any")
     ls.add_argument("--waiting", action="store_true", help="only processes in a wait state")
-    show = _command(processes, "show", "one process record", common)
+    show = _command(processes, "show", "one process record")
     show.add_argument("process_id", metavar="ID", help="the process id")
-    events = _command(processes, "events", "a process's events, one JSON line each", common)
+    events = _command(processes, "events", "a process's events, one JSON line each")
     events.add_argument("process_id", metavar="ID", help="the process id")
     events.add_argument("--after", type=int, default=0, metavar="N", help="only events with a sequence above N")
     events.add_argument(
         "--follow", action="store_true", help="then each new event as it is appended, until the terminal one"
     )
-    signal_ = _command(processes, "signal", "send a signal (resolves its await-event key)", common)
+    signal_ = _command(processes, "signal", "send a signal (resolves its await-event key)")
     signal_.add_argument("process_id", metavar="ID", help="the process id")
     signal_.add_argument("name", metavar="NAME", help="the signal name")
     signal_.add_argument("--payload", required=True, metavar="JSON", help="the payload; - for stdin, @FILE")
     signal_.add_argument("--signal-id", help="deduplicates resends (default: a new random id)")
-    cancel = _command(processes, "cancel", "request cancellation (idempotent by reason)", common)
+    cancel = _command(processes, "cancel", "request cancellation (idempotent by reason)")
     cancel.add_argument("process_id", metavar="ID", help="the process id")
     cancel.add_argument("--reason", help="why (the same reason twice cancels once)")
-    await_ = _command(processes, "await", "wait until the process is terminal; print its output", common)
+    await_ = _command(processes, "await", "wait until the process is terminal; print its output")
     await_.add_argument("process_id", metavar="ID", help="the process id")
-    grants = _command(processes, "grants", "a session scope's handle grants with their records", common)
+    grants = _command(processes, "grants", "a session scope's handle grants with their records")
     grants.add_argument("--session", required=True, metavar="ID", help="the session id")
     grants.add_argument("--frame", metavar="AGENT_FRAME_ID", help="an agent frame within the session")
     for sub in (ls, show, events, signal_, cancel, await_, grants):
@@ -893,7 +906,7 @@ def _add_process_commands(commands: Any, common: argparse.ArgumentParser) -> Non
 
 def command_group(commands: Any, name: str) -> Any:
     """The subcommands of an existing group (`keys`, `effects`, ...), for a module that adds to it:
-    `command_group(commands, "keys").add_parser(...)` (with `parents=[common]`)."""
+    `command_group(commands, "keys").add_parser(...)`."""
     for action in commands.choices[name]._actions:
         if isinstance(action, argparse._SubParsersAction):
             return action
@@ -904,25 +917,61 @@ def _modules() -> list[Any]:
     return [importlib.import_module(name) for name in COMMAND_MODULES]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    modules = _modules()
-    common = argparse.ArgumentParser(add_help=False)
-    _add_global_options(common, defaults=False)
+def _hook(module: Any, *names: str) -> Any:
+    """The module's function under the first of `names` it defines, or None."""
+    for name in names:
+        if hasattr(module, name):
+            return getattr(module, name)
+    return None
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    found: list[argparse.ArgumentParser] = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):  # aliases map to the same parser
+                found.append(sub)
+                found.extend(_subparsers(sub))
+    return found
+
+
+def _mirror_global_options(parser: argparse.ArgumentParser) -> None:
+    """Accept every global option after any command too: each command gets a copy that leaves the
+    top-level value alone when the option is not given there (default SUPPRESS). A command's own option
+    of the same name (`serve --tls-cert`) wins."""
+    globals_ = [a for a in parser._actions if a.option_strings and not isinstance(a, argparse._HelpAction)]
+    for sub in _subparsers(parser):
+        for action in globals_:
+            if any(option in sub._option_string_actions for option in action.option_strings):
+                continue
+            mirrored = copy.copy(action)
+            mirrored.default = argparse.SUPPRESS
+            mirrored.required = False
+            sub._add_action(mirrored)
+
+
+def build_parser(modules: Sequence[Any] | None = None) -> argparse.ArgumentParser:
+    modules = _modules() if modules is None else modules
     parser = _Parser(
         prog="effectd",
         description="effectd: the effect controller for agent runtimes. JSON in, JSON out.",
         epilog=types_help() + "\n\n" + _exit_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_global_options(parser, defaults=True)
+    _add_global_options(parser)
     for module in modules:
-        if hasattr(module, "add_global_options"):
-            module.add_global_options(parser)
-            module.add_global_options(common)
+        if (add_global := _hook(module, "add_global_options", "add_global_flags")) is not None:
+            add_global(parser)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    add_commands(commands, common)
+    add_commands(commands)
     for module in modules:
-        module.add_commands(commands, common)
+        if (add := _hook(module, "add_commands", "add_admin_commands")) is not None:
+            add(commands)
+        if (add_serve := _hook(module, "add_serve_flags")) is not None:
+            add_serve(commands.choices["serve"])
+        if (add_keys := _hook(module, "add_keys_commands")) is not None:
+            add_keys(command_group(commands, "keys"))
+    _mirror_global_options(parser)
     return parser
 
 
@@ -950,6 +999,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EffectdError as exc:
         print(f"effectd: {exc.code}: {_one_line(exc.message)}", file=sys.stderr)
         return exit_status_for(exc)
+    except _usage_errors() as exc:
+        print(f"effectd: invalid_request: {_one_line(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
     except BrokenPipeError:
         # The reader went away (`effectd keys list | true`): nothing to say, and nobody to say it to.
         _silence_stdout()
@@ -959,9 +1011,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RecursionError:
         print("effectd: invalid_request: the input is nested too deeply", file=sys.stderr)
         return EXIT_USAGE
+    except ImportError as exc:  # a command of the server extra, without it
+        print(f"effectd: invalid_request: this command needs the server extra ({exc.name}): "
+              "pip install 'effectd[server]'", file=sys.stderr)  # fmt: skip
+        return EXIT_USAGE
     except Exception as exc:  # a bug: still one line, with a stable code
         print(f"effectd: internal: {type(exc).__name__}: {_one_line(_describe(exc))}", file=sys.stderr)
         return EXIT_ERROR
+
+
+def _usage_errors() -> tuple[type[BaseException], ...]:
+    """Exception classes the modules raise for bad usage (their `USAGE_ERRORS`)."""
+    try:
+        return tuple(error for module in _modules() for error in getattr(module, "USAGE_ERRORS", ()))
+    except ImportError:
+        return ()
 
 
 def _one_line(text: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from effectd import _cli
-from effectd._cli import EXIT_STATUSES, build_parser, command_group, main
+from effectd._cli import EXIT_STATUSES, build_parser, main
 from effectd._scope import _SCOPES, _WAITS
 
 
@@ -76,23 +76,51 @@ def test_a_usage_error_is_one_coded_line(capsys: pytest.CaptureFixture[str]) -> 
     assert err.count("\n") == 1 and err.startswith("effectd: invalid_request: ")
 
 
+class _BadFlags(Exception):
+    pass
+
+
 class _Extension:
-    """What a module in COMMAND_MODULES provides."""
+    """What a module in COMMAND_MODULES provides (here with the names the admin module uses)."""
+
+    USAGE_ERRORS = (_BadFlags,)
 
     @staticmethod
-    def add_global_options(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--extra-flag", default=argparse.SUPPRESS, help="an extension's global option")
+    def add_global_flags(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--tls-cert", dest="client_tls_cert", help="an extension's global option")
+        parser.add_argument("--token", default="from-env", help="another")
 
     @staticmethod
-    def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
-        hello = commands.add_parser("hello", help="an extension's command", parents=[common])
-        hello.set_defaults(local=lambda args: 7)
-        rewrap = command_group(commands, "keys").add_parser("rewrap", help="added to keys", parents=[common])
-        rewrap.set_defaults(local=lambda args: 0)
+    def add_admin_commands(commands: Any) -> None:
+        hello = commands.add_parser("hello", help="an extension's command")
+        hello.set_defaults(local=lambda args: 7 if args.token == "t" else 8)
+        bad = commands.add_parser("bad", help="raises the extension's usage error")
+        bad.set_defaults(local=_raise_bad_flags)
+
+    @staticmethod
+    def add_serve_flags(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--tls-cert", dest="serve_tls_cert", help="serve's own --tls-cert")
+
+    @staticmethod
+    def add_keys_commands(keys: Any) -> None:
+        keys.add_parser("rewrap", help="added to keys").set_defaults(local=lambda args: 0)
 
 
-def test_a_module_adds_commands_and_global_options(monkeypatch: pytest.MonkeyPatch) -> None:
+def _raise_bad_flags(args: argparse.Namespace) -> int:
+    raise _BadFlags("--tls-cert and --tls-key go together")
+
+
+def test_a_module_adds_commands_and_global_options(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(_cli, "_modules", lambda: [_Extension])
-    assert main(["hello", "--extra-flag", "x"]) == 7
+    assert main(["hello", "--token", "t"]) == 7
+    assert main(["--token", "t", "hello"]) == 7
+    assert main(["hello"]) == 8  # the top-level default stays when the command does not name it
     assert main(["keys", "rewrap", "--target", "h:1"]) == 0
-    assert build_parser().parse_args(["hello", "--extra-flag", "x"]).extra_flag == "x"
+    parser = build_parser([_Extension])
+    assert parser.parse_args(["keys", "list", "--tls-cert", "c.pem"]).client_tls_cert == "c.pem"
+    served = parser.parse_args(["serve", "--tls-cert", "server.pem"])  # serve's own option wins
+    assert served.serve_tls_cert == "server.pem" and served.client_tls_cert is None
+    assert main(["bad"]) == 2
+    assert capsys.readouterr().err == "effectd: invalid_request: --tls-cert and --tls-key go together\n"
