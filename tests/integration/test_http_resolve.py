@@ -4,14 +4,17 @@ the same first-writer-wins rules, strict JSON and size limits as the gRPC servic
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import aiohttp
+import grpc
 import pytest
-from effectd import AwaitEventKey, CustomWait, Err, ExternalCompletionError, Ok, TurnScope
+from effectd import AuthError, AwaitEventKey, CustomWait, Err, ExternalCompletionError, Ok, TurnScope
 from effectd._client import Client
 from effectd_server import RunningServer
+from effectd_server.http import start_http_listener
+from effectd_server.http.auth import ACTION_METHODS
 
 from tests.integration.conftest import ServerFactory
 
@@ -164,3 +167,42 @@ async def test_unknown_routes_and_methods_answer_json(http: aiohttp.ClientSessio
     async with http.get("/v1/resolve/ek1_x") as response:
         assert response.status == 405
         assert (await response.json())["code"] == "invalid_request"
+
+
+class _Unauthenticated(AuthError):
+    status = grpc.StatusCode.UNAUTHENTICATED
+
+
+class _TokenRoles:
+    """A checker as the edge's token authorizer is one: a bearer token's role, and what the role may call."""
+
+    def __init__(self, roles: dict[str, set[str]]) -> None:
+        self._roles = roles
+
+    def check(self, method: str, metadata: Iterable[Any] | None) -> None:
+        header = dict(metadata or ()).get("authorization", "")
+        allowed = self._roles.get(header.removeprefix("Bearer "))
+        if allowed is None:
+            raise _Unauthenticated("unauthenticated", "this call needs a known bearer token")
+        if method not in allowed:
+            raise AuthError("permission_denied", f"may not call {method}")
+
+
+async def test_the_authorisation_seam(client: Client, http_server: RunningServer) -> None:
+    checker = _TokenRoles({"resolver": {ACTION_METHODS["resolve"], ACTION_METHODS["peek"]}, "reader": set()})
+    listener = await start_http_listener(
+        "127.0.0.1:0", http_server.parts["await_events"], http_server.config.limits, checker=checker
+    )
+    key = await _key(client, "authorised")
+    try:
+        async with aiohttp.ClientSession(base_url=listener.url) as http:
+            status, answer = await _post(http, key.token, '{"ok": 1}')
+            assert (status, answer["code"]) == (401, "unauthenticated")
+            headers = {"Authorization": "Bearer reader"}
+            async with http.post(f"/v1/resolve/{key.token}", data='{"ok": 1}', headers=headers) as response:
+                assert (response.status, (await response.json())["code"]) == (403, "permission_denied")
+            headers = {"Authorization": "Bearer resolver"}
+            async with http.post(f"/v1/resolve/{key.token}", data='{"ok": 1}', headers=headers) as response:
+                assert (response.status, await response.json()) == (200, {"status": "accepted"})
+    finally:
+        await listener.stop()

@@ -35,7 +35,7 @@ from effectd._scope import (
 from effectd_server.await_events.core import AwaitEventCore, KeyPendingState
 from effectd_server.config import LimitsConfig
 from effectd_server.edge.logs import safe
-from effectd_server.http.auth import authorize
+from effectd_server.http.auth import CallChecker, authorize
 from effectd_server.http.body import resolution_from_body
 
 __all__ = ["HTTP_STATUS", "HttpListener", "check_listen", "start_http_listener"]
@@ -85,9 +85,10 @@ _UNKNOWN = {"status": "unknown_or_revoked"}
 
 
 class _Routes:
-    def __init__(self, core: AwaitEventCore, limits: LimitsConfig) -> None:
+    def __init__(self, core: AwaitEventCore, limits: LimitsConfig, checker: CallChecker | None) -> None:
         self._core = core
         self._limits = limits
+        self._checker = checker
 
     def _key(self, request: web.Request) -> AwaitEventKey | None:
         """The path's key; None for a token that does not decode (answered like a tampered key)."""
@@ -103,7 +104,7 @@ class _Routes:
             return None
 
     async def resolve(self, request: web.Request) -> web.Response:
-        authorize(request, "resolve")
+        authorize(request, "resolve", self._checker)
         key = self._key(request)
         try:
             data = await request.read()
@@ -123,7 +124,7 @@ class _Routes:
         return _json(to_lash(outcome), 200)
 
     async def peek(self, request: web.Request) -> web.Response:
-        authorize(request, "peek")
+        authorize(request, "peek", self._checker)
         key = self._key(request)
         if key is None:
             return _json(_UNKNOWN, 404)
@@ -170,11 +171,17 @@ class HttpListener:
 
 
 async def start_http_listener(
-    listen: str, core: AwaitEventCore, limits: LimitsConfig, *, shutdown_timeout_s: float = 10.0
+    listen: str,
+    core: AwaitEventCore,
+    limits: LimitsConfig,
+    *,
+    checker: CallChecker | None = None,
+    shutdown_timeout_s: float = 10.0,
 ) -> HttpListener:
-    """Serve the endpoint on `listen` (port 0 picks a free port). OSError when it cannot bind."""
+    """Serve the endpoint on `listen` (port 0 picks a free port). OSError when it cannot bind. With a
+    `checker` (the edge's token authorizer) every request needs a bearer token whose role may resolve."""
     host, port = check_listen(listen)
-    routes = _Routes(core, limits)
+    routes = _Routes(core, limits, checker)
     app = web.Application(middlewares=[_errors], client_max_size=limits.max_payload_bytes + _BODY_SLACK_BYTES)
     app.router.add_post("/v1/resolve/{token}", routes.resolve)
     app.router.add_get("/v1/keys/{token}", routes.peek)
