@@ -1,9 +1,9 @@
 """The `effectd` command: a thin shell over the SDK. JSON in, JSON out, one exit table.
 
 Every failure goes through one handler (`main`): one line on stderr, `effectd: <code>: <message>`, and
-an exit status from `EXIT_STATUSES`. Modules that add commands (`COMMAND_MODULES`) plug in with
-`add_commands(commands)` and, optionally, `add_global_options(parser)`; their commands go
-through the same handler and table.
+an exit status from `EXIT_STATUSES`. Modules that add commands are listed in `COMMAND_MODULES` and plug
+in through the hooks described there; their commands go through the same handler and table, and every
+global option (theirs too) is accepted anywhere on the line.
 """
 
 from __future__ import annotations
