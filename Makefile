@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
+	@echo "The CLI: $(BIN)/effectd --help (or first: . $(BIN)/activate). Examples: $(BIN)/python examples/await_and_resolve.py"
 	$(BIN)/effectd serve
 
 proto: $(STAMP)
@@ -29,15 +30,15 @@ proto-check: $(STAMP)
 	rm -rf .proto-check
 
 fmt: $(STAMP)
-	$(BIN)/ruff format client server tests bench
-	$(BIN)/ruff check --fix client server tests bench
+	$(BIN)/ruff format client server tests bench examples
+	$(BIN)/ruff check --fix client server tests bench examples
 
 lint: $(STAMP)
-	$(BIN)/ruff format --check client server tests bench
-	$(BIN)/ruff check client server tests bench
+	$(BIN)/ruff format --check client server tests bench examples
+	$(BIN)/ruff check client server tests bench examples
 
 typecheck: $(STAMP)
-	$(BIN)/mypy client/effectd server/effectd_server
+	$(BIN)/mypy client/effectd server/effectd_server examples
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -25,7 +25,6 @@ __all__ = [
     "add_keys_commands",
     "add_serve_flags",
     "connect_options",
-    "run_local",
     "serve_config",
 ]
 
@@ -35,6 +34,10 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 class AdminUsageError(Exception):
     """Bad flags or configuration: exit 2 with one line on stderr."""
+
+
+USAGE_ERRORS = (AdminUsageError,)
+"""What `_cli`'s one handler reports as bad usage."""
 
 
 def _version() -> str:
@@ -149,7 +152,12 @@ def _store_flags(parser: argparse.ArgumentParser) -> None:
 def add_admin_commands(commands: Any) -> None:
     tokens = commands.add_parser("tokens", help="bearer tokens").add_subparsers(dest="tokens_command", required=True)
     add = tokens.add_parser("add", help="add a token with a role to the tokens file; print it (only this once)")
-    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument(
+        "--role",
+        required=True,
+        choices=ROLES,
+        help="runtime (keys, journal, processes), resolver (resolve, peek, cancel), worker, or admin (everything)",
+    )
     add.add_argument("--name", default="", help="a note kept beside the hash (who or what holds the token)")
     add.add_argument(
         "--tokens-file", metavar="FILE", help="default: auth.tokens_file of --config / EFFECTD_TOKENS_FILE"
@@ -185,21 +193,6 @@ def add_keys_commands(keys: Any) -> None:
     rewrap.set_defaults(local=_keys_rewrap)
     new = keys.add_parser("new-master-key", help="print a new random master key (base64) for a master key file")
     new.set_defaults(local=_new_master_key)
-
-
-def run_local(args: argparse.Namespace) -> int | None:
-    """Run a command that needs no server; None when `args` names another command."""
-    command = getattr(args, "local", None)
-    if command is None:
-        return None
-    try:
-        return int(command(args))
-    except AdminUsageError as exc:
-        print(f"effectd: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except ImportError:
-        print("effectd: this command needs the server extra: pip install 'effectd[server]'", file=sys.stderr)
-        return EXIT_USAGE
 
 
 def _tokens_add(args: argparse.Namespace) -> int:

@@ -1,24 +1,23 @@
 """The operator's part of the `effectd` command: the serve flags for metrics, logs, tracing and retention,
-and `effectd gc [--dry-run]`. `_cli` calls `add_serve_options`, `serve_overrides`, `configure_logging` and
-`add_commands`; a command added here runs through `args.ops(args)` and returns its exit code."""
+and `effectd gc [--dry-run]`, plugged into `_cli` by its hooks (`add_serve_flags`, `serve_overrides`,
+`add_commands`); a command added here runs through `args.local(args)` and returns its exit code."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
-import os
 import sys
 import urllib.error
 import urllib.request
 from typing import Any
 
-__all__ = ["add_commands", "add_serve_options", "configure_logging", "serve_overrides"]
+__all__ = ["add_commands", "add_serve_flags", "serve_overrides"]
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
 
-def add_serve_options(serve: argparse.ArgumentParser) -> None:
+def add_serve_flags(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--admin-listen", metavar="HOST:PORT", help="serve /metrics here (env EFFECTD_ADMIN_LISTEN)")
     serve.add_argument(
         "--log-format",
@@ -50,13 +49,6 @@ def serve_overrides(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
-def configure_logging(config: Any) -> None:
-    """Log lines in the configured format at EFFECTD_LOG_LEVEL (default INFO)."""
-    from effectd_server.log_format import configure_logging as configure
-
-    configure(config.logs, os.environ.get("EFFECTD_LOG_LEVEL", "INFO"))
-
-
 def add_commands(commands: Any) -> None:
     gc = commands.add_parser(
         "gc",
@@ -72,7 +64,7 @@ def add_commands(commands: Any) -> None:
     gc.add_argument("--retention-keys", type=float, metavar="S", help="as for serve (env EFFECTD_RETENTION_KEYS_S)")
     gc.add_argument("--retention-journal", type=float, metavar="S", help="(env EFFECTD_RETENTION_JOURNAL_S)")
     gc.add_argument("--retention-processes", type=float, metavar="S", help="(env EFFECTD_RETENTION_PROCESSES_S)")
-    gc.set_defaults(ops=_gc)
+    gc.set_defaults(local=_gc)
 
 
 def _fail(message: str, code: int) -> int:

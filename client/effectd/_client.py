@@ -21,6 +21,7 @@ import grpc
 from effectd._channel import TLSConfig
 from effectd._convert_await_events import KeyRef, key_ref_to_proto, minted_key_from_proto
 from effectd._convert_scope import (
+    key_from_proto,
     key_to_proto,
     resolution_from_proto,
     resolution_to_proto,
@@ -46,6 +47,8 @@ __all__ = [
     "RPC_METHODS",
     "Client",
     "KeyPending",
+    "PendingKey",
+    "SessionSummary",
     "SigningKey",
     "Watch",
     "WatchRejected",
@@ -62,6 +65,7 @@ RPC_METHODS: dict[str, str] = {
     "effectd.v1.EffectController/RenewLease": "RemoteEffectController._renew",
     "effectd.v1.EffectController/ListEffects": "RemoteEffectController.list_effects",
     "effectd.v1.EffectController/GetEffect": "RemoteEffectController.get_effect",
+    "effectd.v1.EffectController/ListScopes": "RemoteEffectController.list_scopes",
     "effectd.v1.AwaitEvents/MintKey": "mint_key",
     "effectd.v1.AwaitEvents/Resolve": "resolve",
     "effectd.v1.AwaitEvents/ResolveMany": "resolve_many",
@@ -72,6 +76,8 @@ RPC_METHODS: dict[str, str] = {
     "effectd.v1.AwaitEvents/RevokeKey": "revoke_key",
     "effectd.v1.AwaitEvents/RevokeSession": "revoke_session",
     "effectd.v1.AwaitEvents/CancelSessionWaits": "cancel_session_waits",
+    "effectd.v1.AwaitEvents/ListSessions": "list_sessions",
+    "effectd.v1.AwaitEvents/ListPendingKeys": "list_pending_keys",
     "effectd.v1.Keyring/ListSigningKeys": "list_signing_keys",
     "effectd.v1.Keyring/RotateSigningKey": "rotate_signing_key",
     "effectd.v1.Keyring/RetireSigningKey": "retire_signing_key",
@@ -119,6 +125,26 @@ class KeyPending:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionSummary:
+    """A session that has keys, as `Client.list_sessions()` lists it."""
+
+    session_id: str
+    pending: int
+    resolved: int
+    revoked: bool
+    last_activity_unix_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class PendingKey:
+    """A pending key, as `Client.list_pending_keys()` lists it (signed by the active signing key)."""
+
+    key: AwaitEventKey
+    deadline_unix_ms: int | None
+    created_at_unix_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class SigningKey:
     kid: str
     state: Literal["active", "verify_only", "retired"]
@@ -150,6 +176,19 @@ _KEY_STATE_NAMES: dict[int, Literal["active", "verify_only", "retired"]] = {
     pb.SIGNING_KEY_STATE_VERIFY_ONLY: "verify_only",
     pb.SIGNING_KEY_STATE_RETIRED: "retired",
 }
+
+
+def _text(name: str, value: object) -> None:
+    """A wrong type is an InvalidArgumentError with a code, not a TypeError from protobuf."""
+    if not isinstance(value, str):
+        raise InvalidArgumentError("invalid_request", f"{name} must be a str, got {type(value).__name__}")
+
+
+def _number(name: str, value: object, *, integer: bool = False) -> None:
+    kinds: tuple[type, ...] = (int,) if integer else (int, float)
+    if value is not None and (not isinstance(value, kinds) or isinstance(value, bool)):
+        what = "an int" if integer else "a number of seconds"
+        raise InvalidArgumentError("invalid_request", f"{name} must be {what}, got {type(value).__name__}")
 
 
 def _signing_key(info: pb.SigningKeyInfo) -> SigningKey:
@@ -255,6 +294,8 @@ class Client:
         seconds (default 5, at least 1); a stream silent for two intervals plus a second is taken for a
         dead link and reopened on a new connection.
         """
+        _number("timeout", timeout)
+        _number("deadline_unix_ms", deadline_unix_ms, integer=True)
         if timeout is not None and deadline_unix_ms is None:
             if not (math.isfinite(timeout) and 0 <= timeout <= MAX_TIMEOUT_S):
                 raise InvalidArgumentError(
@@ -326,16 +367,44 @@ class Client:
         await self.rpc.unary(self._events.RevokeKey, pb.RevokeKeyRequest(**key_ref_to_proto(key)), timeout=timeout)
 
     async def revoke_session(self, session_id: str, *, timeout: float | None = None) -> None:
+        _text("session_id", session_id)
         await self.rpc.unary(
             self._events.RevokeSession, pb.RevokeSessionRequest(session_id=session_id), timeout=timeout
         )
 
     async def cancel_session_waits(self, session_id: str, *, timeout: float | None = None) -> int:
         """Resolve every pending key of the session as `cancelled`; returns how many."""
+        _text("session_id", session_id)
         response = await self.rpc.unary(
             self._events.CancelSessionWaits, pb.CancelSessionWaitsRequest(session_id=session_id), timeout=timeout
         )
         return int(response.cancelled)
+
+    async def list_sessions(self, *, limit: int = 100, timeout: float | None = None) -> list[SessionSummary]:
+        """Sessions that have keys, most recently active first (up to `limit`, at most 1000)."""
+        _number("limit", limit, integer=True)
+        response = await self.rpc.unary(self._events.ListSessions, pb.ListSessionsRequest(limit=limit), timeout=timeout)
+        return [
+            SessionSummary(s.session_id, s.pending, s.resolved, s.revoked, s.last_activity_unix_ms)
+            for s in response.sessions
+        ]
+
+    async def list_pending_keys(
+        self, session_id: str, *, limit: int = 100, timeout: float | None = None
+    ) -> list[PendingKey]:
+        """The session's pending keys, oldest first, each signed by the active signing key (`key.token`)."""
+        _text("session_id", session_id)
+        _number("limit", limit, integer=True)
+        request = pb.ListPendingKeysRequest(session_id=session_id, limit=limit)
+        response = await self.rpc.unary(self._events.ListPendingKeys, request, timeout=timeout)
+        return [
+            PendingKey(
+                key_from_proto(k.key),
+                k.deadline_unix_ms if k.HasField("deadline_unix_ms") else None,
+                k.created_at_unix_ms,
+            )
+            for k in response.keys
+        ]
 
     # -- Keyring -----------------------------------------------------------------------------
     async def list_signing_keys(self, *, timeout: float | None = None) -> list[SigningKey]:
@@ -347,6 +416,7 @@ class Client:
         return _signing_key(response.active)
 
     async def retire_signing_key(self, kid: str, *, timeout: float | None = None) -> SigningKey:
+        _text("kid", kid)
         response = await self.rpc.unary(
             self._keyring.RetireSigningKey, pb.RetireSigningKeyRequest(kid=kid), timeout=timeout
         )

@@ -37,7 +37,14 @@ from effectd._effects import (
     validate_envelope,
 )
 from effectd._errors import EffectdError, InvalidArgumentError
-from effectd._journal import ControllerDescription, DurabilityTier, EffectLease, EffectRecord, RecordedOutcome
+from effectd._journal import (
+    ControllerDescription,
+    DurabilityTier,
+    EffectLease,
+    EffectRecord,
+    RecordedOutcome,
+    ScopeSummary,
+)
 from effectd._lashjson import JsonValue
 from effectd._lease import held_lease, release_quietly
 from effectd._lineage import EffectSubject, RuntimeEffectKind, RuntimeInvocation, RuntimeReplay, RuntimeScope
@@ -344,6 +351,13 @@ class RemoteEffectController:
             token = response.next_page_token
             if not token:
                 return records
+
+    async def list_scopes(self, *, limit: int = 100, timeout: float | None = None) -> list[ScopeSummary]:
+        """The scopes with journaled effects, most recently updated first (up to `limit`, at most 1000)."""
+        if not isinstance(limit, int) or isinstance(limit, bool):
+            raise InvalidArgumentError("invalid_request", f"limit must be an int, got {type(limit).__name__}")
+        response = await self.rpc.unary(self._stub.ListScopes, pb.ListScopesRequest(limit=limit), timeout=timeout)
+        return [convert.scope_summary_from_proto(s) for s in response.scopes]
 
     async def get_effect(self, scope: ExecutionScope, replay_key: str, *, timeout: float | None = None) -> EffectRecord:
         """One journal row; NotFoundError when (scope, replay_key) never ran."""

@@ -25,7 +25,7 @@ def key_ref_to_proto(value: KeyRef) -> dict[str, Any]:
         return {"token": value}
     if isinstance(value, AwaitEventKey):
         return {"key": key_to_proto(value)}
-    raise TypeError(f"not an await-event key or token: {value!r}")
+    raise InvalidArgumentError("invalid_request", f"not an await-event key or token: {value!r}")
 
 
 def key_ref_from_proto(request: Any) -> KeyRef:

@@ -24,6 +24,7 @@ from effectd._journal import (
     EffectStatus,
     RecordedError,
     RecordedOutcome,
+    ScopeSummary,
 )
 from effectd._scope import ExecutionScope
 from effectd.v1 import effect_controller_pb2 as pb
@@ -45,6 +46,8 @@ __all__ = [
     "lease_to_proto",
     "list_effects_request",
     "renew_lease_request",
+    "scope_summary_from_proto",
+    "scope_summary_to_proto",
 ]
 
 ExecuteAnswer = EffectLease | RecordedOutcome | RecordedError
@@ -125,6 +128,16 @@ def effect_record_from_proto(msg: pb.EffectRecord) -> EffectRecord:
         created_at_unix_ms=msg.created_at_unix_ms,
         updated_at_unix_ms=msg.updated_at_unix_ms,
     )
+
+
+def scope_summary_to_proto(value: ScopeSummary) -> pb.ScopeSummary:
+    return pb.ScopeSummary(
+        scope=scope_to_proto(value.scope), effects=value.effects, updated_at_unix_ms=value.updated_at_unix_ms
+    )
+
+
+def scope_summary_from_proto(msg: pb.ScopeSummary) -> ScopeSummary:
+    return ScopeSummary(scope_from_proto(msg.scope), msg.effects, msg.updated_at_unix_ms)
 
 
 def effect_record_to_proto(value: EffectRecord) -> pb.EffectRecord:

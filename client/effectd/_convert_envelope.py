@@ -133,7 +133,7 @@ def subject_to_proto(value: fx.RuntimeSubject) -> epb.RuntimeSubject:
             )
         case fx.SessionNodeSubject():
             return epb.RuntimeSubject(session_node=epb.SessionNodeSubject(node_id=value.node_id))
-    raise TypeError(f"not a runtime subject: {value!r}")
+    raise InvalidArgumentError("invalid_request", f"not a runtime subject: {value!r}")
 
 
 def subject_from_proto(msg: epb.RuntimeSubject) -> fx.RuntimeSubject:
@@ -172,7 +172,7 @@ def causal_ref_to_proto(value: fx.CausalRef) -> epb.CausalRef:
             return epb.CausalRef(trigger_occurrence=epb.TriggerOccurrenceRef(occurrence_id=value.occurrence_id))
         case fx.SessionNodeRef():
             return epb.CausalRef(session_node=epb.SessionNodeRef(session_id=value.session_id, node_id=value.node_id))
-    raise TypeError(f"not a causal reference: {value!r}")
+    raise InvalidArgumentError("invalid_request", f"not a causal reference: {value!r}")
 
 
 def causal_ref_from_proto(msg: epb.CausalRef) -> fx.CausalRef:
@@ -267,7 +267,7 @@ def command_to_proto(value: fx.RuntimeEffectCommand) -> epb.RuntimeEffectCommand
             return epb.RuntimeEffectCommand(
                 durable_step=epb.DurableStepCommand(step_id=value.step_id, input=json_to_proto(value.input))
             )
-    raise TypeError(f"not a runtime effect command: {value!r}")
+    raise InvalidArgumentError("invalid_request", f"not a runtime effect command: {value!r}")
 
 
 def command_from_proto(msg: epb.RuntimeEffectCommand, field: str = "command") -> fx.RuntimeEffectCommand:
@@ -332,7 +332,7 @@ def _result_to_proto(value: fx.Result, err: Callable[[Any], Any] = json_to_proto
             return {"ok": json_to_proto(value.value)}
         case fx.ResultErr():
             return {"err": err(value.error)}
-    raise TypeError(f"not a result: {value!r}")
+    raise InvalidArgumentError("invalid_request", f"not a result: {value!r}")
 
 
 def _result_from_proto(msg: Any, field: str, err: Callable[[Any], Any] | None = None) -> fx.Result:
@@ -355,7 +355,7 @@ def tool_call_launch_to_proto(value: fx.ToolCallLaunch) -> epb.ToolCallLaunch:
                     key=key_to_proto(value.key), pending=json_to_proto(value.pending), duration_ms=value.duration_ms
                 )
             )
-    raise TypeError(f"not a tool call launch: {value!r}")
+    raise InvalidArgumentError("invalid_request", f"not a tool call launch: {value!r}")
 
 
 def tool_call_launch_from_proto(msg: epb.ToolCallLaunch, field: str = "launch") -> fx.ToolCallLaunch:
@@ -406,7 +406,7 @@ def outcome_to_proto(value: fx.RuntimeEffectOutcome) -> epb.RuntimeEffectOutcome
             )
         case fx.DurableStepOutcome():
             return epb.RuntimeEffectOutcome(durable_step=epb.DurableStepOutcome(value=json_to_proto(value.value)))
-    raise TypeError(f"not a runtime effect outcome: {value!r}")
+    raise InvalidArgumentError("invalid_request", f"not a runtime effect outcome: {value!r}")
 
 
 def outcome_from_proto(msg: epb.RuntimeEffectOutcome, field: str = "outcome") -> fx.RuntimeEffectOutcome:

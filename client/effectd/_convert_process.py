@@ -132,7 +132,7 @@ def process_input_to_proto(value: px.ProcessInput) -> ppb.ProcessInput:
             )
         case px.ExternalProcessInput():
             return ppb.ProcessInput(external=ppb.ExternalProcessInput(metadata=json_to_proto(value.metadata)))
-    raise TypeError(f"not a process input: {value!r}")
+    raise InvalidArgumentError("invalid_request", f"not a process input: {value!r}")
 
 
 def process_input_from_proto(msg: ppb.ProcessInput, field: str = "input") -> px.ProcessInput:
@@ -174,7 +174,7 @@ def originator_to_proto(value: px.ProcessOriginator) -> ppb.ProcessOriginator:
             return ppb.ProcessOriginator(host=ppb.HostOriginator())
         case px.SessionOriginator():
             return ppb.ProcessOriginator(session=ppb.SessionOriginator(scope=session_scope_to_proto(value.scope)))
-    raise TypeError(f"not a process originator: {value!r}")
+    raise InvalidArgumentError("invalid_request", f"not a process originator: {value!r}")
 
 
 def originator_from_proto(msg: ppb.ProcessOriginator) -> px.ProcessOriginator:
@@ -306,7 +306,7 @@ def await_output_to_proto(value: px.ProcessAwaitOutput) -> ppb.ProcessAwaitOutpu
             set_optional_json(cancelled, "raw", value.raw)
             set_optional_json(cancelled, "control", value.control)
             return ppb.ProcessAwaitOutput(cancelled=cancelled)
-    raise TypeError(f"not a process await output: {value!r}")
+    raise InvalidArgumentError("invalid_request", f"not a process await output: {value!r}")
 
 
 def await_output_from_proto(msg: ppb.ProcessAwaitOutput, field: str = "output") -> px.ProcessAwaitOutput:
@@ -346,7 +346,7 @@ def process_status_to_proto(value: px.ProcessStatus) -> ppb.ProcessStatus:
             return ppb.ProcessStatus(failed=await_output_to_proto(value.await_output))
         case px.ProcessCancelled():
             return ppb.ProcessStatus(cancelled=await_output_to_proto(value.await_output))
-    raise TypeError(f"not a process status: {value!r}")
+    raise InvalidArgumentError("invalid_request", f"not a process status: {value!r}")
 
 
 def process_status_from_proto(msg: ppb.ProcessStatus, field: str = "status") -> px.ProcessStatus:
@@ -578,7 +578,7 @@ def process_command_to_proto(value: px.ProcessCommand) -> ppb.ProcessCommand:
                     request=append_request_to_proto(value.request),
                 )
             )
-    raise TypeError(f"not a process command: {value!r}")
+    raise InvalidArgumentError("invalid_request", f"not a process command: {value!r}")
 
 
 def process_command_from_proto(msg: ppb.ProcessCommand, field: str = "command") -> px.ProcessCommand:
@@ -658,7 +658,7 @@ def process_outcome_to_proto(value: px.ProcessEffectOutcome) -> ppb.ProcessEffec
             )
         case px.ProcessSignalResult():
             return ppb.ProcessEffectOutcome(signal=ppb.ProcessSignalResult(event=process_event_to_proto(value.event)))
-    raise TypeError(f"not a process effect outcome: {value!r}")
+    raise InvalidArgumentError("invalid_request", f"not a process effect outcome: {value!r}")
 
 
 def process_outcome_from_proto(msg: ppb.ProcessEffectOutcome, field: str = "result") -> px.ProcessEffectOutcome:

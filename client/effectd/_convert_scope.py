@@ -108,7 +108,7 @@ def scope_to_proto(value: ExecutionScope) -> pb.ExecutionScope:
             return pb.ExecutionScope(session_delete=pb.SessionDeleteScope(session_id=value.session_id))
         case RuntimeOperationScope():
             return pb.ExecutionScope(runtime_operation=pb.RuntimeOperationScope(operation_id=value.operation_id))
-    raise TypeError(f"not an execution scope: {value!r}")
+    raise InvalidArgumentError("invalid_request", f"not an execution scope: {value!r}")
 
 
 def scope_from_proto(msg: pb.ExecutionScope) -> ExecutionScope:
@@ -138,7 +138,7 @@ def wait_to_proto(value: AwaitEventWaitIdentity) -> pb.AwaitEventWaitIdentity:
             )
         case CustomWait():
             return pb.AwaitEventWaitIdentity(custom=pb.CustomWait(key=value.key))
-    raise TypeError(f"not an await-event wait identity: {value!r}")
+    raise InvalidArgumentError("invalid_request", f"not an await-event wait identity: {value!r}")
 
 
 def wait_from_proto(msg: pb.AwaitEventWaitIdentity) -> AwaitEventWaitIdentity:
@@ -200,7 +200,7 @@ def resolution_to_proto(value: Resolution) -> pb.Resolution:
             return pb.Resolution(timeout=pb.ResolutionTimeout())
         case Cancelled():
             return pb.Resolution(cancelled=pb.ResolutionCancelled())
-    raise TypeError(f"not a resolution: {value!r}")
+    raise InvalidArgumentError("invalid_request", f"not a resolution: {value!r}")
 
 
 def resolution_from_proto(msg: pb.Resolution, field: str = "resolution") -> Resolution:
@@ -226,7 +226,7 @@ def resolve_outcome_to_proto(value: ResolveOutcome) -> pb.ResolveOutcome:
             )
         case UnknownOrRevoked():
             return pb.ResolveOutcome(unknown_or_revoked=pb.ResolveUnknownOrRevoked())
-    raise TypeError(f"not a resolve outcome: {value!r}")
+    raise InvalidArgumentError("invalid_request", f"not a resolve outcome: {value!r}")
 
 
 def resolve_outcome_from_proto(msg: pb.ResolveOutcome) -> ResolveOutcome:

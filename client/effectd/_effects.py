@@ -17,6 +17,7 @@ from typing import Any, ClassVar, NoReturn
 
 import grpc
 
+from effectd._checked import Checked
 from effectd._errors import EffectdError, InvalidArgumentError
 from effectd._lashjson import JsonValue, sha256_hex
 from effectd._lineage import (
@@ -133,7 +134,7 @@ class CheckpointKind(enum.StrEnum):
 # -- commands (§1.4) --------------------------------------------------------------------------------
 
 
-class _Tagged:
+class _Tagged(Checked):
     """Mixin for the variants of a `"type"`-tagged effect enum: `kind` is the variant's effect kind."""
 
     __slots__ = ()
@@ -227,7 +228,7 @@ RuntimeEffectCommand = (
 
 
 @dataclass(frozen=True, slots=True)
-class RuntimeEffectEnvelope:
+class RuntimeEffectEnvelope(Checked):
     """What a runtime hands its effect controller at a nondeterministic boundary."""
 
     invocation: RuntimeInvocation
@@ -267,7 +268,7 @@ def validate_envelope(envelope: RuntimeEffectEnvelope) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class ResultOk:
+class ResultOk(Checked):
     """Rust's `Ok(value)`; lash-json `{"Ok": value}`."""
 
     value: Any
@@ -275,7 +276,7 @@ class ResultOk:
 
 
 @dataclass(frozen=True, slots=True)
-class ResultErr:
+class ResultErr(Checked):
     """Rust's `Err(error)`; lash-json `{"Err": error}`."""
 
     error: Any
@@ -286,7 +287,7 @@ Result = ResultOk | ResultErr
 
 
 @dataclass(frozen=True, slots=True)
-class ControllerError:
+class ControllerError(Checked):
     """The seed's `RuntimeEffectControllerError`."""
 
     code: str
@@ -294,14 +295,14 @@ class ControllerError:
 
 
 @dataclass(frozen=True, slots=True)
-class ToolCallDone:
+class ToolCallDone(Checked):
     result: JsonValue
     """lash's `CompletedToolCall` as JSON."""
     LASH_TAG: ClassVar = ("status", "done")
 
 
 @dataclass(frozen=True, slots=True)
-class ToolCallPending:
+class ToolCallPending(Checked):
     key: AwaitEventKey
     pending: JsonValue
     """lash's `PendingCompletion` as JSON."""

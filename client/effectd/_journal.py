@@ -20,6 +20,7 @@ __all__ = [
     "EffectStatus",
     "RecordedError",
     "RecordedOutcome",
+    "ScopeSummary",
 ]
 
 
@@ -95,3 +96,12 @@ class RecordedError:
 
     error: ControllerError
     replayed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeSummary:
+    """A scope with journaled effects, as `RemoteEffectController.list_scopes()` lists it."""
+
+    scope: ExecutionScope
+    effects: int
+    updated_at_unix_ms: int

@@ -26,6 +26,8 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from effectd._errors import InvalidArgumentError
+
 __all__ = ["JsonValue", "dumps", "format_float", "format_int", "sha256_hex", "to_lash"]
 
 JsonValue = Any
@@ -179,13 +181,13 @@ def _encode(value: Any, out: list[str]) -> None:
     elif isinstance(value, list | tuple):
         _encode(list(value), out)
     else:
-        raise TypeError(f"cannot render {type(value).__name__} as lash-json")
+        raise InvalidArgumentError("invalid_json", f"cannot render {type(value).__name__} as lash-json")
 
 
 def _encode_sorted(value: Mapping[str, Any], out: list[str]) -> None:
     for key in value:
         if not isinstance(key, str):
-            raise TypeError(f"JSON object keys must be strings, got {type(key).__name__}")
+            raise InvalidArgumentError("invalid_json", f"JSON object keys must be strings, got {type(key).__name__}")
     _encode_items([(k, value[k]) for k in sorted(value, key=_utf8)], out)
 
 
@@ -212,7 +214,12 @@ def to_lash(obj: Any) -> Any:
 def dumps(value: Any) -> str:
     """Render a domain object or JSON value as lash-json text."""
     out: list[str] = []
-    _encode(value, out)
+    try:
+        _encode(value, out)
+    except ValueError as exc:  # NaN, infinity, an integer beyond f64: not JSON
+        raise InvalidArgumentError("invalid_json", str(exc)) from None
+    except RecursionError:
+        raise InvalidArgumentError("invalid_json", "the value is nested too deeply to render") from None
     return "".join(out)
 
 

@@ -12,6 +12,8 @@ import enum
 from dataclasses import dataclass
 from typing import ClassVar
 
+from effectd._checked import Checked
+from effectd._errors import InvalidArgumentError
 from effectd._lashjson import JsonValue
 from effectd._lashread import bad, json_object, json_str, json_uint, json_variant
 
@@ -62,7 +64,7 @@ class RuntimeEffectKind(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class RuntimeScope:
+class RuntimeScope(Checked):
     """Where an effect runs: a session, optionally a turn's coordinates."""
 
     session_id: str
@@ -73,25 +75,25 @@ class RuntimeScope:
 
 
 @dataclass(frozen=True, slots=True)
-class RuntimeReplay:
+class RuntimeReplay(Checked):
     key: str
 
 
 @dataclass(frozen=True, slots=True)
-class EffectSubject:
+class EffectSubject(Checked):
     effect_id: str
     kind: RuntimeEffectKind
     LASH_TAG: ClassVar = ("type", "effect")
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessSubject:
+class ProcessSubject(Checked):
     process_id: str
     LASH_TAG: ClassVar = ("type", "process")
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessEventSubject:
+class ProcessEventSubject(Checked):
     process_id: str
     sequence: int
     event_type: str
@@ -99,13 +101,13 @@ class ProcessEventSubject:
 
 
 @dataclass(frozen=True, slots=True)
-class TriggerOccurrenceSubject:
+class TriggerOccurrenceSubject(Checked):
     occurrence_id: str
     LASH_TAG: ClassVar = ("type", "trigger_occurrence")
 
 
 @dataclass(frozen=True, slots=True)
-class SessionNodeSubject:
+class SessionNodeSubject(Checked):
     node_id: str
     LASH_TAG: ClassVar = ("type", "session_node")
 
@@ -114,14 +116,14 @@ RuntimeSubject = EffectSubject | ProcessSubject | ProcessEventSubject | TriggerO
 
 
 @dataclass(frozen=True, slots=True)
-class TurnRef:
+class TurnRef(Checked):
     session_id: str
     turn_id: str
     LASH_TAG: ClassVar = ("type", "turn")
 
 
 @dataclass(frozen=True, slots=True)
-class EffectRef:
+class EffectRef(Checked):
     session_id: str
     turn_id: str | None
     effect_id: str
@@ -130,33 +132,33 @@ class EffectRef:
 
 
 @dataclass(frozen=True, slots=True)
-class ToolCallRef:
+class ToolCallRef(Checked):
     session_id: str
     call_id: str
     LASH_TAG: ClassVar = ("type", "tool_call")
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessRef:
+class ProcessRef(Checked):
     process_id: str
     LASH_TAG: ClassVar = ("type", "process")
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessEventRef:
+class ProcessEventRef(Checked):
     process_id: str
     sequence: int
     LASH_TAG: ClassVar = ("type", "process_event")
 
 
 @dataclass(frozen=True, slots=True)
-class TriggerOccurrenceRef:
+class TriggerOccurrenceRef(Checked):
     occurrence_id: str
     LASH_TAG: ClassVar = ("type", "trigger_occurrence")
 
 
 @dataclass(frozen=True, slots=True)
-class SessionNodeRef:
+class SessionNodeRef(Checked):
     session_id: str
     node_id: str
     LASH_TAG: ClassVar = ("type", "session_node")
@@ -167,7 +169,7 @@ CausalRef = TurnRef | EffectRef | ToolCallRef | ProcessRef | ProcessEventRef | T
 
 
 @dataclass(frozen=True, slots=True)
-class RuntimeInvocation:
+class RuntimeInvocation(Checked):
     scope: RuntimeScope
     subject: RuntimeSubject
     caused_by: CausalRef | None = None
@@ -205,14 +207,14 @@ class RuntimeInvocation:
                 return TriggerOccurrenceRef(subject.occurrence_id)
             case SessionNodeSubject():
                 return SessionNodeRef(self.scope.session_id, subject.node_id)
-        raise TypeError(f"not a runtime subject: {subject!r}")
+        raise InvalidArgumentError("invalid_request", f"not a runtime subject: {subject!r}")
 
 
 # -- tool calls (§1.4) -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class PreparedToolCall:
+class PreparedToolCall(Checked):
     """One logical tool call. `replay` is lash's `ProviderReplayMeta` as JSON."""
 
     call_id: str

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+from effectd._checked import Checked
 from effectd._errors import InvalidArgumentError
 from effectd._lashjson import JsonValue, sha256_hex
 from effectd._lashread import bad, json_object, json_str, json_variant
@@ -117,7 +118,7 @@ class _Op:
 
 
 @dataclass(frozen=True, slots=True)
-class SessionScope:
+class SessionScope(Checked):
     """A session, or one agent frame inside it."""
 
     session_id: str
@@ -136,7 +137,7 @@ class SessionScope:
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessTemplate:
+class ProcessTemplate(Checked):
     template: str
     fields: Mapping[str, ProcessValueSelector] = field(default_factory=dict)
 
@@ -145,7 +146,7 @@ class ProcessTemplate:
 
 
 @dataclass(frozen=True, slots=True)
-class TemplateSelector:
+class TemplateSelector(Checked):
     """The `template` value selector: `{"template": {"template": "...", "fields": {...}}}`."""
 
     template: ProcessTemplate
@@ -182,7 +183,7 @@ TerminalState = Literal["completed", "failed", "cancelled"]
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessTerminalSpec:
+class ProcessTerminalSpec(Checked):
     state: TerminalState
     await_output: ProcessValueSelector = None
     LASH_OMIT_NONE: ClassVar = frozenset({"await_output"})
@@ -192,7 +193,7 @@ class ProcessTerminalSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessWakeSpec:
+class ProcessWakeSpec(Checked):
     when: ProcessValueSelector = field(default=None, kw_only=True)
     input: ProcessValueSelector
     dedupe_key: JsonValue = "event_identity"
@@ -206,14 +207,14 @@ class ProcessWakeSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessEventSemanticsSpec:
+class ProcessEventSemanticsSpec(Checked):
     terminal: ProcessTerminalSpec | None = None
     wake: ProcessWakeSpec | None = None
     LASH_OMIT_NONE: ClassVar = frozenset({"terminal", "wake"})
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessEventType:
+class ProcessEventType(Checked):
     name: str
     payload_schema: JsonValue = field(default_factory=lambda: {"schema": {}})
     """lash's `LashSchema {schema}` as JSON."""
@@ -224,19 +225,19 @@ class ProcessEventType:
 
 
 @dataclass(frozen=True, slots=True)
-class ToolCallProcessInput:
+class ToolCallProcessInput(Checked):
     call: PreparedToolCall
     LASH_TAG: ClassVar = ("type", "tool_call")
 
 
 @dataclass(frozen=True, slots=True)
-class LashlangProcessRef:
+class LashlangProcessRef(Checked):
     component: str
     pos: int
 
 
 @dataclass(frozen=True, slots=True)
-class LashlangProcessInput:
+class LashlangProcessInput(Checked):
     module_ref: str
     process_ref: LashlangProcessRef
     host_requirements_ref: str
@@ -246,7 +247,7 @@ class LashlangProcessInput:
 
 
 @dataclass(frozen=True, slots=True)
-class SessionTurnProcessInput:
+class SessionTurnProcessInput(Checked):
     create_request: JsonValue
     turn_input: JsonValue
     output_contract: JsonValue
@@ -254,7 +255,7 @@ class SessionTurnProcessInput:
 
 
 @dataclass(frozen=True, slots=True)
-class ExternalProcessInput:
+class ExternalProcessInput(Checked):
     metadata: JsonValue = None
     LASH_TAG: ClassVar = ("type", "external")
 
@@ -263,7 +264,7 @@ ProcessInput = ToolCallProcessInput | LashlangProcessInput | SessionTurnProcessI
 
 
 @dataclass(frozen=True, slots=True)
-class HostOriginator:
+class HostOriginator(Checked):
     LASH_TAG: ClassVar = ("type", "host")
 
     @property
@@ -272,7 +273,7 @@ class HostOriginator:
 
 
 @dataclass(frozen=True, slots=True)
-class SessionOriginator:
+class SessionOriginator(Checked):
     scope: SessionScope
     LASH_TAG: ClassVar = ("type", "session")
 
@@ -285,7 +286,7 @@ ProcessOriginator = HostOriginator | SessionOriginator
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessProvenance:
+class ProcessProvenance(Checked):
     originator: ProcessOriginator
     host_profile_id: str
     caused_by: CausalRef | None = None
@@ -293,7 +294,7 @@ class ProcessProvenance:
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessRegistration:
+class ProcessRegistration(Checked):
     """What `start` registers; its registration hash is `sha256_hex(registration)` (after core event types)."""
 
     id: str
@@ -306,26 +307,26 @@ class ProcessRegistration:
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessHandleDescriptor:
+class ProcessHandleDescriptor(Checked):
     kind: str | None = None
     label: str | None = None
     LASH_OMIT_NONE: ClassVar = frozenset({"kind", "label"})
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessStartGrant:
+class ProcessStartGrant(Checked):
     session_scope: SessionScope
     descriptor: ProcessHandleDescriptor = field(default_factory=ProcessHandleDescriptor)
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessExecutionContext:
+class ProcessExecutionContext(Checked):
     causal_invocation: RuntimeInvocation | None = None
     LASH_OMIT_NONE: ClassVar = frozenset({"causal_invocation"})
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessHandleGrant:
+class ProcessHandleGrant(Checked):
     session_id: str
     process_id: str
     descriptor: ProcessHandleDescriptor = field(default_factory=ProcessHandleDescriptor)
@@ -346,7 +347,7 @@ class ToolFailureClass(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessAwaitSuccess:
+class ProcessAwaitSuccess(Checked):
     value: JsonValue
     control: JsonValue = None
     """lash's `ToolControl` as JSON."""
@@ -355,7 +356,7 @@ class ProcessAwaitSuccess:
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessAwaitFailure:
+class ProcessAwaitFailure(Checked):
     """A failed process; `class_` is lash's `class` (a Python keyword)."""
 
     class_: ToolFailureClass
@@ -369,7 +370,7 @@ class ProcessAwaitFailure:
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessAwaitCancelled:
+class ProcessAwaitCancelled(Checked):
     message: str
     raw: JsonValue = None
     control: JsonValue = None
@@ -381,24 +382,24 @@ ProcessAwaitOutput = ProcessAwaitSuccess | ProcessAwaitFailure | ProcessAwaitCan
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessRunning:
+class ProcessRunning(Checked):
     LASH_TAG: ClassVar = ("state", "running")
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessCompleted:
+class ProcessCompleted(Checked):
     await_output: ProcessAwaitOutput
     LASH_TAG: ClassVar = ("state", "completed")
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessFailed:
+class ProcessFailed(Checked):
     await_output: ProcessAwaitOutput
     LASH_TAG: ClassVar = ("state", "failed")
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessCancelled:
+class ProcessCancelled(Checked):
     await_output: ProcessAwaitOutput
     LASH_TAG: ClassVar = ("state", "cancelled")
 
@@ -407,7 +408,7 @@ ProcessStatus = ProcessRunning | ProcessCompleted | ProcessFailed | ProcessCance
 
 
 @dataclass(frozen=True, slots=True)
-class SignalWait:
+class SignalWait(Checked):
     """The process waits for its `ordinal`-th `name` signal; `key` is `process_signal_wait_key(...)`."""
 
     name: str
@@ -421,13 +422,13 @@ WaitKind = SignalWait
 
 
 @dataclass(frozen=True, slots=True)
-class WaitState:
+class WaitState(Checked):
     kind: WaitKind
     since_ms: int
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessExternalRef:
+class ProcessExternalRef(Checked):
     backend: str
     id: str
     metadata: JsonValue = None
@@ -435,7 +436,7 @@ class ProcessExternalRef:
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessRecord:
+class ProcessRecord(Checked):
     id: str
     registration_hash: str
     input: ProcessInput
@@ -456,7 +457,7 @@ ProcessHandleGrantEntry = tuple[ProcessHandleGrant, ProcessRecord]
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessSessionDeleteReport:
+class ProcessSessionDeleteReport(Checked):
     session_id: str
     revoked_handle_count: int
     deleted_wake_count: int
@@ -473,7 +474,7 @@ class ProcessListMode(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessEventAppendRequest:
+class ProcessEventAppendRequest(Checked):
     event_type: str
     payload: JsonValue
     replay: RuntimeReplay | None = None
@@ -482,19 +483,19 @@ class ProcessEventAppendRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessTerminalSemantics:
+class ProcessTerminalSemantics(Checked):
     state: TerminalState
     await_output: ProcessAwaitOutput
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessWakeSemantics:
+class ProcessWakeSemantics(Checked):
     input: str
     dedupe_key: str
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessEventSemantics:
+class ProcessEventSemantics(Checked):
     """An event's materialised semantics."""
 
     terminal: ProcessTerminalSemantics | None = None
@@ -503,7 +504,7 @@ class ProcessEventSemantics:
 
 
 @dataclass(frozen=True, slots=True)
-class SystemTime:
+class SystemTime(Checked):
     """Rust's `SystemTime` as serde writes it. The contract carries milliseconds (`from_ms` / `ms`)."""
 
     secs_since_epoch: int
@@ -519,7 +520,7 @@ class SystemTime:
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessEvent:
+class ProcessEvent(Checked):
     process_id: str
     sequence: int
     event_type: str
@@ -530,7 +531,7 @@ class ProcessEvent:
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessWakeDelivery:
+class ProcessWakeDelivery(Checked):
     """A materialised wake addressed to a session scope (lash's `ProcessWakeDelivery`); derived from its
     event, never stored apart from it. `wake_id` is `wake_id(target_scope_id, dedupe_key)`."""
 
@@ -549,7 +550,7 @@ class ProcessWakeDelivery:
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessEventAppendResult:
+class ProcessEventAppendResult(Checked):
     """What `append_event` answers: the event (the original one for a replayed key) and its wake delivery."""
 
     event: ProcessEvent
@@ -563,7 +564,7 @@ PROCESS_LEASE_SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessLease:
+class ProcessLease(Checked):
     """A single-owner lease over a process; `fencing_token` only grows, across claims and releases."""
 
     schema_version: int
@@ -576,7 +577,7 @@ class ProcessLease:
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessLeaseCompletion:
+class ProcessLeaseCompletion(Checked):
     process_id: str
     lease_token: str
 
@@ -596,7 +597,7 @@ class ProcessStatusFilter(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessDefinitionSelector:
+class ProcessDefinitionSelector(Checked):
     """Selects lashlang processes of one definition (module, host requirements, process ref and name)."""
 
     module_ref: str
@@ -615,7 +616,7 @@ class ProcessDefinitionSelector:
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessListFilter:
+class ProcessListFilter(Checked):
     """lash's `ProcessListFilter` (not serialised): status (default running), definition, waiting."""
 
     definition: ProcessDefinitionSelector | None = None

@@ -76,6 +76,11 @@ def heartbeat_ms(heartbeat_interval: float | None) -> int:
     seconds, more than 0 and at most an hour (the server raises it to its minimum, 1 s)."""
     if heartbeat_interval is None:
         heartbeat_interval = DEFAULT_HEARTBEAT_S
+    if not isinstance(heartbeat_interval, int | float) or isinstance(heartbeat_interval, bool):
+        raise InvalidArgumentError(
+            "invalid_request",
+            f"heartbeat_interval must be a number of seconds, got {type(heartbeat_interval).__name__}",
+        )
     if not (math.isfinite(heartbeat_interval) and 0 < heartbeat_interval <= MAX_HEARTBEAT_S):
         raise InvalidArgumentError(
             "value_out_of_range",

@@ -9,9 +9,11 @@ import base64
 import binascii
 import dataclasses
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from effectd._checked import Checked
 from effectd._errors import EffectdError, InvalidArgumentError
 from effectd._json import parse_json
 from effectd._lashjson import JsonValue, dumps, sha256_hex
@@ -56,7 +58,7 @@ INVALID_WAIT = "invalid_await_event_wait_identity"
 
 
 @dataclass(frozen=True, slots=True)
-class TurnScope:
+class TurnScope(Checked):
     session_id: str
     turn_id: str
     LASH_TAG: ClassVar = ("type", "turn")
@@ -71,7 +73,7 @@ class TurnScope:
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessScope:
+class ProcessScope(Checked):
     process_id: str
     LASH_TAG: ClassVar = ("type", "process")
 
@@ -85,7 +87,7 @@ class ProcessScope:
 
 
 @dataclass(frozen=True, slots=True)
-class QueueDrainScope:
+class QueueDrainScope(Checked):
     session_id: str
     drain_id: str
     LASH_TAG: ClassVar = ("type", "queue_drain")
@@ -100,7 +102,7 @@ class QueueDrainScope:
 
 
 @dataclass(frozen=True, slots=True)
-class SessionDeleteScope:
+class SessionDeleteScope(Checked):
     session_id: str
     LASH_TAG: ClassVar = ("type", "session_delete")
 
@@ -114,7 +116,7 @@ class SessionDeleteScope:
 
 
 @dataclass(frozen=True, slots=True)
-class RuntimeOperationScope:
+class RuntimeOperationScope(Checked):
     operation_id: str
     LASH_TAG: ClassVar = ("type", "runtime_operation")
 
@@ -132,13 +134,13 @@ ExecutionScope = TurnScope | ProcessScope | QueueDrainScope | SessionDeleteScope
 
 
 @dataclass(frozen=True, slots=True)
-class ToolCompletionWait:
+class ToolCompletionWait(Checked):
     tool_call_id: str
     LASH_TAG: ClassVar = ("type", "tool_completion")
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessSignalWait:
+class ProcessSignalWait(Checked):
     process_id: str
     signal_name: str
     ordinal: int
@@ -146,7 +148,7 @@ class ProcessSignalWait:
 
 
 @dataclass(frozen=True, slots=True)
-class CustomWait:
+class CustomWait(Checked):
     key: str
     LASH_TAG: ClassVar = ("type", "custom")
 
@@ -155,7 +157,7 @@ AwaitEventWaitIdentity = ToolCompletionWait | ProcessSignalWait | CustomWait
 
 
 @dataclass(frozen=True, slots=True)
-class AwaitEventKey:
+class AwaitEventKey(Checked):
     """A signed await-event key; pass it as is to whoever will resolve it."""
 
     scope: ExecutionScope
@@ -182,7 +184,7 @@ class AwaitEventKey:
 
 
 @dataclass(frozen=True, slots=True)
-class ExternalCompletionError:
+class ExternalCompletionError(Checked):
     code: str
     message: str
     raw: JsonValue = None
@@ -190,7 +192,7 @@ class ExternalCompletionError:
 
 
 @dataclass(frozen=True, slots=True)
-class Ok:
+class Ok(Checked):
     """The awaited work succeeded with `payload`."""
 
     payload: JsonValue
@@ -199,7 +201,7 @@ class Ok:
 
 
 @dataclass(frozen=True, slots=True)
-class Err:
+class Err(Checked):
     """The awaited work failed."""
 
     payload: ExternalCompletionError
@@ -208,14 +210,14 @@ class Err:
 
 
 @dataclass(frozen=True, slots=True)
-class Timeout:
+class Timeout(Checked):
     """The key's deadline passed before anyone resolved it."""
 
     LASH_TAG: ClassVar = ("status", "timeout")
 
 
 @dataclass(frozen=True, slots=True)
-class Cancelled:
+class Cancelled(Checked):
     """The wait was cancelled."""
 
     LASH_TAG: ClassVar = ("status", "cancelled")
@@ -225,14 +227,14 @@ Resolution = Ok | Err | Timeout | Cancelled
 
 
 @dataclass(frozen=True, slots=True)
-class Accepted:
+class Accepted(Checked):
     """This resolve was the first: its resolution is the key's terminal."""
 
     LASH_TAG: ClassVar = ("status", "accepted")
 
 
 @dataclass(frozen=True, slots=True)
-class AlreadyResolved:
+class AlreadyResolved(Checked):
     """Another resolve won; `terminal` is the winner's resolution."""
 
     terminal: Resolution
@@ -240,7 +242,7 @@ class AlreadyResolved:
 
 
 @dataclass(frozen=True, slots=True)
-class UnknownOrRevoked:
+class UnknownOrRevoked(Checked):
     """The key is unknown, tampered with, signed by a retired key, or revoked."""
 
     LASH_TAG: ClassVar = ("status", "unknown_or_revoked")
@@ -318,32 +320,47 @@ _WAITS: dict[str, type[AwaitEventWaitIdentity]] = {
 }
 
 
-def _tagged(value: JsonValue, tag: str, variants: dict[str, type[Any]], what: str) -> Any:
+def _tagged(
+    value: JsonValue, tag: str, variants: dict[str, type[Any]], what: str, check: Callable[[dict[str, Any]], None]
+) -> Any:
     if not isinstance(value, dict) or value.get(tag) not in variants:
-        raise InvalidArgumentError("invalid_request", f"{what} must be an object with a known {tag!r} tag")
+        known = ", ".join(variants)
+        raise InvalidArgumentError("invalid_request", f"{what} must be an object with {tag!r} one of {known}")
     cls = variants[value[tag]]
     fields = {k: v for k, v in value.items() if k != tag}
-    try:
-        return cls(**fields)
-    except TypeError as exc:
-        raise InvalidArgumentError("invalid_request", f"{what} has the wrong fields: {exc}") from None
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = [k for k in fields if k not in names]
+    missing = [n for n in names if n not in fields]
+    if unknown or missing:
+        problem = f"unknown field {unknown[0]!r}" if unknown else f"missing field {missing[0]!r}"
+        raise InvalidArgumentError(
+            "invalid_request", f"{what} of type {value[tag]!r}: {problem} (its fields: {', '.join(names)})"
+        )
+    check(fields)
+    return cls(**fields)
+
+
+def _check_scope_fields(fields: dict[str, Any]) -> None:
+    if not all(isinstance(v, str) for v in fields.values()):
+        raise InvalidArgumentError(MISSING_SCOPE_ID, "execution scopes require non-empty stable ids")
+
+
+def _check_wait_fields(fields: dict[str, Any]) -> None:
+    if not all(isinstance(v, str) for k, v in fields.items() if k != "ordinal"):
+        raise InvalidArgumentError(INVALID_WAIT, "await-event wait identity requires non-empty stable ids")
+    if "ordinal" in fields:
+        ordinal = fields["ordinal"]
+        if not isinstance(ordinal, int) or isinstance(ordinal, bool) or not 0 <= ordinal < 2**64:
+            raise InvalidArgumentError(INVALID_WAIT, "process_signal ordinal must be an integer from 1 to 2**64-1")
 
 
 def scope_from_lash(value: JsonValue) -> ExecutionScope:
-    scope: ExecutionScope = _tagged(value, "type", _SCOPES, "execution scope")
-    if not all(isinstance(getattr(scope, f.name), str) for f in dataclasses.fields(scope)):
-        raise InvalidArgumentError(MISSING_SCOPE_ID, "execution scopes require non-empty stable ids")
+    scope: ExecutionScope = _tagged(value, "type", _SCOPES, "execution scope", _check_scope_fields)
     return scope
 
 
 def wait_from_lash(value: JsonValue) -> AwaitEventWaitIdentity:
-    wait: AwaitEventWaitIdentity = _tagged(value, "type", _WAITS, "await-event wait identity")
-    if not all(isinstance(getattr(wait, f.name), str) for f in dataclasses.fields(wait) if f.name != "ordinal"):
-        raise InvalidArgumentError(INVALID_WAIT, "await-event wait identity requires non-empty stable ids")
-    if isinstance(wait, ProcessSignalWait) and (
-        not isinstance(wait.ordinal, int) or isinstance(wait.ordinal, bool) or not 0 <= wait.ordinal < 2**64
-    ):
-        raise InvalidArgumentError(INVALID_WAIT, "process_signal ordinal must be an integer from 1 to 2**64-1")
+    wait: AwaitEventWaitIdentity = _tagged(value, "type", _WAITS, "await-event wait identity", _check_wait_fields)
     return wait
 
 

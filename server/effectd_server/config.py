@@ -244,6 +244,8 @@ class ServerConfig:
     shutdown_grace_s: float = 10.0
     """How long in-flight calls may finish after SIGTERM."""
     reuse_port: bool = False
+    http_listen: str | None = None
+    """host:port of the public HTTP resolve endpoint (`POST /v1/resolve/{token}`); None serves none."""
 
     def __post_init__(self) -> None:
         host, sep, port = self.listen.rpartition(":")

@@ -29,6 +29,7 @@ from effectd_server.edge.handlers import Observers
 from effectd_server.edge.metrics import Metrics
 from effectd_server.edge.tls import ReloadingCertificates
 from effectd_server.edge.tracing import RpcTracer, Tracing, tracer_provider_for
+from effectd_server.http import HttpListener, start_http_listener
 from effectd_server.store import Backend, open_backend
 
 __all__ = ["COMPONENTS", "RunningServer", "serve"]
@@ -69,6 +70,8 @@ class RunningServer:
     metrics: Metrics = field(default_factory=Metrics)
     admin: AdminListener | None = None
     """The admin HTTP listener (/metrics) when `metrics.admin_listen` is set; its `port` is the bound one."""
+    http: HttpListener | None = None
+    """The HTTP resolve endpoint, when `config.http_listen` is set."""
 
     @property
     def target(self) -> str:
@@ -182,6 +185,7 @@ async def serve(
     server: grpc.aio.Server | None = None
     in_flight = InFlight()
     drained = False
+    http: HttpListener | None = None
     try:
         for component in components:
             if component.start is not None:
@@ -224,6 +228,14 @@ async def serve(
         gc.collect()
         gc.freeze()
         gc.set_threshold(_GC_GEN0_THRESHOLD, 20, 20)
+        if config.http_listen is not None:
+            http = await start_http_listener(
+                config.http_listen,
+                context.parts["await_events"],
+                config.limits,
+                checker=authorizer,
+                shutdown_timeout_s=config.shutdown_grace_s,
+            )
         await server.start()
         running = RunningServer(
             config,
@@ -237,6 +249,7 @@ async def serve(
             certificates,
             metrics,
             admin,
+            http,
         )
         # Said before anything else can run: a caller that reached the server finds this line written.
         settings = effective_config(config, None if admin is None else admin.port)
@@ -260,6 +273,8 @@ async def serve(
         # Calls that arrive from here on are refused by the edge before they reach a component.
         in_flight.refuse()
         streams.close()
+        if http is not None:
+            await http.stop()
         for component in reversed(started):
             if component.stop is not None:
                 await component.stop()

@@ -1,7 +1,6 @@
 """The `effectd` command against a running `effectd serve`, both as subprocesses.
 
-Exit codes (effectd/_cli.py): 0 success; 1 the server answered with an error (one line on stderr);
-2 bad usage or bad JSON; 3 effectd unreachable; 4 resolve answered unknown_or_revoked.
+Exit statuses: the table in effectd/_cli.py (`EXIT_STATUSES`); test_cli_errors.py checks it end to end.
 """
 
 from __future__ import annotations
@@ -38,8 +37,8 @@ async def mint(cli: Cli, name: str, scope: dict[str, Any] = SCOPE) -> str:
     return result.stdout.strip()
 
 
-def ok(result: CliResult) -> Any:
-    assert result.rc == 0, result
+def ok(result: CliResult, rc: int = 0) -> Any:
+    assert result.rc == rc, result
     assert result.stderr == "", result
     return result.json()
 
@@ -72,7 +71,7 @@ async def test_key_mint_prints_the_lash_key(cli: Cli, client: Client) -> None:
 async def test_key_mint_rejects_an_invalid_scope(cli: Cli) -> None:
     blank = {"type": "turn", "session_id": " ", "turn_id": "t1"}
     result = await cli("key", "mint", "--scope", json.dumps(blank), "--wait", wait_json("w"))
-    one_line_error(result, 1, "missing_execution_scope_id")
+    one_line_error(result, 2, "missing_execution_scope_id")
 
 
 async def test_resolve_ok_is_accepted_once_then_already_resolved(cli: Cli) -> None:
@@ -97,7 +96,7 @@ async def test_resolve_err_and_cancelled(cli: Cli) -> None:
     assert ok(await cli("resolve", failed, "--cancelled")) == {"status": "already_resolved", "terminal": err}
 
     assert ok(await cli("resolve", cancelled, "--cancelled")) == {"status": "accepted"}
-    assert ok(await cli("await", cancelled)) == {"status": "cancelled"}
+    assert ok(await cli("await", cancelled), 6) == {"status": "cancelled"}
     assert ok(await cli("resolve", cancelled, "--ok", "1")) == {
         "status": "already_resolved",
         "terminal": {"status": "cancelled"},
@@ -107,7 +106,7 @@ async def test_resolve_err_and_cancelled(cli: Cli) -> None:
 async def test_await_with_timeout_on_a_pending_key_prints_timeout(cli: Cli) -> None:
     key = await mint(cli, "await-timeout")
     assert ok(await cli("peek", key)) == {"status": "pending", "deadline_unix_ms": None}
-    assert ok(await cli("await", key, "--timeout", "0.2")) == {"status": "timeout"}
+    assert ok(await cli("await", key, "--timeout", "0.2"), 5) == {"status": "timeout"}
     # The timeout is the key's recorded terminal now.
     assert ok(await cli("peek", key)) == {"status": "timeout"}
     assert ok(await cli("resolve", key, "--ok", "1")) == {
@@ -145,10 +144,10 @@ async def test_revoke_session_then_resolve_and_await_are_refused(cli: Cli) -> No
     resolved = await cli("resolve", key, "--ok", "1")
     assert resolved.rc == 4, resolved
     assert resolved.json() == {"status": "unknown_or_revoked"}
-    one_line_error(await cli("await", key), 1, "await_event_unknown_or_revoked")
-    one_line_error(await cli("peek", key), 1, "await_event_unknown_or_revoked")
+    one_line_error(await cli("await", key), 4, "await_event_unknown_or_revoked")
+    one_line_error(await cli("peek", key), 4, "await_event_unknown_or_revoked")
     watched = await cli("watch", key)
-    assert watched.rc == 1, watched
+    assert watched.rc == 4, watched
     [line] = watched.json_lines()
     assert line["key_id"] == json.loads(key)["key_id"]
     assert line["rejected"]["code"] == "await_event_unknown_or_revoked"
@@ -167,7 +166,7 @@ async def test_revoke_key_and_cancel_session_waits(cli: Cli) -> None:
 
     assert ok(await cli("cancel-session-waits", "cli-cancel-waits")) == {"cancelled": 2}
     assert ok(await cli("peek", pending_a)) == {"status": "cancelled"}
-    assert ok(await cli("await", pending_b)) == {"status": "cancelled"}
+    assert ok(await cli("await", pending_b), 6) == {"status": "cancelled"}
     assert ok(await cli("cancel-session-waits", "cli-cancel-waits")) == {"cancelled": 0}
 
 
@@ -203,7 +202,7 @@ async def test_keys_list_rotate_retire(cli: Cli) -> None:
     for key in (old_b, old_a):
         result = await cli("resolve", key, "--ok", "1")
         assert (result.rc, result.json()) == (4, {"status": "unknown_or_revoked"}), result
-    one_line_error(await cli("await", old_a), 1, "await_event_unknown_or_revoked")
+    one_line_error(await cli("await", old_a), 4, "await_event_unknown_or_revoked")
     # The same key re-signed with the active kid works.
     assert ok(await cli("peek", json.dumps(again))) == {"status": "ok", "payload": "old kid verifies"}
 
@@ -279,7 +278,7 @@ async def test_a_tampered_token_answers_unknown_or_revoked(cli: Cli) -> None:
         resolved = await cli("resolve", bad, "--ok", "1")
         assert resolved.rc == 4 and resolved.json() == {"status": "unknown_or_revoked"}, resolved
         assert (await cli("cancel", bad)).rc == 4
-        one_line_error(await cli("peek", bad), 1, "await_event_unknown_or_revoked")
+        one_line_error(await cli("peek", bad), 4, "await_event_unknown_or_revoked")
     assert ok(await cli("peek", token))["status"] == "pending"
 
 
@@ -372,7 +371,7 @@ async def test_a_huge_timeout_is_refused_and_the_server_keeps_writing(cli: Cli) 
     key = await mint(cli, "huge-timeout")
     one_line_error(await cli("await", key, "--timeout", "1e30"), 2, "--timeout")
     refused = await cli("await", key, "--timeout", "9.3e15")
-    assert refused.rc in (1, 2) and "Traceback" not in refused.stderr, refused
+    assert refused.rc == 2 and "Traceback" not in refused.stderr, refused
     one_line_error(refused, refused.rc, "timeout")
     # The store still writes: a resolve is accepted and recorded.
     assert ok(await cli("resolve", key, "--ok", '{"after": true}')) == {"status": "accepted"}

@@ -80,6 +80,6 @@ async def test_processes_commands(cli: Cli, client: Client) -> None:
 async def test_processes_usage_errors(cli: Cli) -> None:
     one_line_error(await cli("processes", "ls", "--status", "sleeping"), 2, "--status")
     one_line_error(await cli("processes", "signal", "p", "ready", "--payload", "{nope"), 2, "--payload")
-    one_line_error(await cli("processes", "signal", "p", "bad name", "--payload", "{}"), 1, "invalid_request")
+    one_line_error(await cli("processes", "signal", "p", "bad name", "--payload", "{}"), 2, "invalid_request")
     one_line_error(await cli("processes", "events", "p", "--after", "-1"), 2, "--after")
     one_line_error(await cli("processes", "await", "missing"), 1, "process_unknown")

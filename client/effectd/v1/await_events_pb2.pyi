@@ -282,3 +282,55 @@ class RetireSigningKeyResponse(_message.Message):
     KEY_FIELD_NUMBER: _ClassVar[int]
     key: SigningKeyInfo
     def __init__(self, key: _Optional[_Union[SigningKeyInfo, _Mapping]] = ...) -> None: ...
+
+class ListSessionsRequest(_message.Message):
+    __slots__ = ("limit",)
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    limit: int
+    def __init__(self, limit: _Optional[int] = ...) -> None: ...
+
+class SessionSummary(_message.Message):
+    __slots__ = ("session_id", "pending", "resolved", "revoked", "last_activity_unix_ms")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    PENDING_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_FIELD_NUMBER: _ClassVar[int]
+    LAST_ACTIVITY_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    pending: int
+    resolved: int
+    revoked: bool
+    last_activity_unix_ms: int
+    def __init__(self, session_id: _Optional[str] = ..., pending: _Optional[int] = ..., resolved: _Optional[int] = ..., revoked: _Optional[bool] = ..., last_activity_unix_ms: _Optional[int] = ...) -> None: ...
+
+class ListSessionsResponse(_message.Message):
+    __slots__ = ("sessions",)
+    SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    sessions: _containers.RepeatedCompositeFieldContainer[SessionSummary]
+    def __init__(self, sessions: _Optional[_Iterable[_Union[SessionSummary, _Mapping]]] = ...) -> None: ...
+
+class ListPendingKeysRequest(_message.Message):
+    __slots__ = ("session_id", "limit")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    limit: int
+    def __init__(self, session_id: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class PendingKey(_message.Message):
+    __slots__ = ("key", "token", "deadline_unix_ms", "created_at_unix_ms")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    key: _scope_pb2.AwaitEventKey
+    token: str
+    deadline_unix_ms: int
+    created_at_unix_ms: int
+    def __init__(self, key: _Optional[_Union[_scope_pb2.AwaitEventKey, _Mapping]] = ..., token: _Optional[str] = ..., deadline_unix_ms: _Optional[int] = ..., created_at_unix_ms: _Optional[int] = ...) -> None: ...
+
+class ListPendingKeysResponse(_message.Message):
+    __slots__ = ("keys",)
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    keys: _containers.RepeatedCompositeFieldContainer[PendingKey]
+    def __init__(self, keys: _Optional[_Iterable[_Union[PendingKey, _Mapping]]] = ...) -> None: ...

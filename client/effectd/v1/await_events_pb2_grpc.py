@@ -84,6 +84,16 @@ class AwaitEventsStub:
                 request_serializer=effectd_dot_v1_dot_await__events__pb2.CancelSessionWaitsRequest.SerializeToString,
                 response_deserializer=effectd_dot_v1_dot_await__events__pb2.CancelSessionWaitsResponse.FromString,
                 _registered_method=True)
+        self.ListSessions = channel.unary_unary(
+                '/effectd.v1.AwaitEvents/ListSessions',
+                request_serializer=effectd_dot_v1_dot_await__events__pb2.ListSessionsRequest.SerializeToString,
+                response_deserializer=effectd_dot_v1_dot_await__events__pb2.ListSessionsResponse.FromString,
+                _registered_method=True)
+        self.ListPendingKeys = channel.unary_unary(
+                '/effectd.v1.AwaitEvents/ListPendingKeys',
+                request_serializer=effectd_dot_v1_dot_await__events__pb2.ListPendingKeysRequest.SerializeToString,
+                response_deserializer=effectd_dot_v1_dot_await__events__pb2.ListPendingKeysResponse.FromString,
+                _registered_method=True)
 
 
 class AwaitEventsServicer:
@@ -159,6 +169,22 @@ class AwaitEventsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListSessions(self, request, context):
+        """Sessions that have keys, most recently active first (`effectd sessions ls`). Reads every key: an
+        operator's listing, not a hot path.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPendingKeys(self, request, context):
+        """A session's pending keys, oldest first (`effectd keys pending --session ID`), each with a token
+        signed by the active signing key (the same key_id; whoever may list may resolve).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AwaitEventsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -211,6 +237,16 @@ def add_AwaitEventsServicer_to_server(servicer, server):
                     servicer.CancelSessionWaits,
                     request_deserializer=effectd_dot_v1_dot_await__events__pb2.CancelSessionWaitsRequest.FromString,
                     response_serializer=effectd_dot_v1_dot_await__events__pb2.CancelSessionWaitsResponse.SerializeToString,
+            ),
+            'ListSessions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSessions,
+                    request_deserializer=effectd_dot_v1_dot_await__events__pb2.ListSessionsRequest.FromString,
+                    response_serializer=effectd_dot_v1_dot_await__events__pb2.ListSessionsResponse.SerializeToString,
+            ),
+            'ListPendingKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPendingKeys,
+                    request_deserializer=effectd_dot_v1_dot_await__events__pb2.ListPendingKeysRequest.FromString,
+                    response_serializer=effectd_dot_v1_dot_await__events__pb2.ListPendingKeysResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -483,6 +519,60 @@ class AwaitEvents:
             '/effectd.v1.AwaitEvents/CancelSessionWaits',
             effectd_dot_v1_dot_await__events__pb2.CancelSessionWaitsRequest.SerializeToString,
             effectd_dot_v1_dot_await__events__pb2.CancelSessionWaitsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSessions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/effectd.v1.AwaitEvents/ListSessions',
+            effectd_dot_v1_dot_await__events__pb2.ListSessionsRequest.SerializeToString,
+            effectd_dot_v1_dot_await__events__pb2.ListSessionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPendingKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/effectd.v1.AwaitEvents/ListPendingKeys',
+            effectd_dot_v1_dot_await__events__pb2.ListPendingKeysRequest.SerializeToString,
+            effectd_dot_v1_dot_await__events__pb2.ListPendingKeysResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -197,3 +197,25 @@ class GetEffectResponse(_message.Message):
     EFFECT_FIELD_NUMBER: _ClassVar[int]
     effect: EffectRecord
     def __init__(self, effect: _Optional[_Union[EffectRecord, _Mapping]] = ...) -> None: ...
+
+class ListScopesRequest(_message.Message):
+    __slots__ = ("limit",)
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    limit: int
+    def __init__(self, limit: _Optional[int] = ...) -> None: ...
+
+class ScopeSummary(_message.Message):
+    __slots__ = ("scope", "effects", "updated_at_unix_ms")
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    EFFECTS_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    scope: _scope_pb2.ExecutionScope
+    effects: int
+    updated_at_unix_ms: int
+    def __init__(self, scope: _Optional[_Union[_scope_pb2.ExecutionScope, _Mapping]] = ..., effects: _Optional[int] = ..., updated_at_unix_ms: _Optional[int] = ...) -> None: ...
+
+class ListScopesResponse(_message.Message):
+    __slots__ = ("scopes",)
+    SCOPES_FIELD_NUMBER: _ClassVar[int]
+    scopes: _containers.RepeatedCompositeFieldContainer[ScopeSummary]
+    def __init__(self, scopes: _Optional[_Iterable[_Union[ScopeSummary, _Mapping]]] = ...) -> None: ...

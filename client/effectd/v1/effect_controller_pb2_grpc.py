@@ -64,6 +64,11 @@ class EffectControllerStub:
                 request_serializer=effectd_dot_v1_dot_effect__controller__pb2.GetEffectRequest.SerializeToString,
                 response_deserializer=effectd_dot_v1_dot_effect__controller__pb2.GetEffectResponse.FromString,
                 _registered_method=True)
+        self.ListScopes = channel.unary_unary(
+                '/effectd.v1.EffectController/ListScopes',
+                request_serializer=effectd_dot_v1_dot_effect__controller__pb2.ListScopesRequest.SerializeToString,
+                response_deserializer=effectd_dot_v1_dot_effect__controller__pb2.ListScopesResponse.FromString,
+                _registered_method=True)
 
 
 class EffectControllerServicer:
@@ -113,6 +118,14 @@ class EffectControllerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListScopes(self, request, context):
+        """The scopes with journaled effects, most recently updated first (`effectd effects ls` without a
+        scope). Reads every row: an operator's listing, not a hot path.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EffectControllerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -145,6 +158,11 @@ def add_EffectControllerServicer_to_server(servicer, server):
                     servicer.GetEffect,
                     request_deserializer=effectd_dot_v1_dot_effect__controller__pb2.GetEffectRequest.FromString,
                     response_serializer=effectd_dot_v1_dot_effect__controller__pb2.GetEffectResponse.SerializeToString,
+            ),
+            'ListScopes': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListScopes,
+                    request_deserializer=effectd_dot_v1_dot_effect__controller__pb2.ListScopesRequest.FromString,
+                    response_serializer=effectd_dot_v1_dot_effect__controller__pb2.ListScopesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -309,6 +327,33 @@ class EffectController:
             '/effectd.v1.EffectController/GetEffect',
             effectd_dot_v1_dot_effect__controller__pb2.GetEffectRequest.SerializeToString,
             effectd_dot_v1_dot_effect__controller__pb2.GetEffectResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListScopes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/effectd.v1.EffectController/ListScopes',
+            effectd_dot_v1_dot_effect__controller__pb2.ListScopesRequest.SerializeToString,
+            effectd_dot_v1_dot_effect__controller__pb2.ListScopesResponse.FromString,
             options,
             channel_credentials,
             insecure,

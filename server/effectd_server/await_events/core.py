@@ -27,8 +27,10 @@ from effectd._scope import (
     UnknownOrRevoked,
     blank,
     resolution_from_lash,
+    scope_from_lash,
     validate_scope,
     validate_wait,
+    wait_from_lash,
 )
 from prometheus_client import Histogram
 
@@ -51,11 +53,12 @@ from effectd_server.store.await_events import (
     ResolveResult,
     SessionListing,
     SessionRevokedEvent,
+    SessionRow,
     TerminalRecorded,
     TerminalsRecorded,
 )
 
-__all__ = ["UNKNOWN_OR_REVOKED_MESSAGE", "AwaitEventCore", "KeyPendingState", "Waiter", "now_ms"]
+__all__ = ["UNKNOWN_OR_REVOKED_MESSAGE", "AwaitEventCore", "KeyPendingState", "PendingKeyInfo", "Waiter", "now_ms"]
 
 log = logging.getLogger("effectd.await_events")
 
@@ -65,6 +68,13 @@ _IDENTITY_CACHE_SIZE = 16_384
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingKeyInfo:
+    key: AwaitEventKey
+    deadline_unix_ms: int | None
+    created_at_unix_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -456,6 +466,27 @@ class AwaitEventCore:
         (result,) = await self.store.resolve([ResolveItem(row, text)], now_ms())
         log.info("operator resolve: key_id=%s status=%s", safe(key_id), result.status)
         return self._answer(key_id, resolution, result)
+
+    # -- listings (operators) -----------------------------------------------------------------
+    async def recent_sessions(self, limit: int) -> list[SessionRow]:
+        """Sessions that have keys, latest activity first."""
+        return await self.store.list_sessions(limit)
+
+    async def list_pending_keys(self, session_id: str, limit: int) -> list[PendingKeyInfo]:
+        """The session's pending keys, each signed again by the active signing key (minting is
+        deterministic per signing key: the same key_id, a signature that verifies now)."""
+        _require_session_id(session_id)
+        if session_id in self._revoked_sessions:
+            return []  # every resolve of its keys answers unknown_or_revoked: nothing is pending
+        listed: list[PendingKeyInfo] = []
+        for row in await self.store.list_pending_keys(session_id, limit):
+            key = row.key
+            signature = self.keyring.sign_message(mac_message(key.scope_json, key.wait_json, key.key_id))
+            scope, wait = scope_from_lash(json.loads(key.scope_json)), wait_from_lash(json.loads(key.wait_json))
+            listed.append(
+                PendingKeyInfo(AwaitEventKey(scope, wait, key.key_id, signature), row.deadline_ms, row.created_at_ms)
+            )
+        return listed
 
     async def _fire_due(self) -> int:
         """Record `timeout` on due keys; the number fired (the timers loop again while it is the limit)."""

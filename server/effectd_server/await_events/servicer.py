@@ -11,6 +11,7 @@ from effectd._client import SigningKey
 from effectd._convert_await_events import minted_key_to_proto
 from effectd._convert_scope import (
     key_from_proto,
+    key_to_proto,
     resolution_from_proto,
     resolution_to_proto,
     resolve_outcome_to_proto,
@@ -18,7 +19,15 @@ from effectd._convert_scope import (
     wait_from_proto,
 )
 from effectd._errors import EffectdError, InvalidArgumentError
-from effectd._scope import AwaitEventKey, CustomWait, InvalidTokenError, Resolution, TurnScope, key_from_token
+from effectd._scope import (
+    AwaitEventKey,
+    CustomWait,
+    InvalidTokenError,
+    Resolution,
+    TurnScope,
+    key_from_token,
+    key_token,
+)
 from effectd.v1 import await_events_pb2 as pb
 
 from effectd_server.await_events.core import UNKNOWN_OR_REVOKED_MESSAGE, AwaitEventCore, KeyPendingState, Waiter, now_ms
@@ -35,6 +44,7 @@ from effectd_server.edge.checks import (
     MAX_CURSOR,
     MAX_DEADLINE_UNIX_MS,
     MAX_HEARTBEAT_MS,
+    MAX_PAGE_SIZE,
     MAX_TIMEOUT_MS,
     check_id,
     check_ids,
@@ -47,6 +57,7 @@ __all__ = ["AwaitEventsServicer", "KeyringServicer"]
 
 Context = Any
 
+_LIST_DEFAULT = 100
 _UNKNOWN = ("await_event_unknown_or_revoked", UNKNOWN_OR_REVOKED_MESSAGE)
 
 _KEY_STATES = {
@@ -368,6 +379,34 @@ class AwaitEventsServicer:
     async def RevokeSession(self, request: pb.RevokeSessionRequest, context: Context) -> pb.RevokeSessionResponse:
         await self._core.revoke_session(self._session_id(request.session_id))
         return pb.RevokeSessionResponse()
+
+    async def ListSessions(self, request: pb.ListSessionsRequest, context: Context) -> pb.ListSessionsResponse:
+        limit = in_range("limit", request.limit, 0, MAX_PAGE_SIZE) or _LIST_DEFAULT
+        rows = await self._core.recent_sessions(limit)
+        return pb.ListSessionsResponse(
+            sessions=[
+                pb.SessionSummary(
+                    session_id=r.session_id,
+                    pending=r.pending,
+                    resolved=r.resolved,
+                    revoked=r.revoked,
+                    last_activity_unix_ms=r.last_activity_ms,
+                )
+                for r in rows
+            ]
+        )
+
+    async def ListPendingKeys(self, request: pb.ListPendingKeysRequest, context: Context) -> pb.ListPendingKeysResponse:
+        limit = in_range("limit", request.limit, 0, MAX_PAGE_SIZE) or _LIST_DEFAULT
+        listed = await self._core.list_pending_keys(self._session_id(request.session_id), limit)
+        response = pb.ListPendingKeysResponse()
+        for info in listed:
+            item = response.keys.add(
+                key=key_to_proto(info.key), token=key_token(info.key), created_at_unix_ms=info.created_at_unix_ms
+            )
+            if info.deadline_unix_ms is not None:
+                item.deadline_unix_ms = info.deadline_unix_ms
+        return response
 
     async def CancelSessionWaits(
         self, request: pb.CancelSessionWaitsRequest, context: Context

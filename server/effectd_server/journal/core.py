@@ -26,6 +26,7 @@ from effectd._journal import (
     EffectStatus,
     RecordedError,
     RecordedOutcome,
+    ScopeSummary,
 )
 from effectd._lashjson import dumps
 from effectd._scope import ExecutionScope, scope_from_lash, validate_scope
@@ -359,6 +360,11 @@ class Journal:
         if row is None:
             raise NotFoundError("effect_not_found", f"no journaled effect with replay key {replay_key!r}")
         return effect_record(row)
+
+    async def scopes(self, limit: int) -> list[ScopeSummary]:
+        """The scopes with journaled effects, most recently updated first."""
+        rows = await self.store.recent_scopes(limit)
+        return [ScopeSummary(scope_from_lash(json.loads(r.scope_json)), r.effects, r.updated_at_ms) for r in rows]
 
     async def list(self, scope: ExecutionScope, after_seq: int, limit: int) -> EffectPage:
         validate_scope(scope)

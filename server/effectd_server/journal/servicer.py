@@ -7,7 +7,12 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from effectd._convert_effect_controller import description_to_proto, effect_record_to_proto, lease_to_proto
+from effectd._convert_effect_controller import (
+    description_to_proto,
+    effect_record_to_proto,
+    lease_to_proto,
+    scope_summary_to_proto,
+)
 from effectd._convert_envelope import envelope_from_proto, outcome_from_proto, outcome_to_proto
 from effectd._convert_scope import controller_error_to_proto, scope_from_proto
 from effectd._effects import SleepCommand
@@ -150,6 +155,11 @@ class EffectControllerServicer:
         ttl = in_range("lease_ttl_ms", request.lease_ttl_ms, 0, MAX_LEASE_TTL_MS)
         expires = await self._journal.renew(scope, request.replay_key, request.lease_token, ttl)
         return pb.RenewLeaseResponse(expires_at_unix_ms=expires)
+
+    async def ListScopes(self, request: effect_controller_pb2.ListScopesRequest, context: Context) -> Any:
+        limit = in_range("limit", request.limit, 0, MAX_PAGE_SIZE) or _PAGE_DEFAULT
+        scopes = await self._journal.scopes(limit)
+        return effect_controller_pb2.ListScopesResponse(scopes=[scope_summary_to_proto(s) for s in scopes])
 
     async def ListEffects(self, request: effect_controller_pb2.ListEffectsRequest, context: Context) -> Any:
         scope = self._scope(request)

@@ -10,6 +10,8 @@ from effectd_server.store._base import Backend, ChangeListener, Swept
 
 __all__ = [
     "KEY_LISTING_COLUMNS",
+    "PENDING_KEYS_QUERY",
+    "SESSIONS_QUERY",
     "TIMEOUT_JSON",
     "AwaitEventsStore",
     "KeyCounts",
@@ -19,16 +21,20 @@ __all__ = [
     "KeyState",
     "KeyStateFilter",
     "KeyringChanged",
+    "PendingKeyRow",
     "ResolveItem",
     "ResolveResult",
     "SessionListing",
     "SessionRevokedEvent",
+    "SessionRow",
     "SigningKeyRow",
     "SigningKeyState",
     "TerminalRecorded",
     "TerminalsRecorded",
     "await_events_store",
     "key_listing_from",
+    "pending_key_row_from",
+    "session_row_from",
     "signing_key_from",
 ]
 
@@ -57,6 +63,48 @@ class KeyRow:
     scope_json: str
     wait_json: str
     session_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    """A session as listed: its keys counted."""
+
+    session_id: str
+    pending: int
+    resolved: int
+    revoked: bool
+    last_activity_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class PendingKeyRow:
+    key: KeyRow
+    deadline_ms: int | None
+    created_at_ms: int
+
+
+SESSIONS_QUERY = (
+    "SELECT k.session_id,"
+    " SUM(CASE WHEN k.terminal_json IS NULL AND k.revoked_at_ms IS NULL THEN 1 ELSE 0 END),"
+    " SUM(CASE WHEN k.terminal_json IS NOT NULL THEN 1 ELSE 0 END),"
+    " EXISTS (SELECT 1 FROM revoked_sessions r WHERE r.session_id = k.session_id),"
+    " MAX(COALESCE(k.resolved_at_ms, k.created_at_ms)) AS last_activity"
+    " FROM await_keys k WHERE k.session_id IS NOT NULL GROUP BY k.session_id"
+)
+"""Shared by the backends, which add the order (latest activity first, then session id) and the limit."""
+
+PENDING_KEYS_QUERY = (
+    "SELECT key_id, scope_json, wait_json, session_id, deadline_ms, created_at_ms FROM await_keys"
+    " WHERE session_id = {session} AND terminal_json IS NULL AND revoked_at_ms IS NULL"
+)
+
+
+def session_row_from(r: Any) -> SessionRow:
+    return SessionRow(str(r[0]), int(r[1]), int(r[2]), bool(r[3]), int(r[4]))
+
+
+def pending_key_row_from(r: Any) -> PendingKeyRow:
+    return PendingKeyRow(KeyRow(r[0], r[1], r[2], r[3]), None if r[4] is None else int(r[4]), int(r[5]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +299,12 @@ class AwaitEventsStore(Protocol):
 
     async def list_key_sessions(self, *, contains: str | None, after: str, limit: int) -> list[SessionListing]:
         """Sessions that have keys or a revocation, with id > `after` (containing `contains`), by id."""
+
+    async def list_sessions(self, limit: int) -> list[SessionRow]:
+        """Sessions that have keys, latest activity first (an operator's listing: it reads every key)."""
+
+    async def list_pending_keys(self, session_id: str, limit: int) -> list[PendingKeyRow]:
+        """The session's keys without a terminal and not revoked one by one, oldest first."""
 
 
 def await_events_store(backend: Backend) -> AwaitEventsStore:

@@ -10,6 +10,7 @@ from effectd_server.store._base import Backend, ChangeListener, Swept
 
 __all__ = [
     "EFFECT_COLUMNS",
+    "SCOPES_QUERY",
     "ClaimResult",
     "ClaimStatus",
     "EffectClaim",
@@ -18,8 +19,10 @@ __all__ = [
     "EffectStatus",
     "JournalStore",
     "ScopeListing",
+    "ScopeRow",
     "effect_row_from",
     "journal_store",
+    "scope_row_from",
     "settled_claim",
 ]
 
@@ -132,6 +135,21 @@ class ScopeListing:
     """The latest change of any of its effects."""
 
 
+@dataclass(frozen=True, slots=True)
+class ScopeRow:
+    scope_json: str
+    effects: int
+    updated_at_ms: int
+
+
+SCOPES_QUERY = "SELECT scope_json, COUNT(*), MAX(updated_at_ms) AS updated FROM effect_journal GROUP BY scope_json"
+"""Shared by the backends, which add the order (latest update first, then scope) and the limit."""
+
+
+def scope_row_from(r: Any) -> ScopeRow:
+    return ScopeRow(str(r[0]), int(r[1]), int(r[2]))
+
+
 class JournalStore(Protocol):
     async def open(self) -> None: ...
 
@@ -182,6 +200,9 @@ class JournalStore(Protocol):
     ) -> list[ScopeListing]:
         """Scopes with scope_json > `after_scope_json` in byte order, starting with one of `prefixes` (any
         when empty) and containing `contains`."""
+
+    async def recent_scopes(self, limit: int) -> list[ScopeRow]:
+        """Scopes with journaled effects, latest update first (an operator's listing: it reads every row)."""
 
 
 def journal_store(backend: Backend) -> JournalStore:

@@ -12,6 +12,8 @@ from effectd._errors import ConflictError, NotFoundError
 from effectd_server.store._base import ChangeListener, Swept
 from effectd_server.store.await_events import (
     KEY_LISTING_COLUMNS,
+    PENDING_KEYS_QUERY,
+    SESSIONS_QUERY,
     TIMEOUT_JSON,
     KeyCounts,
     KeyListing,
@@ -20,14 +22,18 @@ from effectd_server.store.await_events import (
     KeyRow,
     KeyState,
     KeyStateFilter,
+    PendingKeyRow,
     ResolveItem,
     ResolveResult,
     SessionListing,
     SessionRevokedEvent,
+    SessionRow,
     SigningKeyRow,
     TerminalRecorded,
     TerminalsRecorded,
     key_listing_from,
+    pending_key_row_from,
+    session_row_from,
     signing_key_from,
 )
 from effectd_server.store.postgres._backend import CHANNEL, PostgresBackend, Retry, fits
@@ -728,6 +734,20 @@ class PostgresAwaitEventsStore:
             return [SessionListing(r[0], bool(r[1])) for r in rows]
 
         return await self._db.run("list_key_sessions", run)
+
+    async def list_sessions(self, limit: int) -> list[SessionRow]:
+        async def run(conn: Any) -> list[SessionRow]:
+            query = f'{SESSIONS_QUERY} ORDER BY last_activity DESC, k.session_id COLLATE "C" LIMIT $1'
+            return [session_row_from(r) for r in await conn.fetch(query, limit)]
+
+        return await self._db.run("list_sessions", run)
+
+    async def list_pending_keys(self, session_id: str, limit: int) -> list[PendingKeyRow]:
+        async def run(conn: Any) -> list[PendingKeyRow]:
+            query = PENDING_KEYS_QUERY.format(session="$1") + ' ORDER BY created_at_ms, key_id COLLATE "C" LIMIT $2'
+            return [pending_key_row_from(r) for r in await conn.fetch(query, session_id, limit)]
+
+        return await self._db.run("list_pending_keys", run)
 
 
 def _already(winner: ResolveResult) -> ResolveResult:

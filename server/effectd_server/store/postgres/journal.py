@@ -10,13 +10,16 @@ import asyncpg
 from effectd_server.store._base import ChangeListener, Swept
 from effectd_server.store.journal import (
     EFFECT_COLUMNS,
+    SCOPES_QUERY,
     ClaimResult,
     ClaimStatus,
     EffectClaim,
     EffectFinished,
     EffectRow,
     ScopeListing,
+    ScopeRow,
     effect_row_from,
+    scope_row_from,
     settled_claim,
 )
 from effectd_server.store.postgres._backend import CHANNEL, PostgresBackend, Retry
@@ -233,6 +236,13 @@ class PostgresJournalStore:
             return [effect_row_from(r) for r in rows]
 
         return await self._db.run("list_effects", run)
+
+    async def recent_scopes(self, limit: int) -> list[ScopeRow]:
+        async def run(conn: Any) -> list[ScopeRow]:
+            query = f'{SCOPES_QUERY} ORDER BY updated DESC, scope_json COLLATE "C" LIMIT $1'
+            return [scope_row_from(r) for r in await conn.fetch(query, limit)]
+
+        return await self._db.run("recent_scopes", run)
 
     # -- operator queries (the console) ------------------------------------------------------
     async def count_effects_by_status(self) -> dict[str, int]:

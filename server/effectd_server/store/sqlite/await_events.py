@@ -10,17 +10,23 @@ from effectd._errors import ConflictError, NotFoundError
 from effectd_server.store._base import ChangeListener, Swept
 from effectd_server.store.await_events import (
     KEY_LISTING_COLUMNS,
+    PENDING_KEYS_QUERY,
+    SESSIONS_QUERY,
     TIMEOUT_JSON,
     KeyCounts,
     KeyListing,
     KeyRow,
     KeyState,
     KeyStateFilter,
+    PendingKeyRow,
     ResolveItem,
     ResolveResult,
     SessionListing,
+    SessionRow,
     SigningKeyRow,
     key_listing_from,
+    pending_key_row_from,
+    session_row_from,
     signing_key_from,
 )
 from effectd_server.store.sqlite._backend import SqliteBackend
@@ -275,6 +281,20 @@ class SqliteAwaitEventsStore:
                     (session_id,),
                 )
             ]
+
+        return await self._db.read(run)
+
+    async def list_sessions(self, limit: int) -> list[SessionRow]:
+        def run(conn: sqlite3.Connection) -> list[SessionRow]:
+            rows = conn.execute(f"{SESSIONS_QUERY} ORDER BY last_activity DESC, k.session_id LIMIT ?", (limit,))
+            return [session_row_from(r) for r in rows]
+
+        return await self._db.read(run)
+
+    async def list_pending_keys(self, session_id: str, limit: int) -> list[PendingKeyRow]:
+        def run(conn: sqlite3.Connection) -> list[PendingKeyRow]:
+            query = PENDING_KEYS_QUERY.format(session="?") + " ORDER BY created_at_ms, key_id LIMIT ?"
+            return [pending_key_row_from(r) for r in conn.execute(query, (session_id, limit))]
 
         return await self._db.read(run)
 

@@ -9,11 +9,14 @@ from typing import Any
 from effectd_server.store._base import ChangeListener, Swept
 from effectd_server.store.journal import (
     EFFECT_COLUMNS,
+    SCOPES_QUERY,
     ClaimResult,
     EffectClaim,
     EffectRow,
     ScopeListing,
+    ScopeRow,
     effect_row_from,
+    scope_row_from,
 )
 from effectd_server.store.sqlite._backend import SqliteBackend
 
@@ -166,6 +169,13 @@ class SqliteJournalStore:
                 (scope_json, after_seq, limit),
             ).fetchall()
             return [effect_row_from(r) for r in rows]
+
+        return await self._db.read(run)
+
+    async def recent_scopes(self, limit: int) -> list[ScopeRow]:
+        def run(conn: sqlite3.Connection) -> list[ScopeRow]:
+            rows = conn.execute(f"{SCOPES_QUERY} ORDER BY updated DESC, scope_json LIMIT ?", (limit,))
+            return [scope_row_from(r) for r in rows]
 
         return await self._db.read(run)
 
