@@ -115,10 +115,17 @@ function statusName(code: Code): GrpcStatus {
   return Code[code].replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
 }
 
-/** The typed error of a failed call: the code from ErrorInfo when the server sent one. */
-export function errorFromRpc(error: unknown): EffectdError {
+/**
+ * The typed error of a failed call: the code from ErrorInfo when the server sent one. A call cancelled
+ * without the caller asking (`callerAborted` false) lost its connection (a server killed mid-call resets
+ * its HTTP/2 streams): that is `unavailable`, as gRPC's other clients report it, and a retry can help.
+ */
+export function errorFromRpc(error: unknown, callerAborted = false): EffectdError {
   if (error instanceof EffectdError) return error;
   const connect = ConnectError.from(error);
+  if (connect.code === Code.Canceled && !callerAborted) {
+    return new UnavailableError("unavailable", `the connection to effectd was lost: ${connect.rawMessage}`, "UNAVAILABLE");
+  }
   const status = statusName(connect.code);
   for (const info of connect.findDetails(ErrorInfoSchema)) {
     if (info.domain === DOMAIN) return errorFor(info.reason, connect.rawMessage, status);

@@ -161,7 +161,7 @@ export class EffectController {
         }
       }
     } catch (error) {
-      throw errorFromRpc(error);
+      throw errorFromRpc(error, signal?.aborted ?? false);
     }
     throw new UnavailableError("unavailable", "the server ended the effect stream without an answer");
   }

@@ -79,7 +79,7 @@ export class Rpc {
     try {
       return await call({ timeoutMs: timeoutMs ?? this.defaultTimeoutMs, ...(signal ? { signal } : {}) });
     } catch (error) {
-      throw errorFromRpc(error);
+      throw errorFromRpc(error, signal?.aborted ?? false);
     }
   }
 
