@@ -161,7 +161,7 @@ export class Client {
         }
         // The server ended the stream without a terminal (it is shutting down): reopen.
       } catch (error) {
-        if (options.signal?.aborted) throw errorFromRpc(options.signal.reason ?? error);
+        if (options.signal?.aborted) throw errorFromRpc(error, true);
         if (watchdog.fired) reconnect.lost(watchdog.afterMs);
         else reconnect.failed(errorFromRpc(error));
       } finally {

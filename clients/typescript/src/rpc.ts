@@ -178,6 +178,7 @@ export class Watchdog {
   fired = false;
   private timer: NodeJS.Timeout;
   readonly generation: number;
+  private readonly detach: () => void = () => undefined;
 
   constructor(
     private readonly rpc: Rpc,
@@ -187,8 +188,12 @@ export class Watchdog {
     this.generation = rpc.generation;
     this.timer = setTimeout(() => this.fire(), afterMs);
     if (outer !== undefined) {
-      if (outer.aborted) this.controller.abort(outer.reason);
-      else outer.addEventListener("abort", () => this.controller.abort(outer.reason), { once: true });
+      const forward = (): void => this.controller.abort(outer.reason);
+      if (outer.aborted) forward();
+      else {
+        outer.addEventListener("abort", forward, { once: true });
+        this.detach = () => outer.removeEventListener("abort", forward);
+      }
     }
   }
 
@@ -208,5 +213,6 @@ export class Watchdog {
 
   stop(): void {
     clearTimeout(this.timer);
+    this.detach();
   }
 }

@@ -161,3 +161,12 @@ test("watch delivers each key's terminal once, keys added while open, rejections
   assert.equal(rejected.code, "await_event_unknown_or_revoked");
   assert.ok(watch.cursor > 0n);
 });
+
+test("an aborted await stops waiting with code cancelled and records nothing", async () => {
+  const { token } = await client.mintKey(turn("client-9"), { type: "custom", key: "abort" });
+  const controller = new AbortController();
+  const waiting = client.awaitEvent(token, { signal: controller.signal });
+  setTimeout(() => controller.abort(), 100);
+  await assert.rejects(waiting, (error: unknown) => error instanceof EffectdError && error.code === "cancelled");
+  assert.deepEqual(await client.peek(token), { status: "pending" });
+});
