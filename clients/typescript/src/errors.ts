@@ -14,6 +14,7 @@
  *     ├── UnavailableError          UNAVAILABLE: server or store down; safe to retry
  *     ├── DeadlineExceededError     DEADLINE_EXCEEDED
  *     ├── AuthError                 UNAUTHENTICATED / PERMISSION_DENIED
+ *     ├── CancelledError            CANCELLED: the caller aborted the call (its AbortSignal)
  *     ├── ExecutorError             a local executor's answer, or a recorded one replayed
  *     └── InternalError             anything else (a bug: please report it)
  */
@@ -73,6 +74,7 @@ export class ResourceExhaustedError extends EffectdError {}
 export class UnavailableError extends EffectdError {}
 export class DeadlineExceededError extends EffectdError {}
 export class AuthError extends EffectdError {}
+export class CancelledError extends EffectdError {}
 export class InternalError extends EffectdError {}
 
 /**
@@ -99,6 +101,7 @@ const STATUS_CLASS: Record<string, ErrorClass> = {
   DEADLINE_EXCEEDED: DeadlineExceededError,
   UNAUTHENTICATED: AuthError,
   PERMISSION_DENIED: AuthError,
+  CANCELLED: CancelledError,
 };
 
 /** The typed error for a code (its class from the code's status, or from `status` when given). */

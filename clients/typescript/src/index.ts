@@ -15,6 +15,7 @@ export { awaitEventKeyId, keyFromToken, keyToken, TOKEN_PREFIX } from "./keys.js
 export { LosslessNumber, parseJson, RawJson, rawJson, stringifyJson, type JsonValue } from "./json.js";
 export {
   AuthError,
+  CancelledError,
   ConflictError,
   DeadlineExceededError,
   DOMAIN,

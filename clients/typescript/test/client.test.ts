@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import {
+  CancelledError,
   Client,
   EffectdError,
   InvalidArgumentError,
@@ -167,6 +168,6 @@ test("an aborted await stops waiting with code cancelled and records nothing", a
   const controller = new AbortController();
   const waiting = client.awaitEvent(token, { signal: controller.signal });
   setTimeout(() => controller.abort(), 100);
-  await assert.rejects(waiting, (error: unknown) => error instanceof EffectdError && error.code === "cancelled");
+  await assert.rejects(waiting, (error: unknown) => error instanceof CancelledError && error.code === "cancelled");
   assert.deepEqual(await client.peek(token), { status: "pending" });
 });
