@@ -6,10 +6,12 @@ import {
   EffectController,
   ExecutorError,
   InvalidArgumentError,
+  LeaseLostError,
   LocalExecutor,
   NotFoundError,
   type RuntimeEffectEnvelope,
 } from "../src/index.js";
+import { PausableProxy } from "./support/proxy.js";
 import { EffectdServer } from "./support/server.js";
 
 let server: EffectdServer;
@@ -133,4 +135,41 @@ test("server-owned kinds run on the server; strict replay and hash conflicts are
     controller.execute(scopeOf("journal-4"), { ...step("journal-4", "s2", 1), invocation: { ...step("journal-4", "s2", 1).invocation, replay: undefined } }),
     (error: unknown) => error instanceof InvalidArgumentError && error.code === "runtime_effect_replay_required",
   );
+});
+
+test("a lease taken over while its renewals could not get through: the first owner gets LeaseLostError", async () => {
+  const proxy = await PausableProxy.start(server.target);
+  const behindProxy = Client.connect(proxy.target);
+  try {
+    const owner = new EffectController(behindProxy, { leaseTtlMs: 1_000 });
+    const other = new EffectController(client, { leaseTtlMs: 1_000 });
+    const envelope = step("journal-5", "taken", {});
+    let leased!: () => void;
+    const started = new Promise<void>((resolve) => (leased = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let ownerSignal: AbortSignal | undefined;
+    const first = owner.execute(
+      scopeOf("journal-5"),
+      envelope,
+      LocalExecutor.durableStep(async (_, signal) => {
+        ownerSignal = signal;
+        leased();
+        await released;
+        return "owner";
+      }),
+    );
+    await started;
+    proxy.pause(); // the owner's renewals wait in the proxy; its lease runs out
+    const second = await other.execute(scopeOf("journal-5"), envelope, LocalExecutor.durableStep(() => "other"));
+    assert.deepEqual(second, { type: "durable_step", value: "other" });
+    proxy.resume();
+    await assert.rejects(first, (error: unknown) => error instanceof LeaseLostError && error.code === "effect_replay_lease_lost");
+    release();
+    assert.equal(ownerSignal?.aborted, true);
+    assert.deepEqual((await other.getEffect(scopeOf("journal-5"), "journal-5:t1:taken")).outcome, second);
+  } finally {
+    behindProxy.close();
+    await proxy.close();
+  }
 });
