@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { Client, type WatchEvent } from "../src/index.js";
+import { PausableProxy } from "./support/proxy.js";
 import { EffectdServer } from "./support/server.js";
 
 let server: EffectdServer;
@@ -50,5 +51,36 @@ test("watch and await survive a server killed and restarted: nothing missed, not
     assert.deepEqual(await waiting, { status: "ok", payload: "w" });
   } finally {
     client.close();
+  }
+});
+
+test("a silent link (no reset) is noticed by the missing heartbeats; watch and await resume on a new one", async () => {
+  const proxy = await PausableProxy.start(server.target);
+  const behindProxy = Client.connect(proxy.target);
+  const client = Client.connect(server.target);
+  try {
+    const scope = { type: "turn", session_id: "dead-link-1", turn_id: "t1" } as const;
+    const watched = await client.mintKey(scope, { type: "custom", key: "watched" });
+    const awaited = await client.mintKey(scope, { type: "custom", key: "awaited" });
+    const watch = behindProxy.watch([watched.token], { heartbeatIntervalMs: 1_000 });
+    const events = watch[Symbol.asyncIterator]();
+    const next = events.next();
+    const waiting = behindProxy.awaitEvent(awaited.token, { heartbeatIntervalMs: 1_000 });
+    await behindProxy.peek(awaited.token); // both streams are open on the link before it goes silent
+    proxy.pause();
+    await client.resolve(watched.token, { status: "ok", payload: "watched" });
+    await client.resolve(awaited.token, { status: "ok", payload: "awaited" });
+    const first = await next;
+    assert.equal(first.done, false);
+    assert.deepEqual(first.value.type === "terminal" && first.value.terminal, { status: "ok", payload: "watched" });
+    assert.deepEqual(await waiting, { status: "ok", payload: "awaited" });
+    assert.equal((await events.next()).done, true);
+    // The watchdog replaced the connection (HTTP/2 keepalive alone would have ended the calls instead).
+    assert.ok(behindProxy.rpc.generation > 1);
+  } finally {
+    proxy.resume();
+    behindProxy.close();
+    client.close();
+    await proxy.close();
   }
 });

@@ -1,11 +1,12 @@
 /**
- * A TCP proxy in front of the server that can hold every byte in both directions (`pause`) and let
- * them through later (`resume`): a client behind it sees a link that went silent, not one that broke.
+ * A TCP proxy in front of the server that can hold every byte of its open connections, both directions
+ * (`pause`), and let them through later (`resume`): a client behind it sees links that went silent, not
+ * ones that broke. Connections opened while paused flow.
  */
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 
 export class PausableProxy {
-  private paused = false;
+  private frozen = new Set<Socket>();
   private readonly held: Array<() => void> = [];
   private readonly sockets = new Set<Socket>();
 
@@ -21,6 +22,7 @@ export class PausableProxy {
       const upstreamSocket = createConnection({ host, port });
       for (const socket of [downstream, upstreamSocket]) {
         proxy?.sockets.add(socket);
+        socket.on("close", () => proxy?.sockets.delete(socket));
         socket.on("error", () => undefined);
         socket.on("close", () => {
           downstream.destroy();
@@ -29,7 +31,7 @@ export class PausableProxy {
       }
       const forward = (to: Socket) => (chunk: Buffer) => {
         const send = (): void => void to.write(chunk);
-        if (proxy?.paused) proxy.held.push(send);
+        if (proxy?.frozen.has(to)) proxy.held.push(send);
         else send();
       };
       downstream.on("data", forward(upstreamSocket));
@@ -43,11 +45,11 @@ export class PausableProxy {
   }
 
   pause(): void {
-    this.paused = true;
+    this.frozen = new Set(this.sockets);
   }
 
   resume(): void {
-    this.paused = false;
+    this.frozen = new Set();
     for (const send of this.held.splice(0)) send();
   }
 
