@@ -44,8 +44,6 @@ export const ERROR_CODES: ReadonlyMap<string, ErrorCodeInfo> = new Map(
 );
 
 export class EffectdError extends Error {
-  static readonly status: GrpcStatus = "INTERNAL";
-
   constructor(
     readonly code: string,
     message: string,
