@@ -8,7 +8,8 @@
  * - Writing: `bigint` is written as its exact digits; a `number` as JavaScript writes it (so 1.0 is written
  *   `1`, an integer to lash); to send a float with an integral value, or any number text exactly, pass a
  *   `LosslessNumber` (`new LosslessNumber("1.0")`); `rawJson(text)` sends a whole value as written.
- *   NaN, Infinity, functions, symbols and bigints outside i64/u64 are refused with `invalid_json`.
+ *   NaN, Infinity, functions, symbols, bigints outside i64/u64 and nesting deeper than 128 are refused
+ *   with `invalid_json`.
  */
 import { isInteger, isSafeNumber, LosslessNumber, parse } from "lossless-json";
 import { InvalidArgumentError } from "./errors.js";
@@ -27,6 +28,8 @@ export type JsonValue =
   | JsonValue[]
   | { [key: string]: JsonValue };
 
+/** serde_json's recursion limit, which the server applies: 128 nested arrays and objects. */
+export const MAX_DEPTH = 128;
 const I64_MIN = -(2n ** 63n);
 const U64_MAX = 2n ** 64n - 1n;
 
@@ -61,11 +64,11 @@ export function parseJson(text: string, field = "json"): JsonValue {
 /** Writes a value as compact JSON text; `field` names it in the `invalid_json` error. */
 export function stringifyJson(value: JsonValue, field = "json"): string {
   const out: string[] = [];
-  write(value, out, field);
+  write(value, out, field, 0);
   return out.join("");
 }
 
-function write(value: unknown, out: string[], field: string): void {
+function write(value: unknown, out: string[], field: string, depth: number): void {
   if (value === null) {
     out.push("null");
   } else if (typeof value === "string") {
@@ -82,11 +85,13 @@ function write(value: unknown, out: string[], field: string): void {
     out.push(value.value);
   } else if (value instanceof RawJson) {
     out.push(value.text);
+  } else if (depth >= MAX_DEPTH && typeof value === "object") {
+    throw refused(field, `nesting deeper than ${MAX_DEPTH} levels`);
   } else if (Array.isArray(value)) {
     out.push("[");
     value.forEach((item, index) => {
       if (index > 0) out.push(",");
-      write(item === undefined ? null : item, out, field);
+      write(item === undefined ? null : item, out, field, depth + 1);
     });
     out.push("]");
   } else if (typeof value === "object" && isPlainObject(value)) {
@@ -97,7 +102,7 @@ function write(value: unknown, out: string[], field: string): void {
       if (!first) out.push(",");
       first = false;
       out.push(JSON.stringify(key), ":");
-      write(item, out, field);
+      write(item, out, field, depth + 1);
     }
     out.push("}");
   } else {

@@ -23,7 +23,10 @@ test("a float with an integral value is sent exactly with LosslessNumber or rawJ
 });
 
 test("values JSON cannot hold are refused with invalid_json naming the field", () => {
-  for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, 2n ** 64n, -(2n ** 63n) - 1n, () => 1, new Date(0)]) {
+  let deep: unknown = 1;
+  for (let level = 0; level < 128; level++) deep = [deep];
+  assert.equal(stringifyJson(deep as never).length, 128 * 2 + 1); // 128 levels pass; 129 are refused below
+  for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, 2n ** 64n, -(2n ** 63n) - 1n, () => 1, new Date(0), [deep]]) {
     assert.throws(
       () => stringifyJson({ x: bad } as never, "resolution.ok"),
       (error: unknown) => error instanceof EffectdError && error.code === "invalid_json" && error.message.startsWith("resolution.ok: "),
