@@ -77,8 +77,12 @@ function deadlineOf(options: AwaitOptions): bigint | undefined {
 export class Client {
   private constructor(readonly rpc: Rpc) {}
 
-  /** A client of the server at `target` ("HOST:PORT"); the connection opens with the first call. */
-  static connect(target: string, options: ConnectOptions = {}): Client {
+  /**
+   * A client of the server at `target` ("HOST:PORT"), or of several replicas ("a:1,b:2" or a list): calls
+   * go to one at a time and move on to the next when it is unavailable. The connection opens with the
+   * first call.
+   */
+  static connect(target: string | readonly string[], options: ConnectOptions = {}): Client {
     return new Client(new Rpc(target, options));
   }
 
@@ -163,7 +167,7 @@ export class Client {
       } catch (error) {
         if (options.signal?.aborted) throw errorFromRpc(error, true);
         if (watchdog.fired) reconnect.lost(watchdog.afterMs);
-        else reconnect.failed(errorFromRpc(error));
+        else reconnect.failed(errorFromRpc(error), this.rpc, watchdog.generation);
       } finally {
         watchdog.stop();
       }

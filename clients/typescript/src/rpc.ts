@@ -33,9 +33,20 @@ function baseUrl(target: string): string {
   return /^https?:\/\//.test(target) ? target : `http://${target}`;
 }
 
-/** The service clients of one connection; `reconnect()` replaces the connection (a dead link). */
+/** "a:1,b:2" or ["a:1", "b:2"] → one base URL per server. */
+function baseUrls(targets: string | readonly string[]): string[] {
+  const list = typeof targets === "string" ? targets.split(",") : [...targets];
+  if (list.length === 0) throw new InvalidArgumentError("invalid_request", "at least one target is needed");
+  return list.map((target) => baseUrl(typeof target === "string" ? target.trim() : target));
+}
+
+/**
+ * The service clients of one connection. `reconnect()` replaces the connection (a dead link, or a
+ * server that is unavailable): with several targets (replicas), the next one in turn.
+ */
 export class Rpc {
-  readonly url: string;
+  readonly urls: readonly string[];
+  private index = 0;
   readonly defaultTimeoutMs: number;
   private session!: Http2SessionManager;
   events!: ServiceClient<typeof AwaitEvents>;
@@ -44,10 +55,15 @@ export class Rpc {
   /** Counts connections; a stream notes it to tell whether its link was already replaced. */
   generation = 0;
 
-  constructor(target: string, options: ConnectOptions = {}) {
-    this.url = baseUrl(target);
+  constructor(targets: string | readonly string[], options: ConnectOptions = {}) {
+    this.urls = baseUrls(targets);
     this.defaultTimeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.open();
+  }
+
+  /** The server the current connection goes to. */
+  get url(): string {
+    return this.urls[this.index % this.urls.length]!;
   }
 
   private open(): void {
@@ -71,15 +87,30 @@ export class Rpc {
   reconnect(generation: number): void {
     if (generation !== this.generation) return;
     this.session.abort();
+    this.index += 1;
     this.open();
   }
 
-  /** A unary call with the default deadline; a failure is thrown as its typed EffectdError. */
+  /** After an UNAVAILABLE: with several targets, move on to the next (one move per connection). */
+  failedOver(generation: number): void {
+    if (this.urls.length > 1) this.reconnect(generation);
+  }
+
+  /**
+   * A unary call with the default deadline; a failure is thrown as its typed EffectdError. With several
+   * targets, a call that fails with UNAVAILABLE is tried once on each other target (a retried resolve
+   * may answer already_resolved with its own resolution).
+   */
   async unary<T>(call: (options: { timeoutMs: number; signal?: AbortSignal }) => Promise<T>, timeoutMs?: number, signal?: AbortSignal): Promise<T> {
-    try {
-      return await call({ timeoutMs: timeoutMs ?? this.defaultTimeoutMs, ...(signal ? { signal } : {}) });
-    } catch (error) {
-      throw errorFromRpc(error, signal?.aborted ?? false);
+    for (let attempt = 1; ; attempt++) {
+      const generation = this.generation;
+      try {
+        return await call({ timeoutMs: timeoutMs ?? this.defaultTimeoutMs, ...(signal ? { signal } : {}) });
+      } catch (raw) {
+        const error = errorFromRpc(raw, signal?.aborted ?? false);
+        if (error.status !== "UNAVAILABLE" || attempt >= this.urls.length) throw error;
+        this.failedOver(generation);
+      }
     }
   }
 
@@ -146,9 +177,10 @@ export class Reconnect {
     this.failingSince = undefined;
   }
 
-  failed(error: EffectdError): void {
+  failed(error: EffectdError, rpc: Rpc, generation: number): void {
     if (!RESUMABLE.has(error.code) && error.status !== "UNAVAILABLE") throw error;
     if (this.givenUp()) throw error;
+    rpc.failedOver(generation);
   }
 
   lost(silentMs: number): void {

@@ -167,7 +167,7 @@ export class Watch implements AsyncIterable<types.WatchEvent> {
         if (this.stop.signal.aborted) return;
         try {
           if (watchdog.fired) reconnect.lost(watchdog.afterMs);
-          else reconnect.failed(errorFromRpc(error));
+          else reconnect.failed(errorFromRpc(error), this.rpc, watchdog.generation);
         } catch (final) {
           this.events.push(final as EffectdError);
           return this.events.close();

@@ -171,3 +171,27 @@ test("an aborted await stops waiting with code cancelled and records nothing", a
   await assert.rejects(waiting, (error: unknown) => error instanceof CancelledError && error.code === "cancelled");
   assert.deepEqual(await client.peek(token), { status: "pending" });
 });
+
+test("with several targets, calls and streams move on from one that is unavailable", async () => {
+  const { token } = await client.mintKey(turn("client-10"), { type: "custom", key: "replicas" });
+  for (const targets of [["127.0.0.1:1", server.target], `127.0.0.1:1, ${server.target}`]) {
+    const replicas = Client.connect(targets, { timeoutMs: 5_000 });
+    try {
+      assert.deepEqual(await replicas.peek(token), { status: "pending" });
+    } finally {
+      replicas.close();
+    }
+  }
+  const streams = Client.connect(["127.0.0.1:1", server.target]);
+  try {
+    const waiting = streams.awaitEvent(token);
+    const watch = streams.watch([token]);
+    await client.resolve(token, { status: "ok", payload: "replica" });
+    assert.deepEqual(await waiting, { status: "ok", payload: "replica" });
+    const events: WatchEvent[] = [];
+    for await (const event of watch) events.push(event);
+    assert.deepEqual(events.map((e) => e.type === "terminal" && e.terminal), [{ status: "ok", payload: "replica" }]);
+  } finally {
+    streams.close();
+  }
+});
