@@ -14,6 +14,7 @@ import { randomBytes } from "node:crypto";
 import type { Client } from "./client.js";
 import * as convert from "./convert.js";
 import { EffectdError, errorFromRpc, ExecutorError, InvalidArgumentError, LeaseLostError, UnavailableError } from "./errors.js";
+import * as pbEvents from "./gen/effectd/v1/await_events_pb.js";
 import * as pb from "./gen/effectd/v1/effect_controller_pb.js";
 import type { JsonValue } from "./json.js";
 import { heartbeatMs, type Rpc } from "./rpc.js";
@@ -72,7 +73,10 @@ export interface ExecuteOptions {
   strictReplay?: boolean;
   /** For await_event: a durable deadline (unix ms) recorded as `timeout` when it passes. */
   awaitDeadlineUnixMs?: number;
-  /** Stops waiting for a server-owned effect (nothing is recorded for a sleep). */
+  /**
+   * Stops a server-owned effect: a sleep stops waiting and records nothing (a replay waits only the
+   * remainder); an await_event records `cancelled` on its key and answers the terminal that won.
+   */
   signal?: AbortSignal;
 }
 
@@ -137,7 +141,22 @@ export class EffectController {
       heartbeatIntervalMs: this.heartbeat,
       awaitDeadlineUnixMs: options.awaitDeadlineUnixMs === undefined ? undefined : BigInt(options.awaitDeadlineUnixMs),
     });
-    const answer = await this.executeCall(request, options.signal);
+    const command = envelope.command;
+    let answer: { outcome: types.RuntimeEffectOutcome } | Lease;
+    if (command.type === "await_event" && options.signal !== undefined) {
+      // A cancelled wait records `cancelled` on the key; the stream then answers whichever terminal won.
+      const signal = options.signal;
+      const cancel = (): void => void this.cancelKey(command.key).catch(() => undefined);
+      if (signal.aborted) cancel();
+      else signal.addEventListener("abort", cancel, { once: true });
+      try {
+        answer = await this.executeCall(request, undefined);
+      } finally {
+        signal.removeEventListener("abort", cancel);
+      }
+    } else {
+      answer = await this.executeCall(request, options.signal);
+    }
     if ("outcome" in answer) return answer.outcome;
     return this.runLeased(scope, envelope, executor, answer);
   }
@@ -206,6 +225,11 @@ export class EffectController {
     if (lostError !== undefined) throw lostError;
     await this.complete(scope, replayKey, lease, { case: "outcome", value: convert.outcomeToProto(outcome) });
     return outcome;
+  }
+
+  private async cancelKey(key: types.AwaitEventKey): Promise<void> {
+    const request = create(pbEvents.CancelRequestSchema, { keyRef: convert.keyRef(key) });
+    await this.rpc.unary((o) => this.rpc.events.cancel(request, o));
   }
 
   private async renew(scope: types.ExecutionScope, replayKey: string, lease: Lease): Promise<number> {

@@ -173,3 +173,23 @@ test("a lease taken over while its renewals could not get through: the first own
     await proxy.close();
   }
 });
+
+test("an await_event effect runs on the server; cancelling it records cancelled, and a replay answers it", async () => {
+  const controller = new EffectController(client);
+  const { key } = await client.mintKey(scopeOf("journal-6"), { type: "custom", key: "approval" });
+  const envelope: RuntimeEffectEnvelope = {
+    invocation: {
+      scope: { session_id: "journal-6", turn_id: "t1" },
+      subject: { type: "effect", effect_id: "wait-1", kind: "await_event" },
+      replay: { key: "journal-6:wait-1" },
+    },
+    command: { type: "await_event", key },
+  };
+  const abort = new AbortController();
+  const waiting = controller.execute(scopeOf("journal-6"), envelope, undefined, { signal: abort.signal });
+  setTimeout(() => abort.abort(), 200);
+  const cancelled = { type: "await_event", resolution: { status: "cancelled" } };
+  assert.deepEqual(await waiting, cancelled);
+  assert.deepEqual(await client.peek(key), { status: "cancelled" });
+  assert.deepEqual(await controller.execute(scopeOf("journal-6"), envelope), cancelled);
+});
