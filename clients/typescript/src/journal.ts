@@ -258,6 +258,20 @@ export class EffectController {
     await this.rpc.unary((o) => this.rpc.journal.complete(request, o));
   }
 
+  /** What kind of controller the server is (lash's tier and capability flags). */
+  async describe(options: { timeoutMs?: number } = {}): Promise<types.ControllerDescription> {
+    const response = await this.rpc.unary((o) => this.rpc.journal.describe(create(pb.DescribeRequestSchema, {}), o), options.timeoutMs);
+    const tiers: Record<number, types.ControllerDescription["durability_tier"]> = {
+      [pb.DurabilityTier.INLINE]: "inline",
+      [pb.DurabilityTier.DURABLE]: "durable",
+    };
+    return {
+      durability_tier: tiers[response.durabilityTier] ?? "unspecified",
+      supports_durable_effects: response.supportsDurableEffects,
+      requires_durable_attachment_store: response.requiresDurableAttachmentStore,
+    };
+  }
+
   /** Every journal row of a scope, oldest first. */
   async listEffects(scope: types.ExecutionScope, options: { pageSize?: number; timeoutMs?: number } = {}): Promise<types.EffectRecord[]> {
     const records: types.EffectRecord[] = [];

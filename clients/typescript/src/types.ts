@@ -204,3 +204,10 @@ export interface EffectRecord {
   created_at_unix_ms: number;
   updated_at_unix_ms: number;
 }
+
+/** What kind of controller the server is (lash's tier and capability flags). */
+export interface ControllerDescription {
+  durability_tier: "inline" | "durable" | "unspecified";
+  supports_durable_effects: boolean;
+  requires_durable_attachment_store: boolean;
+}

@@ -42,6 +42,14 @@ function step(session: string, stepId: string, input: unknown): RuntimeEffectEnv
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+test("describe answers the durable tier", async () => {
+  assert.deepEqual(await new EffectController(client).describe(), {
+    durability_tier: "durable",
+    supports_durable_effects: true,
+    requires_durable_attachment_store: false,
+  });
+});
+
 test("a leased effect runs once; every later execution replays the recorded outcome", async () => {
   const controller = new EffectController(client);
   const envelope = step("journal-1", "s1", { n: 1 });
