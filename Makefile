@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PROTOS := $(wildcard proto/effectd/v1/*.proto)
 
-.PHONY: install run proto proto-check fmt lint typecheck test bench check clean
+.PHONY: install run proto proto-check fmt lint typecheck test bench check clean ts-check ts-test
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,3 +50,19 @@ check: lint typecheck proto-check test
 
 clean:
 	rm -rf $(VENV) .proto-check .pytest_cache .mypy_cache .ruff_cache
+
+# The TypeScript client (clients/typescript): node packages from its package-lock.json.
+TS := clients/typescript
+TS_STAMP := $(TS)/node_modules/.installed
+
+$(TS_STAMP): $(TS)/package-lock.json
+	cd $(TS) && npm ci --no-audit --no-fund
+	touch $(TS_STAMP)
+
+# Its generated code is what the pinned generator writes from proto/, and it compiles.
+ts-check: $(TS_STAMP)
+	cd $(TS) && npm run --silent generate:check && npx tsc -p tsconfig.json --noEmit
+
+# Its tests: a real effectd from .venv (or EFFECTD_BIN), and cross-language tests with the Python SDK.
+ts-test: $(STAMP) $(TS_STAMP)
+	cd $(TS) && npm test
