@@ -208,6 +208,31 @@ export class Client {
     return Number(response.cancelled);
   }
 
+  /** Sessions that have keys, latest activity first (an operator's listing; `limit` up to 1000). */
+  async listSessions(options: CallOptions & { limit?: number } = {}): Promise<types.SessionSummary[]> {
+    const request = create(pb.ListSessionsRequestSchema, { limit: options.limit ?? 0 });
+    const response = await this.rpc.unary((o) => this.rpc.events.listSessions(request, o), options.timeoutMs, options.signal);
+    return response.sessions.map((s) => ({
+      session_id: s.sessionId,
+      pending: Number(s.pending),
+      resolved: Number(s.resolved),
+      revoked: s.revoked,
+      last_activity_unix_ms: Number(s.lastActivityUnixMs),
+    }));
+  }
+
+  /** A session's pending keys, oldest first, each with a token that resolves it. */
+  async listPendingKeys(sessionId: string, options: CallOptions & { limit?: number } = {}): Promise<types.PendingKey[]> {
+    const request = create(pb.ListPendingKeysRequestSchema, { sessionId, limit: options.limit ?? 0 });
+    const response = await this.rpc.unary((o) => this.rpc.events.listPendingKeys(request, o), options.timeoutMs, options.signal);
+    return response.keys.map((k) => ({
+      key: convert.keyFromProto(k.key),
+      token: k.token,
+      ...(k.deadlineUnixMs === undefined ? {} : { deadline_unix_ms: Number(k.deadlineUnixMs) }),
+      created_at_unix_ms: Number(k.createdAtUnixMs),
+    }));
+  }
+
   async listSigningKeys(options: CallOptions = {}): Promise<types.SigningKey[]> {
     const request = create(pb.ListSigningKeysRequestSchema, {});
     const response = await this.rpc.unary((o) => this.rpc.keyring.listSigningKeys(request, o), options.timeoutMs, options.signal);

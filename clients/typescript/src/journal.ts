@@ -273,6 +273,17 @@ export class EffectController {
   }
 
   /** Every journal row of a scope, oldest first. */
+  /** Scopes with journaled effects, latest update first (`limit` up to 1000). */
+  async listScopes(options: { limit?: number; timeoutMs?: number } = {}): Promise<types.ScopeSummary[]> {
+    const request = create(pb.ListScopesRequestSchema, { limit: options.limit ?? 0 });
+    const response = await this.rpc.unary((o) => this.rpc.journal.listScopes(request, o), options.timeoutMs);
+    return response.scopes.map((s) => ({
+      scope: convert.scopeFromProto(s.scope),
+      effects: Number(s.effects),
+      updated_at_unix_ms: Number(s.updatedAtUnixMs),
+    }));
+  }
+
   async listEffects(scope: types.ExecutionScope, options: { pageSize?: number; timeoutMs?: number } = {}): Promise<types.EffectRecord[]> {
     const records: types.EffectRecord[] = [];
     let pageToken = "";

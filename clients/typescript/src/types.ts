@@ -88,6 +88,29 @@ export interface WatchRejected {
 
 export type WatchEvent = WatchTerminal | WatchRejected;
 
+/** A session that has keys, as `Client.listSessions` lists it (latest activity first). */
+export interface SessionSummary {
+  session_id: string;
+  pending: number;
+  resolved: number;
+  revoked: boolean;
+  last_activity_unix_ms: number;
+}
+
+/** A pending key of a session, as `Client.listPendingKeys` lists it (signed again by the active key). */
+export interface PendingKey extends MintedKey {
+  /** The earliest deadline a waiter set, if any. */
+  deadline_unix_ms?: number;
+  created_at_unix_ms: number;
+}
+
+/** A scope with journaled effects, as `EffectController.listScopes` lists it (latest update first). */
+export interface ScopeSummary {
+  scope: ExecutionScope;
+  effects: number;
+  updated_at_unix_ms: number;
+}
+
 export interface SigningKey {
   kid: string;
   state: "active" | "verify_only" | "retired" | "unspecified";

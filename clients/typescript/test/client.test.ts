@@ -195,3 +195,21 @@ test("with several targets, calls and streams move on from one that is unavailab
     streams.close();
   }
 });
+
+test("listings: sessions by latest activity, a session's pending keys with tokens that resolve them", async () => {
+  const first = await client.mintKey(turn("listing-a"), { type: "custom", key: "one" });
+  await client.mintKey(turn("listing-a"), { type: "custom", key: "two" });
+  await client.resolve(first.token, { status: "ok", payload: 1 });
+  await client.mintKey(turn("listing-b"), { type: "custom", key: "three" });
+  const sessions = await client.listSessions({ limit: 1000 });
+  const a = sessions.find((s) => s.session_id === "listing-a");
+  assert.ok(a);
+  assert.equal(a.pending, 1);
+  assert.equal(a.resolved, 1);
+  assert.equal(a.revoked, false);
+  const pending = await client.listPendingKeys("listing-a");
+  assert.equal(pending.length, 1);
+  assert.deepEqual(pending[0].key.wait, { type: "custom", key: "two" });
+  assert.deepEqual(await client.resolve(pending[0].token, { status: "ok", payload: 2 }), { status: "accepted" });
+  assert.deepEqual(await client.listPendingKeys("listing-a"), []);
+});

@@ -68,6 +68,11 @@ test("a leased effect runs once; every later execution replays the recorded outc
   assert.deepEqual(record.envelope, envelope);
   assert.deepEqual(record.outcome, first);
   assert.equal((await controller.listEffects(scopeOf("journal-1"))).length, 1);
+  const scopes = await controller.listScopes({ limit: 1000 });
+  const listed = scopes.find((s) => JSON.stringify(s.scope) === JSON.stringify(scopeOf("journal-1")));
+  assert.ok(listed);
+  assert.equal(listed.effects, 1);
+  assert.ok(listed.updated_at_unix_ms > 0);
 });
 
 test("an executor error is recorded and replayed as the same ExecutorError; a crash records nothing", async () => {

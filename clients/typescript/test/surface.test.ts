@@ -54,6 +54,8 @@ const METHODS: Record<string, [object, string]> = {
   "effectd.v1.AwaitEvents.RevokeKey": [effectd.Client.prototype, "revokeKey"],
   "effectd.v1.AwaitEvents.RevokeSession": [effectd.Client.prototype, "revokeSession"],
   "effectd.v1.AwaitEvents.CancelSessionWaits": [effectd.Client.prototype, "cancelSessionWaits"],
+  "effectd.v1.AwaitEvents.ListSessions": [effectd.Client.prototype, "listSessions"],
+  "effectd.v1.AwaitEvents.ListPendingKeys": [effectd.Client.prototype, "listPendingKeys"],
   "effectd.v1.Keyring.ListSigningKeys": [effectd.Client.prototype, "listSigningKeys"],
   "effectd.v1.Keyring.RotateSigningKey": [effectd.Client.prototype, "rotateSigningKey"],
   "effectd.v1.Keyring.RetireSigningKey": [effectd.Client.prototype, "retireSigningKey"],
@@ -63,6 +65,7 @@ const METHODS: Record<string, [object, string]> = {
   "effectd.v1.EffectController.RenewLease": [effectd.EffectController.prototype, "execute"],
   "effectd.v1.EffectController.ListEffects": [effectd.EffectController.prototype, "listEffects"],
   "effectd.v1.EffectController.GetEffect": [effectd.EffectController.prototype, "getEffect"],
+  "effectd.v1.EffectController.ListScopes": [effectd.EffectController.prototype, "listScopes"],
 };
 
 test("every RPC of AwaitEvents, Keyring and EffectController has its client method", () => {
