@@ -148,6 +148,8 @@ CODE_STATUS: dict[str, grpc.StatusCode] = {
     "process_terminal_wait": grpc.StatusCode.FAILED_PRECONDITION,
     "process_lease_conflict": grpc.StatusCode.FAILED_PRECONDITION,
     "process_lease_lost": grpc.StatusCode.ABORTED,
+    "invalid_tool_arguments": grpc.StatusCode.INVALID_ARGUMENT,
+    "mcp_server_unavailable": grpc.StatusCode.UNAVAILABLE,
 }
 
 # The codes for which retrying the same request later can succeed (the proto's ErrorReason says the same;
@@ -162,6 +164,7 @@ RETRYABLE: frozenset[str] = frozenset(
         "unavailable",
         "deadline_exceeded",
         "process_lease_conflict",
+        "mcp_server_unavailable",
     }
 )
 
