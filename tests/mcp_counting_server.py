@@ -27,7 +27,6 @@ from typing import Any
 
 import anyio
 import mcp_types as types
-from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 from mcp.server.lowlevel.server import NotificationOptions
@@ -36,6 +35,7 @@ from mcp.server.stdio import stdio_server
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler
 from mcp.shared.exceptions import MCPError
 from mcp.shared.subscriptions import ToolsListChanged
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 PAGE_SIZE = 2
 
@@ -94,7 +94,9 @@ class CountingServer:
         next_cursor = str(end) if end < len(self.tools) else None
         return types.ListToolsResult(tools=self.tools[start:end], next_cursor=next_cursor)
 
-    async def call_tool(self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def call_tool(
+        self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
         arguments = params.arguments or {}
         self.record({"event": "call", "tool": params.name, "arguments": arguments})
         if params.name == "echo" or params.name not in {tool.name for tool in BUILTIN_TOOLS}:
@@ -112,9 +114,9 @@ class CountingServer:
         if params.name == "wait_cancel":
             try:
                 await anyio.sleep_forever()
-            finally:
-                with anyio.CancelScope(shield=True):
-                    self.record({"event": "cancelled", "tool": params.name})
+            except anyio.get_cancelled_exc_class():
+                self.record({"event": "cancelled", "tool": params.name})
+                raise
         if params.name == "crash":
             os._exit(3)
         if params.name == "add_tool":

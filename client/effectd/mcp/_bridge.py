@@ -268,9 +268,7 @@ class McpBridge:
     ) -> ToolCallOutcome:
         """`call_tool` for a prepared call (the `tool_call` envelope's command)."""
         started = time.monotonic()
-        output = await self.output(
-            call.tool_name, call.args, on_progress=on_progress, cancel=cancel, timeout=timeout
-        )
+        output = await self.output(call.tool_name, call.args, on_progress=on_progress, cancel=cancel, timeout=timeout)
         return completed_tool_call(call, output, int((time.monotonic() - started) * 1000))
 
     async def execute(
@@ -503,7 +501,11 @@ class _Server:
                 self.protocol_version = client.protocol_version
                 self.version = client.server_info.version if client.server_info is not None else ""
                 tools_capability = client.server_capabilities.tools
-                if self.protocol_version in MODERN_PROTOCOL_VERSIONS and tools_capability and tools_capability.list_changed:
+                if (
+                    self.protocol_version in MODERN_PROTOCOL_VERSIONS
+                    and tools_capability
+                    and tools_capability.list_changed
+                ):
                     # Subscribe before listing, so a change between the two is not missed.
                     subscription = await stack.enter_async_context(client.listen(tools_list_changed=True))
                     follower = asyncio.create_task(self._follow(subscription))
@@ -549,7 +551,9 @@ class _Server:
             if not cursor:
                 break
         else:
-            logger.warning("MCP server %r: tools/list still had pages after %d; the rest is ignored", self.spec.name, _MAX_PAGES)
+            logger.warning(
+                "MCP server %r: tools/list still had pages after %d; the rest is ignored", self.spec.name, _MAX_PAGES
+            )
         self._listed = listed
 
     async def _follow(self, subscription: Any) -> None:

@@ -30,9 +30,7 @@ class McpServerSpec:
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):
-            raise ValueError(
-                f"MCP server name must be 1-64 ASCII letters, digits, '_' or '-', got {self.name!r}"
-            )
+            raise ValueError(f"MCP server name must be 1-64 ASCII letters, digits, '_' or '-', got {self.name!r}")
         if self.transport == "stdio" and not self.command:
             raise ValueError(f"MCP server {self.name!r} needs a command")
         if self.transport == "http" and not self.url.startswith(("http://", "https://")):
