@@ -15,7 +15,8 @@ tools/call it receives, ``{"event": "cancelled", "tool": ...}`` when a call is c
 
 Tools are listed two per page, so a client must follow the cursor. ``--legacy`` refuses the 2026
 ``server/discover`` probe, so clients fall back to the initialize handshake, where the list change is a
-plain notification (in the 2026 era it rides a ``subscriptions/listen`` stream).
+plain notification (in the 2026 era it rides a ``subscriptions/listen`` stream). ``--http-port-file``
+serves Streamable HTTP on a free loopback port instead, and writes the port to that file.
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 from typing import Any
 
 import anyio
 import mcp_types as types
+import uvicorn
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 from mcp.server.lowlevel.server import NotificationOptions
@@ -128,6 +131,12 @@ class CountingServer:
             return _text("added")
         raise MCPError(code=types.METHOD_NOT_FOUND, message=f"unknown tool {params.name}")
 
+    async def serve_http(self, listener: socket.socket) -> None:
+        """Streamable HTTP on an already listening socket."""
+        self.record({"event": "start", "pid": os.getpid()})
+        app = self.server.streamable_http_app()
+        await uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on")).serve([listener])
+
     async def run(self) -> None:
         self.record({"event": "start", "pid": os.getpid()})
         options = self.server.create_initialization_options(NotificationOptions(tools_changed=True))
@@ -154,8 +163,20 @@ def main() -> None:
     parser.add_argument("--version", default="1.0.0")
     parser.add_argument("--count-file", required=True)
     parser.add_argument("--legacy", action="store_true")
+    parser.add_argument("--http-port-file", help="serve Streamable HTTP instead of stdio; the port goes here")
     args = parser.parse_args()
-    anyio.run(CountingServer(args.name, args.version, args.count_file, args.legacy).run)
+    server = CountingServer(args.name, args.version, args.count_file, args.legacy)
+    if args.http_port_file is None:
+        anyio.run(server.run)
+        return
+    # Listening before the port is published: a client that reads it can connect at once.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    with open(args.http_port_file + ".tmp", "w", encoding="utf-8") as out:
+        out.write(str(listener.getsockname()[1]))
+    os.replace(args.http_port_file + ".tmp", args.http_port_file)
+    anyio.run(server.serve_http, listener)
 
 
 if __name__ == "__main__":

@@ -338,6 +338,40 @@ async def test_without_prefixes_the_first_server_serves_a_shared_name(tmp_path: 
     assert len(calls(alpha)) == 1 and calls(beta) == []
 
 
+async def test_a_streamable_http_server_by_url(tmp_path: Path, count_file: Path) -> None:
+    port_file = tmp_path / "port"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, SERVER, "--count-file", str(count_file), "--http-port-file", str(port_file)
+    )
+    try:
+        await eventually(port_file.exists, "the HTTP server is listening")
+        tool_sets = ToolSets()
+        spec = McpServerSpec.parse(f"web=http://127.0.0.1:{port_file.read_text()}/mcp")
+        async with McpBridge([spec], on_tools_changed=tool_sets, restart_backoff=0.1) as bridge:
+            assert [tool.name for tool in bridge.tools] == BUILTIN
+            received: list[ToolProgress] = []
+
+            async def on_progress(progress: ToolProgress) -> None:
+                received.append(progress)
+
+            outcome = await bridge.call_tool("progress", {"steps": 2}, on_progress=on_progress)
+            assert output_of(outcome)["outcome"]["payload"] == [{"type": "text", "text": "done"}]
+            assert [progress.progress for progress in received] == [1.0, 2.0]
+            await bridge.call_tool("add_tool", {"name": "late"})
+            await tool_sets.until(lambda names: "late" in names)
+            process.kill()
+            await process.wait()
+            with pytest.raises(McpServerUnavailableError):
+                await bridge.call_tool("echo", {"text": "gone"})
+            await tool_sets.until(lambda names: names == [])
+            assert not bridge.status()[0].connected
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert [call["tool"] for call in calls(count_file)] == ["progress", "add_tool"]
+
+
 # -- through the journal ----------------------------------------------------------------------------
 
 
@@ -421,3 +455,29 @@ def test_tool_values_escape_lashs_reserved_key_and_render_for_the_model() -> Non
         }
     }
     assert failed["model_return"]["parts"] == [{"type": "text", "text": "[Tool execution failed]"}]
+
+
+def test_the_public_surface_of_effectd_mcp() -> None:
+    import effectd.mcp
+
+    assert sorted(effectd.mcp.__all__) == [
+        "CompletedToolCall",
+        "InvalidToolArgumentsError",
+        "McpBridge",
+        "McpServerSpec",
+        "McpServerStatus",
+        "McpServerUnavailableError",
+        "McpTool",
+        "ModelToolReturn",
+        "ToolCallOutput",
+        "ToolCancellation",
+        "ToolCancelled",
+        "ToolEffects",
+        "ToolFailed",
+        "ToolFailure",
+        "ToolFailureSource",
+        "ToolProgress",
+        "ToolSuccess",
+        "completed_tool_call",
+        "tool_value",
+    ]

@@ -351,9 +351,10 @@ class McpBridge:
             return unusable_result_output(str(exc))
         except Exception as exc:
             # A transport failure (a broken pipe, an HTTP error): the connection is no longer usable.
-            server.connection_lost(f"{type(exc).__name__}: {exc}")
+            server.connection_lost(_describe(exc))
             raise McpServerUnavailableError(
-                server.spec.name, f"MCP server {server.spec.name!r} failed during the call of {name!r}: {exc}"
+                server.spec.name,
+                f"MCP server {server.spec.name!r} failed during the call of {name!r}: {_describe(exc)}",
             ) from None
         return output_from_result(tool.output_schema is not None, result)
 
@@ -376,6 +377,13 @@ def _progress_callback(on_progress: OnProgress | None) -> Any:
         await on_progress(ToolProgress(value, total, message))
 
     return progress
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception for a log line or a status; a task group's exceptions by their first leaf."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _errlog() -> TextIO:
@@ -460,7 +468,7 @@ class _Server:
             try:
                 await self._connection()
             except Exception as exc:
-                self.last_error = f"{type(exc).__name__}: {exc}"
+                self.last_error = _describe(exc)
                 logger.warning("MCP server %r (%s): %s", self.spec.name, self.spec.describe(), self.last_error)
             finally:
                 self.client = None
