@@ -295,6 +295,19 @@ async def test_a_crashed_server_fails_the_call_as_an_executor_error_and_is_resta
     assert [call["tool"] for call in calls(count_file)] == ["crash", "echo"]
 
 
+async def test_a_server_that_cannot_start_is_retried_and_offers_nothing(tmp_path: Path, count_file: Path) -> None:
+    tool_sets = ToolSets()
+    missing = McpServerSpec.stdio("missing", str(tmp_path / "no-such-server"))
+    specs = [missing, counting("counting", count_file)]
+    async with McpBridge(specs, on_tools_changed=tool_sets, restart_backoff=0.05, restart_backoff_max=0.2) as bridge:
+        assert [tool.name for tool in tool_sets.seen[-1]] == BUILTIN  # the other server is served
+        down = bridge.status()[0]
+        assert (down.name, down.connected, down.tools) == ("missing", False, 0)
+        assert down.last_error is not None and "FileNotFoundError" in down.last_error
+        await eventually(lambda: bridge.status()[0].restarts >= 2, "the missing server is tried again")
+    assert tool_sets.seen[-1] == ()  # closing withdraws every tool
+
+
 @pytest.mark.parametrize("era", ["2026", "handshake"])
 async def test_a_tool_added_while_running_is_followed(count_file: Path, era: str) -> None:
     tool_sets = ToolSets()

@@ -140,7 +140,6 @@ class McpBridge:
         self._delivered = asyncio.Event()
         self._published: tuple[McpTool, ...] | None = None
         self._publisher: asyncio.Task[None] | None = None
-        self._closing = False
 
     # -- lifecycle --
 
@@ -164,9 +163,9 @@ class McpBridge:
 
     async def close(self) -> None:
         """Disconnect every server (stopping the stdio ones)."""
-        self._closing = True
         await asyncio.gather(*(server.stop() for server in self._servers))
         if self._publisher is not None:
+            await self._settle()  # `on_tools_changed` hears that the tools are gone
             self._publisher.cancel()
             with suppress(asyncio.CancelledError):
                 await self._publisher
@@ -337,7 +336,7 @@ class McpBridge:
             raise
         except MCPError as exc:
             if exc.code == types.CONNECTION_CLOSED:
-                server.connection_lost(f"the connection closed during a call of {name!r}")
+                server.connection_lost(f"the connection closed during a call of {name!r}", client)
                 raise McpServerUnavailableError(
                     server.spec.name, f"MCP server {server.spec.name!r} went away during the call of {name!r}"
                 ) from None
@@ -351,7 +350,7 @@ class McpBridge:
             return unusable_result_output(str(exc))
         except Exception as exc:
             # A transport failure (a broken pipe, an HTTP error): the connection is no longer usable.
-            server.connection_lost(_describe(exc))
+            server.connection_lost(_describe(exc), client)
             raise McpServerUnavailableError(
                 server.spec.name,
                 f"MCP server {server.spec.name!r} failed during the call of {name!r}: {_describe(exc)}",
@@ -374,7 +373,11 @@ def _progress_callback(on_progress: OnProgress | None) -> Any:
         return None
 
     async def progress(value: float, total: float | None, message: str | None) -> None:
-        await on_progress(ToolProgress(value, total, message))
+        try:
+            await on_progress(ToolProgress(value, total, message))
+        except Exception:
+            # The call goes on: a progress report that cannot be delivered is not the tool's failure.
+            logger.exception("on_progress raised; the call goes on")
 
     return progress
 
@@ -450,7 +453,10 @@ class _Server:
             self._validators[tool.server_tool] = cached
         return cached[1]
 
-    def connection_lost(self, reason: str) -> None:
+    def connection_lost(self, reason: str, client: Client | None = None) -> None:
+        """The connection (of `client`, if given: a late failure of an earlier one changes nothing) is gone."""
+        if client is not None and client is not self.client:
+            return
         if not self._lost and not self._stopping:
             logger.warning("MCP server %r: connection lost (%s)", self.spec.name, reason)
             self.last_error = reason
