@@ -164,6 +164,8 @@ CODE_STATUS: dict[str, grpc.StatusCode] = {
     "process_lease_lost": grpc.StatusCode.ABORTED,
     "unauthenticated": grpc.StatusCode.UNAUTHENTICATED,
     "permission_denied": grpc.StatusCode.PERMISSION_DENIED,
+    "invalid_tool_arguments": grpc.StatusCode.INVALID_ARGUMENT,
+    "mcp_server_unavailable": grpc.StatusCode.UNAVAILABLE,
 }
 
 # The codes for which retrying the same request later can succeed (the proto's ErrorReason says the same;
@@ -178,6 +180,7 @@ RETRYABLE: frozenset[str] = frozenset(
         "unavailable",
         "deadline_exceeded",
         "process_lease_conflict",
+        "mcp_server_unavailable",
     }
 )
 
