@@ -14,6 +14,8 @@
  *     ├── UnavailableError          UNAVAILABLE: server or store down; safe to retry
  *     ├── DeadlineExceededError     DEADLINE_EXCEEDED
  *     ├── AuthError                 UNAUTHENTICATED / PERMISSION_DENIED
+ *     │   ├── UnauthenticatedError  unauthenticated: no bearer token, or one the server does not know
+ *     │   └── PermissionDeniedError permission_denied: the token's role may not call that RPC
  *     ├── CancelledError            CANCELLED: the caller aborted the call (its AbortSignal)
  *     ├── ExecutorError             a local executor's answer, or a recorded one replayed
  *     └── InternalError             anything else (a bug: please report it)
@@ -72,6 +74,8 @@ export class ResourceExhaustedError extends EffectdError {}
 export class UnavailableError extends EffectdError {}
 export class DeadlineExceededError extends EffectdError {}
 export class AuthError extends EffectdError {}
+export class UnauthenticatedError extends AuthError {}
+export class PermissionDeniedError extends AuthError {}
 export class CancelledError extends EffectdError {}
 export class InternalError extends EffectdError {}
 
@@ -97,8 +101,8 @@ const STATUS_CLASS: Record<string, ErrorClass> = {
   RESOURCE_EXHAUSTED: ResourceExhaustedError,
   UNAVAILABLE: UnavailableError,
   DEADLINE_EXCEEDED: DeadlineExceededError,
-  UNAUTHENTICATED: AuthError,
-  PERMISSION_DENIED: AuthError,
+  UNAUTHENTICATED: UnauthenticatedError,
+  PERMISSION_DENIED: PermissionDeniedError,
   CANCELLED: CancelledError,
 };
 
@@ -116,10 +120,26 @@ function statusName(code: Code): GrpcStatus {
   return Code[code].replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
 }
 
+/** Node error codes of a connection that could not be made or was cut: TLS refused, or reset. */
+const CONNECTION_FAILURE = /^(ERR_SSL_|ERR_TLS_|UNABLE_TO_|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|ECONNRESET$|EPIPE$)/;
+
+/** The Node error code (ECONNRESET, ERR_SSL_..., a certificate check's) somewhere in the cause chain. */
+function connectionFailure(error: unknown): string | undefined {
+  const seen = new Set<unknown>();
+  for (let cause = error; cause instanceof Error && !seen.has(cause); cause = cause.cause) {
+    seen.add(cause);
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === "string" && CONNECTION_FAILURE.test(code)) return code;
+  }
+  return undefined;
+}
+
 /**
  * The typed error of a failed call: the code from ErrorInfo when the server sent one. A call cancelled
  * without the caller asking (`callerAborted` false) lost its connection (a server killed mid-call resets
  * its HTTP/2 streams): that is `unavailable`, as gRPC's other clients report it, and a retry can help.
+ * So is a connection whose TLS handshake failed (a server certificate not trusted, a client certificate
+ * refused) or that was reset, which connect-node reports as INTERNAL or ABORTED.
  */
 export function errorFromRpc(error: unknown, callerAborted = false): EffectdError {
   if (error instanceof EffectdError) return error;
@@ -130,6 +150,10 @@ export function errorFromRpc(error: unknown, callerAborted = false): EffectdErro
   const status = statusName(connect.code);
   for (const info of connect.findDetails(ErrorInfoSchema)) {
     if (info.domain === DOMAIN) return errorFor(info.reason, connect.rawMessage, status);
+  }
+  const failure = connectionFailure(connect);
+  if (failure !== undefined && connect.code !== Code.Unavailable) {
+    return new UnavailableError("unavailable", `cannot reach effectd (${failure}): ${connect.rawMessage}`, "UNAVAILABLE");
   }
   return errorFor(status.toLowerCase(), connect.rawMessage || status, status);
 }

@@ -1,6 +1,6 @@
 /** @effectd/client: the public surface. Plain JSON in and out; no protobuf type appears here. */
 export { Client, type AwaitOptions, type CallOptions } from "./client.js";
-export type { ConnectOptions } from "./rpc.js";
+export type { ConnectOptions, TlsOptions } from "./rpc.js";
 export { Watch, type WatchOptions } from "./watch.js";
 export {
   DurableSteps,
@@ -27,7 +27,9 @@ export {
   InvalidArgumentError,
   LeaseLostError,
   NotFoundError,
+  PermissionDeniedError,
   ResourceExhaustedError,
+  UnauthenticatedError,
   UnavailableError,
   UnknownOrRevokedError,
   type ErrorCodeInfo,

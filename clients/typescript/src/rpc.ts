@@ -1,8 +1,10 @@
 /**
  * The one place that reaches the server: the HTTP/2 connection (gRPC protocol, keepalive, message
- * limits), default deadlines, error mapping, and the pacing of streams that reconnect.
+ * limits, TLS), the bearer token, default deadlines, error mapping, and the pacing of streams that
+ * reconnect.
  */
-import { createClient, type Client as ServiceClient } from "@connectrpc/connect";
+import type { SecureClientSessionOptions } from "node:http2";
+import { createClient, type Client as ServiceClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { errorFromRpc, InvalidArgumentError, UnavailableError, type EffectdError } from "./errors.js";
 import { AwaitEvents, Keyring } from "./gen/effectd/v1/await_events_pb.js";
@@ -20,24 +22,79 @@ const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 const KEEPALIVE_MS = 30_000;
 const KEEPALIVE_TIMEOUT_MS = 10_000;
 
+/** The metadata key of the bearer token ("Bearer <token>"), as the server reads it. */
+export const AUTHORIZATION_KEY = "authorization";
+
+/**
+ * How the client speaks TLS to effectd. Contents of PEM files (not their paths), so that the caller
+ * decides where they come from; a rotated client certificate is used once a new client is made.
+ */
+export interface TlsOptions {
+  /** PEM certificates to trust for the server; without it, Node's default roots. */
+  ca?: string | Buffer;
+  /** PEM client certificate chain, for a server that requires client certificates (mTLS). */
+  cert?: string | Buffer;
+  /** PEM private key of `cert`. */
+  key?: string | Buffer;
+  /** The name to check the server certificate against, when it is not the target's host. */
+  serverName?: string;
+}
+
 export interface ConnectOptions {
   /** Deadline of every unary call unless the call says otherwise (default 10 s). */
   timeoutMs?: number;
+  /** Sent with every call and stream as `authorization: Bearer <token>` (`effectd tokens add`). */
+  token?: string;
+  /** Speak TLS (https://): the CA to trust, a client certificate and key for mTLS, the server's name. */
+  tls?: TlsOptions;
 }
 
-/** "127.0.0.1:50551" or "http://127.0.0.1:50551" → the base URL of the gRPC transport. */
-function baseUrl(target: string): string {
+/**
+ * "127.0.0.1:50551", "http://127.0.0.1:50551" or "https://127.0.0.1:50551" → the base URL of the gRPC
+ * transport: https with `tls`, or when the target says so.
+ */
+function baseUrl(target: string, tls: boolean): string {
   if (typeof target !== "string" || target.trim() === "") {
     throw new InvalidArgumentError("invalid_request", "a target is HOST:PORT, e.g. 127.0.0.1:50551");
   }
-  return /^https?:\/\//.test(target) ? target : `http://${target}`;
+  if (tls && target.startsWith("http://")) {
+    throw new InvalidArgumentError("invalid_request", `the target ${target} says http:// but tls options were given; use https:// or HOST:PORT`);
+  }
+  if (/^https?:\/\//.test(target)) return target;
+  return `${tls ? "https" : "http"}://${target}`;
 }
 
 /** "a:1,b:2" or ["a:1", "b:2"] → one base URL per server. */
-function baseUrls(targets: string | readonly string[]): string[] {
+function baseUrls(targets: string | readonly string[], tls: boolean): string[] {
   const list = typeof targets === "string" ? targets.split(",") : [...targets];
   if (list.length === 0) throw new InvalidArgumentError("invalid_request", "at least one target is needed");
-  return list.map((target) => baseUrl(typeof target === "string" ? target.trim() : target));
+  return list.map((target) => baseUrl(typeof target === "string" ? target.trim() : target, tls));
+}
+
+/** Node's TLS options for the HTTP/2 session of an https:// URL. */
+function tlsSessionOptions(tls: TlsOptions | undefined): SecureClientSessionOptions {
+  if (tls === undefined) return {};
+  if ((tls.cert === undefined) !== (tls.key === undefined)) {
+    throw new InvalidArgumentError("invalid_request", "tls.cert and tls.key go together (a client certificate and its key)");
+  }
+  return {
+    ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+    ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
+    ...(tls.key !== undefined ? { key: tls.key } : {}),
+    ...(tls.serverName !== undefined ? { servername: tls.serverName } : {}),
+  };
+}
+
+/** An interceptor that adds `authorization: Bearer <token>` to every call, unary or stream. */
+function bearerToken(token: string): Interceptor {
+  if (typeof token !== "string" || token === "" || /\s/.test(token)) {
+    throw new InvalidArgumentError("invalid_request", "a bearer token is a non-empty string without spaces");
+  }
+  const value = `Bearer ${token}`;
+  return (next) => (request) => {
+    request.header.set(AUTHORIZATION_KEY, value);
+    return next(request);
+  };
 }
 
 /**
@@ -48,6 +105,8 @@ export class Rpc {
   readonly urls: readonly string[];
   private index = 0;
   readonly defaultTimeoutMs: number;
+  private readonly tlsOptions: SecureClientSessionOptions;
+  private readonly interceptors: Interceptor[];
   private session!: Http2SessionManager;
   events!: ServiceClient<typeof AwaitEvents>;
   keyring!: ServiceClient<typeof Keyring>;
@@ -56,8 +115,10 @@ export class Rpc {
   generation = 0;
 
   constructor(targets: string | readonly string[], options: ConnectOptions = {}) {
-    this.urls = baseUrls(targets);
+    this.urls = baseUrls(targets, options.tls !== undefined);
     this.defaultTimeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.tlsOptions = tlsSessionOptions(options.tls);
+    this.interceptors = options.token !== undefined ? [bearerToken(options.token)] : [];
     this.open();
   }
 
@@ -67,13 +128,15 @@ export class Rpc {
   }
 
   private open(): void {
-    this.session = new Http2SessionManager(this.url, {
-      pingIntervalMs: KEEPALIVE_MS,
-      pingTimeoutMs: KEEPALIVE_TIMEOUT_MS,
-    });
+    this.session = new Http2SessionManager(
+      this.url,
+      { pingIntervalMs: KEEPALIVE_MS, pingTimeoutMs: KEEPALIVE_TIMEOUT_MS },
+      this.url.startsWith("https://") ? this.tlsOptions : {},
+    );
     const transport = createGrpcTransport({
       baseUrl: this.url,
       sessionManager: this.session,
+      interceptors: this.interceptors,
       readMaxBytes: MAX_MESSAGE_BYTES,
       writeMaxBytes: MAX_MESSAGE_BYTES,
     });

@@ -1,7 +1,8 @@
 /**
  * Starts a real effectd server for the tests: `$EFFECTD_BIN` or the repository's `.venv/bin/effectd`,
- * on 127.0.0.1:0 with a fresh SQLite file; the port comes from the "effectd listening on HOST:PORT" line
- * the server writes to stderr once it serves.
+ * on 127.0.0.1:0 with a fresh SQLite file and any extra serve arguments (`--tokens-file F`, `--tls-cert
+ * F --tls-key F`); the port comes from the "effectd listening on HOST:PORT" line the server writes to
+ * stderr once it serves.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -21,15 +22,19 @@ export class EffectdServer {
     readonly target: string,
     private readonly child: ChildProcess,
     private readonly dir: string,
+    private readonly args: readonly string[],
     readonly log: () => string,
   ) {}
 
-  /** A new server; `restart` of an earlier one reuses its port and database. */
-  static async start(restart?: { target: string; dir: string }): Promise<EffectdServer> {
+  /**
+   * A new server, serving with the extra `args`; `restart` of an earlier one reuses its port and
+   * database.
+   */
+  static async start(args: readonly string[] = [], restart?: { target: string; dir: string }): Promise<EffectdServer> {
     const dir = restart?.dir ?? mkdtempSync(join(tmpdir(), "effectd-ts-"));
     const listen = restart?.target ?? "127.0.0.1:0";
     const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("EFFECTD_")));
-    const child = spawn(EFFECTD_BIN, ["serve", "--listen", listen, "--db", join(dir, "effectd.db")], {
+    const child = spawn(EFFECTD_BIN, ["serve", "--listen", listen, "--db", join(dir, "effectd.db"), ...args], {
       cwd: dir,
       env,
       stdio: ["ignore", "ignore", "pipe"],
@@ -56,7 +61,7 @@ export class EffectdServer {
         reject(new Error(`effectd exited with ${code} at start:\n${output}`));
       });
     });
-    return new EffectdServer(target, child, dir, log);
+    return new EffectdServer(target, child, dir, args, log);
   }
 
   /** SIGKILL: nothing is drained, clients see the connection drop. */
@@ -70,7 +75,7 @@ export class EffectdServer {
   /** Kill -9 and start again on the same port and database. */
   async restart(): Promise<EffectdServer> {
     await this.kill();
-    return EffectdServer.start({ target: this.target, dir: this.dir });
+    return EffectdServer.start(this.args, { target: this.target, dir: this.dir });
   }
 
   async stop(): Promise<void> {
