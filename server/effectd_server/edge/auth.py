@@ -63,6 +63,8 @@ METHOD_ROLES: dict[str, frozenset[Role]] = {
             "RenewLease": _RUNTIME,
             "ListEffects": _RUNTIME,
             "GetEffect": _RUNTIME,
+            # Operators' listings across sessions.
+            "ListScopes": _ADMIN,
         },
     ),
     # A resolver resolves, peeks and cancels by key or token, nothing else. A runtime also resolves (lash's
@@ -81,6 +83,9 @@ METHOD_ROLES: dict[str, frozenset[Role]] = {
             "RevokeKey": _ADMIN,
             "RevokeSession": _RUNTIME,
             "CancelSessionWaits": _RUNTIME,
+            # Operators' listings across sessions (pending keys come with tokens that resolve them).
+            "ListSessions": _ADMIN,
+            "ListPendingKeys": _ADMIN,
         },
     ),
     **_service("Keyring", {"ListSigningKeys": _ADMIN, "RotateSigningKey": _ADMIN, "RetireSigningKey": _ADMIN}),
