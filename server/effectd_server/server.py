@@ -221,7 +221,7 @@ async def serve(
                 return {"dry_run": report.dry_run, "deleted": report.deleted}
 
             admin.gc = sweep_now
-            admin.mount("/console/", console_app(context.parts, authorizer=authorizer))
+            admin.mount("/console/", console_app(context.parts, authorizer=authorizer, metrics=metrics))
             await admin.start()
         # What exists now lives as long as the server: keep the cyclic collector from walking it again
         # and again, and collect young objects less often (a server makes many short-lived ones).

@@ -32,6 +32,22 @@ async def test_overview_shows_the_counts(console: Console, page: Page) -> None:
     await screenshot(page, "overview")
 
 
+async def test_overview_shows_calls_and_resolve_to_wake_from_the_metrics(console: Console, page: Page) -> None:
+    await page.goto(console.url)
+    await expect(count(page, "wake_p50_ms")).to_have_text("\u2013")  # no wake yet
+    calls = int(await count(page, "rpc_calls").inner_text())
+    assert calls > 0  # the seed's calls
+    key = await console.client.mint_key(SCOPE, CustomWait("woken-for-the-overview"))
+    waiting = asyncio.create_task(console.client.await_event(key))
+    await asyncio.sleep(0.3)
+    await console.client.resolve(key, Ok("now"))
+    assert await asyncio.wait_for(waiting, 15) == Ok("now")
+    await page.reload()
+    assert float(await count(page, "wake_p50_ms").inner_text()) > 0
+    assert int(await count(page, "rpc_calls").inner_text()) > calls
+    await screenshot(page, "overview-metrics")
+
+
 async def test_overview_counts_update_live(console: Console, page: Page) -> None:
     await page.goto(console.url)
     await expect(count(page, "keys_pending")).to_have_text("2")

@@ -14,13 +14,16 @@ from effectd_server.console.auth import admin_only, authorize, login_routes
 from effectd_server.console.render import CSRF_KEY, ENV_KEY, environment
 from effectd_server.console.sources import SOURCES_KEY, sources_from
 from effectd_server.edge.auth import Authorizer
+from effectd_server.edge.metrics import Metrics
 
 __all__ = ["console_app"]
 
 _STATIC = Path(__file__).parent / "static"
 
 
-def console_app(parts: dict[str, Any], *, authorizer: Authorizer | None = None) -> web.Application:
+def console_app(
+    parts: dict[str, Any], *, authorizer: Authorizer | None = None, metrics: Metrics | None = None
+) -> web.Application:
     """The console over a running server's capability cores (`RunningServer.parts`). Mount it with
     `root.add_subapp("/console/", console_app(parts))`. With `authorizer` (tokens configured) every
     request needs the admin role (`console.auth`)."""
@@ -42,12 +45,14 @@ def console_app(parts: dict[str, Any], *, authorizer: Authorizer | None = None) 
         )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        # Pages show live state (and may show what only an admin may see): never from a cache.
+        response.headers.setdefault("Cache-Control", "no-store")
         return response
 
     app = web.Application(middlewares=[authorized, security_headers, pages.bad_input_pages])
-    sources = sources_from(parts)
+    sources = sources_from(parts, metrics)
     app[SOURCES_KEY] = sources
-    app[live.COUNTS_KEY] = live.SharedCounts(sources, live.OVERVIEW_INTERVAL_S)
+    app[pages.COUNTS_KEY] = pages.SharedCounts(sources, live.OVERVIEW_INTERVAL_S)
     app[ENV_KEY] = environment()
     app[CSRF_KEY] = secrets.token_urlsafe(24)
     closing = asyncio.Event()

@@ -10,11 +10,11 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from effectd_server.console.pages import overview_counts
+from effectd_server.console.pages import COUNTS_KEY
 from effectd_server.console.render import pretty_lash, when
-from effectd_server.console.sources import SOURCES_KEY, Sources
+from effectd_server.console.sources import SOURCES_KEY
 
-__all__ = ["CLOSING_KEY", "COUNTS_KEY", "OVERVIEW_INTERVAL_S", "SharedCounts", "routes"]
+__all__ = ["CLOSING_KEY", "OVERVIEW_INTERVAL_S", "routes"]
 
 OVERVIEW_INTERVAL_S = 2.0
 """How often the overview's figures are recounted while someone watches them."""
@@ -26,28 +26,6 @@ CLOSING_KEY = web.AppKey("console_closing", asyncio.Event)
 
 routes = web.RouteTableDef()
 T = TypeVar("T")
-
-
-class SharedCounts:
-    """The overview's figures, counted at most once per interval however many pages watch them."""
-
-    def __init__(self, sources: Sources, interval_s: float) -> None:
-        self._sources = sources
-        self._interval_s = interval_s
-        self._lock = asyncio.Lock()
-        self._counted_at = -1e9
-        self._counts: dict[str, int] = {}
-
-    async def get(self) -> dict[str, int]:
-        async with self._lock:
-            now = asyncio.get_running_loop().time()
-            if now - self._counted_at >= self._interval_s:
-                self._counts = await overview_counts(self._sources)
-                self._counted_at = now
-            return self._counts
-
-
-COUNTS_KEY = web.AppKey("console_counts", SharedCounts)
 
 
 async def _open(request: web.Request) -> web.StreamResponse:
@@ -88,7 +66,7 @@ async def live_overview(request: web.Request) -> web.StreamResponse:
     shared = request.app[COUNTS_KEY]
     response = await _open(request)
     closing = request.app[CLOSING_KEY]
-    sent: dict[str, int] | None = None
+    sent: dict[str, float | None] | None = None
     since_sent = 0.0
     while not closing.is_set():
         counts = await shared.get()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from typing import Any, Literal
 
@@ -73,11 +74,11 @@ def _not_found(request: web.Request, what: str) -> web.Response:
     return page(request, "error.html", http_status=404, title="Not found", message=what)
 
 
-async def overview_counts(sources: Sources) -> dict[str, int]:
+async def overview_counts(sources: Sources) -> dict[str, float | None]:
     """The figures of the overview, also sent live (server-sent events)."""
     keys = await sources.await_events.count_keys()
     effects = await sources.journal.count_by_status()
-    counts = {
+    counts: dict[str, float | None] = {
         "keys_pending": keys.pending,
         "keys_resolved": keys.resolved,
         "sessions_revoked": keys.revoked_sessions,
@@ -93,13 +94,44 @@ async def overview_counts(sources: Sources) -> dict[str, int]:
         counts["process_waiters"] = sources.processes.waiting
     if sources.workers is not None:
         counts["workers"] = len(await sources.workers.list_workers())
+    if sources.figures is not None:
+        counts.update(sources.figures.read())
     return counts
+
+
+class SharedCounts:
+    """The overview's figures, counted at most once per interval however many pages watch them."""
+
+    def __init__(self, sources: Sources, interval_s: float) -> None:
+        self._sources = sources
+        self._interval_s = interval_s
+        self._lock = asyncio.Lock()
+        self._counted_at = -1e9
+        self._counts: dict[str, float | None] = {}
+
+    async def fresh(self) -> dict[str, float | None]:
+        """Counted now (for a page being rendered): the live updates that follow never go back in time."""
+        async with self._lock:
+            self._counts = await overview_counts(self._sources)
+            self._counted_at = asyncio.get_running_loop().time()
+            return self._counts
+
+    async def get(self) -> dict[str, float | None]:
+        async with self._lock:
+            now = asyncio.get_running_loop().time()
+            if now - self._counted_at >= self._interval_s:
+                self._counts = await overview_counts(self._sources)
+                self._counted_at = now
+            return self._counts
+
+
+COUNTS_KEY = web.AppKey("console_counts", SharedCounts)
 
 
 @routes.get("/", name="overview")
 async def overview(request: web.Request) -> web.Response:
-    sources = _sources(request)
-    return page(request, "overview.html", title="Overview", counts=await overview_counts(sources), nav="overview")
+    counts = await request.app[COUNTS_KEY].fresh()
+    return page(request, "overview.html", title="Overview", counts=counts, nav="overview")
 
 
 @routes.get("/sessions", name="sessions")

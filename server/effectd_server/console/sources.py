@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from effectd_server.await_events.core import AwaitEventCore
+from effectd_server.console.figures import MetricFigures
 from effectd_server.journal.core import Journal
 from effectd_server.processes.core import ProcessRegistryCore
 
@@ -40,15 +41,18 @@ class Sources:
     journal: Journal
     processes: ProcessRegistryCore | None
     workers: Any | None
+    figures: MetricFigures | None
+    """The server's own metrics (calls, resolve→wake latency), when it keeps them."""
 
 
 SOURCES_KEY = web.AppKey("console_sources", Sources)
 
 
-def sources_from(parts: dict[str, Any]) -> Sources:
+def sources_from(parts: dict[str, Any], metrics: Any | None = None) -> Sources:
     return Sources(
         await_events=parts["await_events"],
         journal=parts["journal"],
         processes=parts.get("processes"),
         workers=workers_of(parts),
+        figures=None if metrics is None else MetricFigures(metrics),
     )

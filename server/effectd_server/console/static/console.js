@@ -7,7 +7,8 @@ function followCounts(element) {
     const counts = JSON.parse(message.data);
     for (const [name, value] of Object.entries(counts)) {
       const cell = element.querySelector(`[data-count="${name}"]`);
-      if (cell && cell.textContent !== String(value)) cell.textContent = String(value);
+      const text = value === null ? "–" : String(value);
+      if (cell && cell.textContent !== text) cell.textContent = text;
     }
   });
 }
