@@ -148,6 +148,9 @@ CODE_STATUS: dict[str, grpc.StatusCode] = {
     "process_terminal_wait": grpc.StatusCode.FAILED_PRECONDITION,
     "process_lease_conflict": grpc.StatusCode.FAILED_PRECONDITION,
     "process_lease_lost": grpc.StatusCode.ABORTED,
+    "no_worker_available": grpc.StatusCode.UNAVAILABLE,
+    "worker_redelivery_exhausted": grpc.StatusCode.ABORTED,
+    "worker_unknown": grpc.StatusCode.NOT_FOUND,
 }
 
 # The codes for which retrying the same request later can succeed (the proto's ErrorReason says the same;
@@ -162,6 +165,7 @@ RETRYABLE: frozenset[str] = frozenset(
         "unavailable",
         "deadline_exceeded",
         "process_lease_conflict",
+        "no_worker_available",
     }
 )
 

@@ -15,6 +15,7 @@ __all__ = [
     "ServerConfig",
     "StoreConfig",
     "StreamsConfig",
+    "WorkersConfig",
     "load_config",
 ]
 
@@ -91,6 +92,25 @@ class JournalConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkersConfig:
+    heartbeat_interval_s: float = 1.0
+    """How often workers send heartbeats unless they ask for another interval; two missed ones make a
+    worker dead and its effects go to another worker at once."""
+    lease_ttl_ms: int = 30_000
+    """A delivered effect's lease unless the worker extends it (progress extends it too)."""
+    schedule_to_start_timeout_s: float = 10.0
+    """How long an effect waits for a worker with a free slot before `no_worker_available`."""
+    max_redeliveries: int = 3
+    """Deliveries after the first before `worker_redelivery_exhausted` (workers that died or lost it)."""
+    fail_fast_unmatched: bool = True
+    """An effect no connected worker offers (an unknown tool) fails at once instead of waiting."""
+    route_kinds: tuple[str, ...] = ()
+    """Effect kinds always delegated to workers, even when the runtime does not ask."""
+    route_tools: tuple[str, ...] = ()
+    """Tool names whose tool_call effects are always delegated to workers."""
+
+
+@dataclass(frozen=True, slots=True)
 class ServerConfig:
     listen: str = "127.0.0.1:50551"
     """host:port to listen on; port 0 picks a free port."""
@@ -99,6 +119,7 @@ class ServerConfig:
     streams: StreamsConfig = field(default_factory=StreamsConfig)
     await_events: AwaitEventsConfig = field(default_factory=AwaitEventsConfig)
     journal: JournalConfig = field(default_factory=JournalConfig)
+    workers: WorkersConfig = field(default_factory=WorkersConfig)
     shutdown_grace_s: float = 10.0
     """How long in-flight calls may finish after SIGTERM."""
     reuse_port: bool = False
@@ -115,6 +136,10 @@ class ServerConfig:
             for item in fields(part):
                 if item.name.startswith("max_") and getattr(part, item.name) <= 0:
                     raise ValueError(f"{type(part).__name__}.{item.name} must be positive")
+        if self.workers.heartbeat_interval_s <= 0 or self.workers.lease_ttl_ms <= 0:
+            raise ValueError("workers.heartbeat_interval_s and workers.lease_ttl_ms must be > 0")
+        if self.workers.schedule_to_start_timeout_s < 0 or self.workers.max_redeliveries < 0:
+            raise ValueError("workers.schedule_to_start_timeout_s and workers.max_redeliveries must be >= 0")
 
 
 def load_config(

@@ -1,0 +1,100 @@
+"""The workers part of the store: deliveries of delegated effects, fenced in their journal row.
+
+A delivery writes the worker as the row's lease owner, the next fencing token and a lease expiry; a
+result is recorded only while the row still carries that token (compare-and-set), so a worker that lost
+its delivery can never overwrite the record of the one that has it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from effectd_server.store._base import Backend, ChangeListener
+from effectd_server.store.journal import EffectRow
+
+__all__ = ["Delivery", "DeliveryClaim", "DeliveryStatus", "Recording", "WorkersStore", "lease_token", "workers_store"]
+
+
+def lease_token(worker_id: str, fencing_token: int) -> str:
+    """The journal row's lease token while a worker holds a delivery."""
+    return f"worker:{worker_id}#{fencing_token}"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryClaim:
+    scope_json: str
+    replay_key: str
+    envelope_hash: str
+    kind: str
+    envelope_pb: bytes
+    worker_id: str
+    lease_ttl_ms: int
+    expected_token: int | None
+    """None for a first delivery (taken only if the row is new or its lease is free); otherwise a
+    redelivery, taken only while the row still carries this token (the lost delivery's)."""
+
+
+DeliveryStatus = Literal["assigned", "recorded", "busy", "conflict"]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    status: DeliveryStatus
+    row: EffectRow | None
+    fencing_token: int
+    """The row's token after the claim (the new delivery's when `assigned`)."""
+    deliveries: int
+    """How many deliveries the effect has had, this one included."""
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    recorded: bool
+    """True when this result became the record."""
+    row: EffectRow | None
+    """The row as it ends up: the winner's record when another delivery recorded first."""
+
+
+class WorkersStore(Protocol):
+    async def open(self) -> None: ...
+
+    def set_listener(self, listener: ChangeListener) -> None:
+        """Receive the changes other processes committed (none are needed today)."""
+
+    async def claim_delivery(self, claim: DeliveryClaim, now_ms: int) -> Delivery:
+        """Atomically: the recorded row, a hash conflict, busy (a live lease, or a redelivery whose token
+        moved on), or a new delivery (new row, free or expired lease, or the expected token)."""
+
+    async def record_result(
+        self,
+        scope_json: str,
+        replay_key: str,
+        worker_id: str,
+        fencing_token: int,
+        outcome_pb: bytes | None,
+        error_json: str | None,
+        now_ms: int,
+    ) -> Recording:
+        """Record the outcome (or error) if the row is in progress under `fencing_token`."""
+
+    async def extend_delivery(
+        self, scope_json: str, replay_key: str, worker_id: str, fencing_token: int, ttl_ms: int, now_ms: int
+    ) -> int | None:
+        """The new lease expiry, or None when the delivery is no longer the row's."""
+
+    async def release_delivery(
+        self, scope_json: str, replay_key: str, worker_id: str, fencing_token: int, now_ms: int
+    ) -> bool:
+        """Give the delivery up without recording anything (the next caller claims at once)."""
+
+
+def workers_store(backend: Backend) -> WorkersStore:
+    """This capability's part on `backend`."""
+    if backend.kind == "postgres":
+        from effectd_server.store.postgres.workers import PostgresWorkersStore
+
+        return PostgresWorkersStore(backend)  # type: ignore[arg-type]
+    from effectd_server.store.sqlite.workers import SqliteWorkersStore
+
+    return SqliteWorkersStore(backend)  # type: ignore[arg-type]

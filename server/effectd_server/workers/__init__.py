@@ -1,0 +1,31 @@
+"""Workers: effects delegated to other hosts. Each worker holds one stream; the server pushes it the
+effects it registered for, leases them in their journal row, redelivers a dead worker's effects at once,
+and records each result once by compare-and-set on a fencing token."""
+
+from __future__ import annotations
+
+from effectd_server.component import Component, ComponentContext
+from effectd_server.journal.core import Journal
+from effectd_server.store.workers import workers_store
+from effectd_server.workers.dispatch import Dispatcher
+from effectd_server.workers.journal_executor import WorkerDelegator
+from effectd_server.workers.registry import Registry
+from effectd_server.workers.servicer import WorkersServicer
+
+__all__ = ["Dispatcher", "build"]
+
+
+def build(context: ComponentContext) -> Component:
+    config = context.config.workers
+    store = workers_store(context.backend)
+    journal: Journal = context.parts["journal"]
+    dispatcher = Dispatcher(store, journal, Registry(fail_fast_unmatched=config.fail_fast_unmatched), config)
+    journal.delegator = WorkerDelegator(dispatcher, config)
+    context.parts["workers"] = dispatcher
+
+    async def start() -> None:
+        await store.open()
+        await dispatcher.start()
+
+    servicer = WorkersServicer(dispatcher, context.streams, limits=context.config.limits)
+    return Component("workers", [("effectd.v1.Workers", servicer)], start=start, stop=dispatcher.stop)

@@ -1,0 +1,321 @@
+"""Delivering delegated effects to workers and recording their results once. Knows nothing of gRPC.
+
+One delivery: take a slot on a worker (registry), claim the journal row for it with the next fencing
+token (store), push the assignment, wait. The wait ends with the recorded answer, or with the delivery
+lost: the worker's stream ended or went silent (two missed heartbeats: at once), its lease ran out, or it
+gave the effect up. A lost delivery goes to another worker with the next token, until the redelivery
+budget is spent (`worker_redelivery_exhausted`, nothing recorded). A result is recorded by
+compare-and-set on its token; a stale one is answered with what the journal holds, and its worker is
+told it was evicted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+
+from effectd._effects import (
+    ControllerError,
+    DirectCommand,
+    DurableStepCommand,
+    LlmCallCommand,
+    RuntimeEffectEnvelope,
+    ToolCallCommand,
+)
+from effectd._errors import ConflictError, EffectdError, LeaseLostError
+from effectd._journal import RecordedError, RecordedOutcome
+
+from effectd_server.config import WorkersConfig
+from effectd_server.journal.core import Journal, Recorded, decode_outcome, now_ms
+from effectd_server.journal.executors import DelegatedCall
+from effectd_server.store.journal import EffectRow
+from effectd_server.store.workers import DeliveryClaim, WorkersStore
+from effectd_server.workers.registry import AssignmentKey, ConnectedWorker, Match, Registry
+
+__all__ = ["Assignment", "Dispatcher", "Lost", "ResultAnswer", "envelope_match", "recorded_of"]
+
+log = logging.getLogger("effectd.workers")
+
+
+def envelope_match(envelope: RuntimeEffectEnvelope, capability: str = "", version: str = "") -> Match:
+    """What a worker must offer to run `envelope`: its kind and the name read from its command."""
+    command = envelope.command
+    name = capability
+    if not name:
+        if isinstance(command, ToolCallCommand):
+            name = command.call.tool_name
+        elif isinstance(command, DurableStepCommand):
+            name = command.step_id
+        elif isinstance(command, LlmCallCommand | DirectCommand) and isinstance(command.request, dict):
+            model = command.request.get("model")
+            provider = command.request.get("provider")
+            if isinstance(model, str):
+                name = f"{provider}/{model}" if isinstance(provider, str) and provider else model
+    return Match(command.kind.value, name, version)
+
+
+def recorded_of(row: EffectRow, replayed: bool) -> Recorded:
+    if row.status == "completed":
+        return RecordedOutcome(decode_outcome(row.outcome_pb or b""), replayed)
+    error = json.loads(row.error_json or "{}")
+    return RecordedError(ControllerError(str(error.get("code", "")), str(error.get("message", ""))), replayed)
+
+
+@dataclass(frozen=True, slots=True)
+class Lost:
+    """A delivery that ended without a result: the effect goes to another worker."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    key: AssignmentKey
+    envelope_pb: bytes
+    attempt: int
+    lease_deadline_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResultAnswer:
+    """The answer to a worker's result: recorded, or what the journal holds (None: nothing yet)."""
+
+    key: AssignmentKey
+    recorded: bool
+    existing: Recorded | None
+
+
+@dataclass(eq=False, slots=True)
+class _Delivery:
+    key: AssignmentKey
+    worker: ConnectedWorker
+    capability: int
+    call: DelegatedCall
+    lease_deadline: float
+    """Monotonic time the lease runs out (moved on by progress and extensions)."""
+    answer: asyncio.Future[Recorded | Lost] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+    def end(self, value: Recorded | Lost) -> None:
+        if not self.answer.done():
+            self.answer.set_result(value)
+
+
+class Dispatcher:
+    def __init__(self, store: WorkersStore, journal: Journal, registry: Registry, config: WorkersConfig) -> None:
+        self._store = store
+        self._journal = journal
+        self.registry = registry
+        self.config = config
+        self._sweeper: asyncio.Task[None] | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name="effectd-workers-liveness")
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+
+    async def _sweep_forever(self) -> None:
+        """Stream liveness: a worker silent for two heartbeat intervals is dead; its deliveries move at once."""
+        while True:
+            await asyncio.sleep(min(0.1, self.config.heartbeat_interval_s / 4))
+            now = time.monotonic()
+            for worker in list(self.registry.workers.values()):
+                if worker.alive and now - worker.last_heard > 2 * worker.heartbeat_s:
+                    log.warning("worker %s missed its heartbeats: its effects go to other workers", worker.worker_id)
+                    self.worker_lost(worker, "the worker missed its heartbeats")
+
+    def worker_lost(self, worker: ConnectedWorker, reason: str) -> None:
+        """The worker's stream ended or went silent: every delivery it holds is lost."""
+        worker.alive = False
+        for delivery in list(worker.in_flight.values()):
+            delivery.end(Lost(reason))
+
+    def heard_from(self, worker: ConnectedWorker) -> None:
+        worker.last_heard = time.monotonic()
+        if not worker.alive and self.registry.workers.get(worker.worker_id) is worker:
+            # Back after a pause: what it held went elsewhere; it may take new work.
+            worker.alive = True
+            self.registry.slots_changed()
+
+    # -- the journal's side ---------------------------------------------------------------------
+    async def run(self, call: DelegatedCall) -> Recorded:
+        options = call.options
+        match = envelope_match(call.envelope, options.capability if options else "", options.version if options else "")
+        if options is not None and options.required_labels:
+            match = Match(match.kind, match.name, match.version, options.required_labels)
+        schedule_s = (
+            options.schedule_to_start_timeout_ms / 1000
+            if options is not None and options.schedule_to_start_timeout_ms
+            else self.config.schedule_to_start_timeout_s
+        )
+        session = call.envelope.invocation.scope.session_id
+        affinity = options is not None and options.session_affinity
+        expected: int | None = None
+        while True:
+            preferred = self.registry.last_worker_of_session.get(session) if affinity else None
+            worker, capability = await self.registry.acquire(match, schedule_s, preferred)
+            try:
+                claim = DeliveryClaim(
+                    call.scope_json,
+                    call.replay_key,
+                    call.envelope_hash,
+                    match.kind,
+                    call.envelope_pb,
+                    worker.worker_id,
+                    self.config.lease_ttl_ms,
+                    expected,
+                )
+                delivery = await self._store.claim_delivery(claim, now_ms())
+            except BaseException:
+                self._give_back(worker, capability)
+                raise
+            if delivery.status != "assigned":
+                self._give_back(worker, capability)
+                row = delivery.row
+                if delivery.status == "recorded" and row is not None:
+                    return recorded_of(row, replayed=True)
+                if delivery.status == "conflict" and row is not None:
+                    raise ConflictError(
+                        "effect_replay_hash_conflict",
+                        f"runtime effect replay key {call.replay_key!r} in scope {call.scope_json} was reused with"
+                        f" a different envelope hash: recorded {row.envelope_hash}, new {call.envelope_hash}",
+                    )
+                # Someone else holds it (another runtime's delivery, a replica's redelivery): wait for it.
+                if row is not None:
+                    await self._journal.wait_for_holder(row)
+                expected = None
+                continue
+            if delivery.deliveries > 1 + self.config.max_redeliveries:
+                self._give_back(worker, capability)
+                await self._store.release_delivery(
+                    call.scope_json, call.replay_key, worker.worker_id, delivery.fencing_token, now_ms()
+                )
+                self._journal.finished(call.scope_json, call.replay_key)
+                raise LeaseLostError(
+                    "worker_redelivery_exhausted",
+                    f"replay key {call.replay_key!r} was delivered {delivery.deliveries - 1} times and every worker"
+                    " died or lost it; nothing was recorded",
+                )
+            if affinity:
+                self.registry.last_worker_of_session[session] = worker.worker_id
+            answer = await self._deliver(call, worker, capability, delivery.fencing_token, delivery.deliveries)
+            if isinstance(answer, Lost):
+                log.info("replay key %r lost on worker %s: %s", call.replay_key, worker.worker_id, answer.reason)
+                expected = delivery.fencing_token
+                continue
+            return answer
+
+    async def _deliver(
+        self, call: DelegatedCall, worker: ConnectedWorker, capability: int, token: int, attempt: int
+    ) -> Recorded | Lost:
+        key = AssignmentKey(call.scope_json, call.replay_key, token)
+        ttl_s = self.config.lease_ttl_ms / 1000
+        delivery = _Delivery(key, worker, capability, call, time.monotonic() + ttl_s)
+        worker.in_flight[(call.scope_json, call.replay_key)] = delivery
+        worker.send(("assign", Assignment(key, call.envelope_pb, attempt, now_ms() + self.config.lease_ttl_ms)))
+        if not worker.alive:
+            delivery.end(Lost("the worker was lost"))
+        try:
+            answer = await self._wait(delivery)
+        except BaseException:
+            # The runtime went away (its Execute was cancelled): the worker is told to stop, and the
+            # delivery is given up by compare-and-set, so its result can no longer be recorded.
+            if not delivery.answer.done():
+                worker.send(("cancel", (key, "the runtime cancelled the effect")))
+                with contextlib.suppress(EffectdError, asyncio.CancelledError):
+                    await asyncio.shield(self._release(worker, key))
+            raise
+        finally:
+            self._forget(delivery)
+        if isinstance(answer, Lost) and worker.alive:
+            worker.send(("evicted", (key, answer.reason)))
+        return answer
+
+    async def _release(self, worker: ConnectedWorker, key: AssignmentKey) -> None:
+        if await self._store.release_delivery(
+            key.scope_json, key.replay_key, worker.worker_id, key.fencing_token, now_ms()
+        ):
+            self._journal.finished(key.scope_json, key.replay_key)
+
+    async def _wait(self, delivery: _Delivery) -> Recorded | Lost:
+        while True:
+            remaining = delivery.lease_deadline - time.monotonic()
+            if remaining <= 0:
+                return Lost("the lease expired")
+            with contextlib.suppress(TimeoutError):
+                return await asyncio.wait_for(asyncio.shield(delivery.answer), remaining)
+
+    def _forget(self, delivery: _Delivery) -> None:
+        worker = delivery.worker
+        slot = (delivery.key.scope_json, delivery.key.replay_key)
+        if worker.in_flight.get(slot) is delivery:
+            del worker.in_flight[slot]
+            self._give_back(worker, delivery.capability)
+
+    def _give_back(self, worker: ConnectedWorker, capability: int) -> None:
+        worker.give_back(capability)
+        self.registry.slots_changed()
+
+    # -- the worker's side ----------------------------------------------------------------------
+    def _delivery(self, worker: ConnectedWorker, key: AssignmentKey) -> _Delivery | None:
+        delivery = worker.in_flight.get((key.scope_json, key.replay_key))
+        if isinstance(delivery, _Delivery) and delivery.key.fencing_token == key.fencing_token:
+            return delivery
+        return None
+
+    async def result(
+        self, worker: ConnectedWorker, key: AssignmentKey, outcome_pb: bytes | None, error: tuple[str, str] | None
+    ) -> ResultAnswer:
+        """Record a worker's result by compare-and-set on its token."""
+        error_json = None if error is None else json.dumps({"code": error[0], "message": error[1]})
+        recording = await self._store.record_result(
+            key.scope_json, key.replay_key, worker.worker_id, key.fencing_token, outcome_pb, error_json, now_ms()
+        )
+        delivery = self._delivery(worker, key)
+        row = recording.row
+        if recording.recorded and row is not None:
+            worker.completed += 1
+            self._journal.finished(key.scope_json, key.replay_key)
+            if delivery is not None:
+                delivery.end(recorded_of(row, replayed=False))
+            return ResultAnswer(key, True, None)
+        if delivery is not None:
+            delivery.end(Lost("its result came too late"))
+        else:
+            worker.send(("evicted", (key, "the effect was delivered to another worker or given up")))
+        existing = None if row is None or row.status == "in_progress" else recorded_of(row, replayed=True)
+        return ResultAnswer(key, False, existing)
+
+    def abandoned(self, worker: ConnectedWorker, key: AssignmentKey, reason: str) -> None:
+        delivery = self._delivery(worker, key)
+        if delivery is not None:
+            delivery.end(Lost(f"the worker gave it up: {reason}"))
+
+    def progress(self, worker: ConnectedWorker, key: AssignmentKey, value_json: str) -> None:
+        """Live progress: to the waiting runtime, in order; it also keeps the delivery's lease alive here."""
+        delivery = self._delivery(worker, key)
+        if delivery is None:
+            return
+        delivery.lease_deadline = max(delivery.lease_deadline, time.monotonic() + self.config.lease_ttl_ms / 1000)
+        if delivery.call.progress is not None:
+            delivery.call.progress(value_json)
+
+    async def extend(self, worker: ConnectedWorker, key: AssignmentKey) -> int | None:
+        """Extend a delivery's lease in the journal row; None when it is no longer this worker's."""
+        delivery = self._delivery(worker, key)
+        if delivery is None:
+            return None
+        expires = await self._store.extend_delivery(
+            key.scope_json, key.replay_key, worker.worker_id, key.fencing_token, self.config.lease_ttl_ms, now_ms()
+        )
+        if expires is not None:
+            delivery.lease_deadline = max(delivery.lease_deadline, time.monotonic() + self.config.lease_ttl_ms / 1000)
+        return expires

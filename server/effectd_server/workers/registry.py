@@ -1,0 +1,206 @@
+"""The connected workers: what each can run, its slots and what it holds, and picking one for an effect.
+
+Matching: capability (kind, then name and version), then required labels, then session affinity, then
+the least loaded worker with a free slot. Each worker has an outbox of messages for its stream. Knows
+nothing of gRPC.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from effectd._errors import UnavailableError
+
+__all__ = [
+    "AssignmentKey",
+    "Capability",
+    "ConnectedWorker",
+    "Match",
+    "Outgoing",
+    "Registry",
+    "no_worker_available",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Capability:
+    kind: str
+    name: str = ""
+    version: str = ""
+    slots: int = 0
+    """0: only the worker's own slots bound it."""
+
+    def offers(self, match: Match) -> bool:
+        if self.kind != match.kind:
+            return False
+        if self.version and match.version and self.version != match.version:
+            return False
+        if match.version and not self.version:
+            return False
+        if not self.name:
+            return True
+        # "provider/model" also matches an envelope naming only the model.
+        return match.name == self.name or match.name == self.name.partition("/")[2]
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """What an effect needs of a worker."""
+
+    kind: str
+    name: str
+    version: str = ""
+    labels: tuple[tuple[str, str], ...] = ()
+
+    def describe(self) -> str:
+        text = (
+            self.kind + (f" `{self.name}`" if self.name else "") + (f" version {self.version}" if self.version else "")
+        )
+        if self.labels:
+            text += " with labels " + ", ".join(f"{k}={v}" for k, v in self.labels)
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class AssignmentKey:
+    scope_json: str
+    replay_key: str
+    fencing_token: int
+
+
+Outgoing = tuple[str, Any]
+"""A message for a worker's stream: ("assign"|"cancel"|"evicted"|"ack"|"lease"|"drain", payload)."""
+
+
+def no_worker_available(message: str) -> UnavailableError:
+    return UnavailableError("no_worker_available", message)
+
+
+@dataclass(eq=False, slots=True)
+class ConnectedWorker:
+    worker_id: str
+    instance_id: str
+    capabilities: tuple[Capability, ...]
+    labels: dict[str, str]
+    slots: int
+    heartbeat_s: float
+    connected_at_ms: int
+    send: Callable[[Outgoing], None]
+    """Queues a message on the worker's stream."""
+    last_heard: float = field(default_factory=time.monotonic)
+    last_heartbeat_ms: int = 0
+    alive: bool = True
+    draining: bool = False
+    busy: int = 0
+    """Slots taken (reserved for a delivery being claimed, or held by one)."""
+    busy_by_capability: dict[int, int] = field(default_factory=dict)
+    in_flight: dict[tuple[str, str], Any] = field(default_factory=dict)
+    """(scope_json, replay_key) → the dispatcher's delivery."""
+    completed: int = 0
+
+    def capability_for(self, match: Match) -> int | None:
+        """The index of the capability that runs `match`, when the labels fit too."""
+        for label, value in match.labels:
+            if self.labels.get(label) != value:
+                return None
+        for index, capability in enumerate(self.capabilities):
+            if capability.offers(match):
+                return index
+        return None
+
+    def has_slot(self, capability: int) -> bool:
+        if self.busy >= self.slots:
+            return False
+        limit = self.capabilities[capability].slots
+        return limit == 0 or self.busy_by_capability.get(capability, 0) < limit
+
+    def take(self, capability: int) -> None:
+        self.busy += 1
+        self.busy_by_capability[capability] = self.busy_by_capability.get(capability, 0) + 1
+
+    def give_back(self, capability: int) -> None:
+        self.busy -= 1
+        self.busy_by_capability[capability] -= 1
+
+    def load(self) -> float:
+        return self.busy / self.slots
+
+
+class Registry:
+    def __init__(self, *, fail_fast_unmatched: bool) -> None:
+        self.workers: dict[str, ConnectedWorker] = {}
+        self.fail_fast_unmatched = fail_fast_unmatched
+        self._slot_waiters: list[asyncio.Future[None]] = []
+        self.last_worker_of_session: dict[str, str] = {}
+
+    def add(self, worker: ConnectedWorker) -> ConnectedWorker | None:
+        """Register a connection; returns the connection it replaces (same worker id), if any."""
+        previous = self.workers.get(worker.worker_id)
+        self.workers[worker.worker_id] = worker
+        self.slots_changed()
+        return previous
+
+    def remove(self, worker: ConnectedWorker) -> None:
+        if self.workers.get(worker.worker_id) is worker:
+            del self.workers[worker.worker_id]
+
+    def slots_changed(self) -> None:
+        """A slot was freed or a worker came: every waiting effect looks again."""
+        waiters, self._slot_waiters = self._slot_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _pick(self, match: Match, preferred: str | None) -> tuple[ConnectedWorker, int] | bool | None:
+        """A free worker (and its capability index); False when none offers `match`; None when all are busy."""
+        capable = False
+        best: tuple[ConnectedWorker, int] | None = None
+        for worker in self.workers.values():
+            if not worker.alive or worker.draining:
+                continue
+            capability = worker.capability_for(match)
+            if capability is None:
+                continue
+            capable = True
+            if not worker.has_slot(capability):
+                continue
+            if worker.worker_id == preferred:
+                return worker, capability
+            if best is None or worker.load() < best[0].load():
+                best = (worker, capability)
+        if best is None and not capable:
+            return False
+        return best
+
+    async def acquire(
+        self, match: Match, timeout_s: float, preferred: str | None = None
+    ) -> tuple[ConnectedWorker, int]:
+        """Take a slot on the best worker for `match`, waiting up to `timeout_s` for one to free up."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while True:
+            picked = self._pick(match, preferred)
+            if picked is False and self.fail_fast_unmatched:
+                raise no_worker_available(f"no connected worker offers {match.describe()}")
+            if isinstance(picked, tuple):
+                worker, capability = picked
+                worker.take(capability)
+                return worker, capability
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise no_worker_available(
+                    f"no worker with a free slot for {match.describe()} within {timeout_s:g} s (schedule-to-start)"
+                )
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._slot_waiters.append(waiter)
+            try:
+                await asyncio.wait_for(waiter, remaining)
+            except TimeoutError:
+                pass
+            finally:
+                if waiter in self._slot_waiters and not waiter.done():
+                    self._slot_waiters.remove(waiter)

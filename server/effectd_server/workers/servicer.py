@@ -1,0 +1,302 @@
+"""The Workers servicer: each worker's stream (register, then messages both ways) and the unary views.
+Converts at the edge; the registry and the dispatcher hold the rules."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from effectd._convert_envelope import outcome_to_proto
+from effectd._convert_scope import controller_error_to_proto, scope_from_proto, scope_to_proto
+from effectd._convert_workers import (
+    AssignmentRef,
+    WorkerCapability,
+    WorkerInfo,
+    capability_from_proto,
+    worker_info_to_proto,
+)
+from effectd._errors import EffectdError, InvalidArgumentError, NotFoundError
+from effectd._journal import RecordedError
+from effectd._lashjson import dumps
+from effectd._scope import scope_from_lash
+from effectd.v1 import await_events_pb2, effect_controller_pb2, envelope_pb2, workers_pb2
+
+from effectd_server.config import LimitsConfig
+from effectd_server.edge.checks import check_id, check_size, in_range
+from effectd_server.edge.errors import shutting_down
+from effectd_server.edge.streams import Streams
+from effectd_server.journal.core import Recorded, now_ms
+from effectd_server.workers.dispatch import Assignment, Dispatcher, ResultAnswer
+from effectd_server.workers.registry import AssignmentKey, Capability, ConnectedWorker, Outgoing
+
+__all__ = ["WorkersServicer"]
+
+log = logging.getLogger("effectd.workers")
+
+pb = workers_pb2
+Context = Any
+
+_SERVER_RUN_KINDS = frozenset({"", "sleep", "await_event", "process"})
+_MAX_SLOTS = 100_000
+_MIN_HEARTBEAT_MS = 100
+_MAX_HEARTBEAT_MS = 3_600_000
+
+
+def _ref(key: AssignmentKey) -> workers_pb2.AssignmentRef:
+    scope = scope_to_proto(scope_from_lash(json.loads(key.scope_json)))
+    return pb.AssignmentRef(scope=scope, replay_key=key.replay_key, fencing_token=key.fencing_token)
+
+
+def _key(ref: workers_pb2.AssignmentRef) -> AssignmentKey:
+    if not ref.HasField("scope") or not ref.replay_key or not ref.fencing_token:
+        raise InvalidArgumentError("invalid_request", "an assignment needs its scope, replay_key and fencing_token")
+    return AssignmentKey(dumps(scope_from_proto(ref.scope)), ref.replay_key, ref.fencing_token)
+
+
+def _recorded_proto(recorded: Recorded) -> workers_pb2.AlreadyRecorded:
+    if isinstance(recorded, RecordedError):
+        return pb.AlreadyRecorded(
+            executor_error=effect_controller_pb2.RecordedError(
+                error=controller_error_to_proto(recorded.error), replayed=True
+            )
+        )
+    return pb.AlreadyRecorded(
+        outcome=effect_controller_pb2.RecordedOutcome(outcome=outcome_to_proto(recorded.outcome), replayed=True)
+    )
+
+
+def _message(item: Outgoing) -> workers_pb2.ServerMessage:
+    what, payload = item
+    if what == "assign":
+        assert isinstance(payload, Assignment)
+        return pb.ServerMessage(
+            assign=pb.Assign(
+                assignment=_ref(payload.key),
+                envelope=envelope_pb2.RuntimeEffectEnvelope.FromString(payload.envelope_pb),
+                attempt=payload.attempt,
+                lease_deadline_unix_ms=payload.lease_deadline_ms,
+            )
+        )
+    if what == "ack":
+        assert isinstance(payload, ResultAnswer)
+        if payload.recorded:
+            return pb.ServerMessage(result_ack=pb.ResultAck(assignment=_ref(payload.key), recorded=True))
+        existing = pb.AlreadyRecorded() if payload.existing is None else _recorded_proto(payload.existing)
+        return pb.ServerMessage(result_ack=pb.ResultAck(assignment=_ref(payload.key), already_recorded=existing))
+    if what == "cancel":
+        key, reason = payload
+        return pb.ServerMessage(cancel=pb.Cancel(assignment=_ref(key), reason=reason))
+    if what == "evicted":
+        key, reason = payload
+        return pb.ServerMessage(evicted=pb.Evicted(assignment=_ref(key), reason=reason))
+    if what == "lease":
+        key, expires = payload
+        return pb.ServerMessage(lease_extended=pb.LeaseExtended(assignment=_ref(key), lease_deadline_unix_ms=expires))
+    return pb.ServerMessage(drain=pb.Drain())
+
+
+def worker_info(worker: ConnectedWorker) -> WorkerInfo:
+    refs = []
+    for delivery in list(worker.in_flight.values()):
+        key: AssignmentKey = delivery.key
+        refs.append(AssignmentRef(scope_from_lash(json.loads(key.scope_json)), key.replay_key, key.fencing_token))
+    return WorkerInfo(
+        worker_id=worker.worker_id,
+        instance_id=worker.instance_id,
+        capabilities=tuple(WorkerCapability(c.kind, c.name, c.version, c.slots) for c in worker.capabilities),
+        labels=dict(worker.labels),
+        slots=worker.slots,
+        in_flight=tuple(refs),
+        last_heartbeat_unix_ms=worker.last_heartbeat_ms,
+        draining=worker.draining,
+        connected_at_unix_ms=worker.connected_at_ms,
+        completed=worker.completed,
+    )
+
+
+class WorkersServicer:
+    def __init__(self, dispatcher: Dispatcher, streams: Streams, *, limits: LimitsConfig) -> None:
+        self._dispatcher = dispatcher
+        self._registry = dispatcher.registry
+        self._streams = streams
+        self._limits = limits
+
+    def _registration(self, register: workers_pb2.WorkerRegister, send: Any) -> ConnectedWorker:
+        limit = self._limits.max_id_bytes
+        worker_id = check_id("worker_id", register.worker_id, limit)
+        if not worker_id:
+            raise InvalidArgumentError("invalid_request", "a worker needs a worker_id")
+        slots = in_range("slots", register.slots, 1, _MAX_SLOTS)
+        heartbeat_ms = register.heartbeat_interval_ms
+        if heartbeat_ms:
+            in_range("heartbeat_interval_ms", heartbeat_ms, _MIN_HEARTBEAT_MS, _MAX_HEARTBEAT_MS)
+        capabilities = []
+        for item in register.capabilities:
+            capability = capability_from_proto(item)
+            if capability.kind in _SERVER_RUN_KINDS:
+                raise InvalidArgumentError(
+                    "invalid_request", f"a worker cannot offer effect kind {item.kind}: the server runs it"
+                )
+            check_id("capability name", capability.name, limit)
+            check_id("capability version", capability.version, limit)
+            capabilities.append(Capability(capability.kind, capability.name, capability.version, capability.slots))
+        if not capabilities:
+            raise InvalidArgumentError("invalid_request", "a worker must offer at least one capability")
+        for name, value in register.labels.items():
+            check_id("label", name, limit)
+            check_id("label value", value, limit)
+        config = self._dispatcher.config
+        return ConnectedWorker(
+            worker_id=worker_id,
+            instance_id=check_id("instance_id", register.instance_id, limit),
+            capabilities=tuple(capabilities),
+            labels=dict(register.labels),
+            slots=slots,
+            heartbeat_s=heartbeat_ms / 1000 if heartbeat_ms else config.heartbeat_interval_s,
+            connected_at_ms=now_ms(),
+            send=send,
+            last_heartbeat_ms=now_ms(),
+        )
+
+    async def Connect(
+        self, requests: AsyncIterator[workers_pb2.WorkerMessage], context: Context
+    ) -> AsyncIterator[workers_pb2.ServerMessage]:
+        try:
+            first = await anext(requests)
+        except StopAsyncIteration:
+            return
+        if first.WhichOneof("message") != "register":
+            raise InvalidArgumentError("invalid_request", "a worker stream starts with register")
+        outbox: asyncio.Queue[Outgoing] = asyncio.Queue()
+        worker = self._registration(first.register, outbox.put_nowait)
+        previous = self._registry.add(worker)
+        if previous is not None:
+            self._dispatcher.worker_lost(previous, "the worker connected again")
+            previous.send(("end", None))
+        log.info("worker %s connected (%d slots)", worker.worker_id, worker.slots)
+        yield pb.ServerMessage(
+            registered=pb.Registered(
+                worker_id=worker.worker_id,
+                heartbeat_interval_ms=int(worker.heartbeat_s * 1000),
+                lease_ttl_ms=self._dispatcher.config.lease_ttl_ms,
+            )
+        )
+        tasks: set[asyncio.Task[None]] = set()
+        reader = asyncio.create_task(self._read(requests, worker, tasks))
+        reader.add_done_callback(lambda _: outbox.put_nowait(("end", None)))
+        stop = self._streams.stop_future()
+        stop.add_done_callback(lambda _: outbox.put_nowait(("stop", None)))
+        try:
+            while True:
+                if outbox.empty():
+                    try:
+                        item = await asyncio.wait_for(outbox.get(), worker.heartbeat_s)
+                    except TimeoutError:
+                        yield pb.ServerMessage(heartbeat=await_events_pb2.Heartbeat(server_time_unix_ms=now_ms()))
+                        continue
+                else:
+                    item = outbox.get_nowait()
+                if item[0] == "stop":
+                    raise shutting_down()
+                if item[0] == "end":
+                    if reader.done() and not reader.cancelled() and reader.exception() is not None:
+                        raise reader.exception()  # type: ignore[misc]
+                    return
+                yield _message(item)
+        finally:
+            self._streams.release(stop)
+            reader.cancel()
+            for task in list(tasks):
+                task.cancel()
+            self._registry.remove(worker)
+            self._dispatcher.worker_lost(worker, "the worker's stream ended")
+            log.info("worker %s disconnected", worker.worker_id)
+
+    async def _read(
+        self,
+        requests: AsyncIterator[workers_pb2.WorkerMessage],
+        worker: ConnectedWorker,
+        tasks: set[asyncio.Task[None]],
+    ) -> None:
+        dispatcher = self._dispatcher
+        async for message in requests:
+            dispatcher.heard_from(worker)
+            which = message.WhichOneof("message")
+            if which == "heartbeat":
+                worker.last_heartbeat_ms = now_ms()
+            elif which == "result":
+                self._spawn(tasks, self._result(worker, message.result))
+            elif which == "progress":
+                progress = message.progress
+                dispatcher.progress(worker, _key(progress.assignment), progress.value.text)
+            elif which == "extend_lease":
+                self._spawn(tasks, self._extend(worker, _key(message.extend_lease.assignment)))
+            elif which == "credit":
+                worker.slots = in_range("slots", message.credit.slots, 0, _MAX_SLOTS)
+                self._registry.slots_changed()
+            elif which == "drain":
+                worker.draining = True
+            else:
+                raise InvalidArgumentError("invalid_request", f"unexpected worker message {which!r}")
+
+    @staticmethod
+    def _spawn(tasks: set[asyncio.Task[None]], work: Any) -> None:
+        task = asyncio.create_task(work)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    async def _result(self, worker: ConnectedWorker, result: workers_pb2.WorkerResult) -> None:
+        try:
+            key = _key(result.assignment)
+            which = result.WhichOneof("result")
+            if which == "abandoned" or which is None:
+                self._dispatcher.abandoned(worker, key, result.abandoned or "no result")
+                return
+            if which == "outcome":
+                outcome_pb = result.outcome.SerializeToString(deterministic=True)
+                check_size("the outcome", len(outcome_pb), self._limits.max_payload_bytes, "payload_too_large")
+                answer = await self._dispatcher.result(worker, key, outcome_pb, None)
+            else:
+                error = result.executor_error
+                if not error.code:
+                    raise InvalidArgumentError("invalid_request", "an executor error needs a code")
+                answer = await self._dispatcher.result(worker, key, None, (error.code, error.message))
+            worker.send(("ack", answer))
+        except EffectdError as exc:
+            # The worker is not told: it sends the result again after it reconnects, or the effect is
+            # delivered again.
+            log.warning("a result of worker %s was not recorded: %s", worker.worker_id, exc)
+
+    async def _extend(self, worker: ConnectedWorker, key: AssignmentKey) -> None:
+        try:
+            expires = await self._dispatcher.extend(worker, key)
+        except EffectdError as exc:
+            log.warning("a lease extension of worker %s failed: %s", worker.worker_id, exc)
+            return
+        if expires is None:
+            worker.send(("evicted", (key, "the delivery is no longer this worker's")))
+        else:
+            worker.send(("lease", (key, expires)))
+
+    def _worker(self, worker_id: str) -> ConnectedWorker:
+        worker = self._registry.workers.get(worker_id)
+        if worker is None:
+            raise NotFoundError("worker_unknown", f"no connected worker {worker_id!r}")
+        return worker
+
+    async def ListWorkers(self, request: workers_pb2.ListWorkersRequest, context: Context) -> Any:
+        workers = sorted(self._registry.workers.values(), key=lambda w: w.worker_id)
+        return pb.ListWorkersResponse(workers=[worker_info_to_proto(worker_info(w)) for w in workers])
+
+    async def DescribeWorker(self, request: workers_pb2.DescribeWorkerRequest, context: Context) -> Any:
+        worker = self._worker(check_id("worker_id", request.worker_id, self._limits.max_id_bytes))
+        return pb.DescribeWorkerResponse(worker=worker_info_to_proto(worker_info(worker)))
+
+    async def DrainWorker(self, request: workers_pb2.DrainWorkerRequest, context: Context) -> Any:
+        worker = self._worker(check_id("worker_id", request.worker_id, self._limits.max_id_bytes))
+        worker.draining = True
+        worker.send(("drain", None))
+        return pb.DrainWorkerResponse(worker=worker_info_to_proto(worker_info(worker)))
