@@ -18,6 +18,7 @@ from effectd._controller import (
     RemoteEffectController,
     ScopedEffectController,
 )
+from effectd._convert_workers import AssignmentRef, WorkerCapability, WorkerInfo
 from effectd._effects import (
     AwaitEventCommand,
     AwaitEventOutcome,
@@ -222,10 +223,12 @@ from effectd._scope import (
     key_from_token,
     key_token,
 )
+from effectd._worker import RemoteWorkers, ResultReceipt, Worker, WorkerContext
 
 __all__ = [
     "Accepted",
     "AlreadyResolved",
+    "AssignmentRef",
     "AuthError",
     "AwaitEventCommand",
     "AwaitEventKey",
@@ -344,12 +347,14 @@ __all__ = [
     "RemoteEffectController",
     "RemoteEffectHost",
     "RemoteProcessRegistry",
+    "RemoteWorkers",
     "Resolution",
     "ResolveOutcome",
     "ResourceExhaustedError",
     "Result",
     "ResultErr",
     "ResultOk",
+    "ResultReceipt",
     "Rpc",
     "RuntimeEffectCommand",
     "RuntimeEffectEnvelope",
@@ -399,6 +404,10 @@ __all__ = [
     "Watch",
     "WatchRejected",
     "WatchTerminal",
+    "Worker",
+    "WorkerCapability",
+    "WorkerContext",
+    "WorkerInfo",
     "await_event_key_id",
     "await_output_from_lash",
     "cancel_requested_replay_key",

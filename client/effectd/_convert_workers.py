@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from effectd._convert_scope import scope_from_proto, scope_to_proto
 from effectd._lineage import RuntimeEffectKind
@@ -27,7 +28,7 @@ _KIND_PREFIX = "RUNTIME_EFFECT_KIND_"
 
 
 def kind_to_proto(kind: RuntimeEffectKind | str) -> envelope_pb2.RuntimeEffectKind:
-    return envelope_pb2.RuntimeEffectKind(envelope_pb2.RuntimeEffectKind.Value(_KIND_PREFIX + str(kind).upper()))
+    return cast(envelope_pb2.RuntimeEffectKind, envelope_pb2.RuntimeEffectKind.Value(_KIND_PREFIX + str(kind).upper()))
 
 
 def kind_from_proto(number: int) -> str:

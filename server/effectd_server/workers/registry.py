@@ -130,11 +130,19 @@ class ConnectedWorker:
         return self.busy / self.slots
 
 
+@dataclass(eq=False, slots=True)
+class _Waiter:
+    match: Match
+    preferred: str | None
+    granted: asyncio.Future[tuple[ConnectedWorker, int]]
+
+
 class Registry:
     def __init__(self, *, fail_fast_unmatched: bool) -> None:
         self.workers: dict[str, ConnectedWorker] = {}
         self.fail_fast_unmatched = fail_fast_unmatched
-        self._slot_waiters: list[asyncio.Future[None]] = []
+        self._waiters: list[_Waiter] = []
+        """Effects waiting for a slot, oldest first: a freed slot goes to the oldest one it fits."""
         self.last_worker_of_session: dict[str, str] = {}
 
     def add(self, worker: ConnectedWorker) -> ConnectedWorker | None:
@@ -148,12 +156,28 @@ class Registry:
         if self.workers.get(worker.worker_id) is worker:
             del self.workers[worker.worker_id]
 
+    def _any_free(self) -> bool:
+        return any(w.alive and not w.draining and w.busy < w.slots for w in self.workers.values())
+
     def slots_changed(self) -> None:
-        """A slot was freed or a worker came: every waiting effect looks again."""
-        waiters, self._slot_waiters = self._slot_waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+        """A slot was freed or a worker came: hand free slots to the waiting effects, oldest first."""
+        if not self._waiters:
+            return
+        kept: list[_Waiter] = []
+        waiters, self._waiters = self._waiters, kept
+        for index, waiter in enumerate(waiters):
+            if waiter.granted.done():
+                continue
+            picked = self._pick(waiter.match, waiter.preferred)
+            if isinstance(picked, tuple):
+                worker, capability = picked
+                worker.take(capability)
+                waiter.granted.set_result(picked)
+                if not self._any_free():
+                    kept.extend(w for w in waiters[index + 1 :] if not w.granted.done())
+                    break
+            else:
+                kept.append(waiter)
 
     def _pick(self, match: Match, preferred: str | None) -> tuple[ConnectedWorker, int] | bool | None:
         """A free worker (and its capability index); False when none offers `match`; None when all are busy."""
@@ -179,28 +203,34 @@ class Registry:
     async def acquire(
         self, match: Match, timeout_s: float, preferred: str | None = None
     ) -> tuple[ConnectedWorker, int]:
-        """Take a slot on the best worker for `match`, waiting up to `timeout_s` for one to free up."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while True:
-            picked = self._pick(match, preferred)
-            if picked is False and self.fail_fast_unmatched:
-                raise no_worker_available(f"no connected worker offers {match.describe()}")
-            if isinstance(picked, tuple):
-                worker, capability = picked
-                worker.take(capability)
-                return worker, capability
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise no_worker_available(
-                    f"no worker with a free slot for {match.describe()} within {timeout_s:g} s (schedule-to-start)"
-                )
-            waiter: asyncio.Future[None] = loop.create_future()
-            self._slot_waiters.append(waiter)
-            try:
-                await asyncio.wait_for(waiter, remaining)
-            except TimeoutError:
-                pass
-            finally:
-                if waiter in self._slot_waiters and not waiter.done():
-                    self._slot_waiters.remove(waiter)
+        """Take a slot on the best worker for `match`, waiting in line up to `timeout_s` for one to free up."""
+        picked = self._pick(match, preferred)
+        if picked is False and self.fail_fast_unmatched:
+            raise no_worker_available(f"no connected worker offers {match.describe()}")
+        if isinstance(picked, tuple) and not self._waiters:
+            worker, capability = picked
+            worker.take(capability)
+            return picked
+        granted: asyncio.Future[tuple[ConnectedWorker, int]] = asyncio.get_running_loop().create_future()
+        waiter = _Waiter(match, preferred, granted)
+        self._waiters.append(waiter)
+        self.slots_changed()
+        try:
+            return await asyncio.wait_for(asyncio.shield(granted), timeout_s)
+        except TimeoutError:
+            if granted.done():
+                return granted.result()
+            raise no_worker_available(
+                f"no worker with a free slot for {match.describe()} within {timeout_s:g} s (schedule-to-start)"
+            ) from None
+        except BaseException:
+            if granted.done() and not granted.cancelled():
+                worker, capability = granted.result()
+                worker.give_back(capability)
+                self.slots_changed()
+            raise
+        finally:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+            if not granted.done():
+                granted.cancel()
