@@ -17,6 +17,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from effectd._cli_workers import add_commands as add_worker_commands
 from effectd._client import MAX_TIMEOUT_S, Client, KeyPending, WatchRejected, WatchTerminal
 from effectd._convert_await_events import KeyRef
 from effectd._errors import EffectdError, NotFoundError, UnavailableError
@@ -490,6 +491,7 @@ def _parser() -> argparse.ArgumentParser:
     retire = keys.add_parser("retire", help="retire a signing key (its keys stop verifying)")
     retire.add_argument("kid")
     retire.set_defaults(action=_keys)
+    add_worker_commands(commands)
     return parser
 
 

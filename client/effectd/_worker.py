@@ -55,7 +55,7 @@ from effectd._effects import (
     ToolCallDone,
     ToolCallOutcome,
 )
-from effectd._errors import EffectdError, InvalidArgumentError
+from effectd._errors import InvalidArgumentError, UnavailableError
 from effectd._journal import RecordedError, RecordedOutcome
 from effectd._lashjson import JsonValue
 from effectd._rpc import Rpc, backoff, error_from_rpc
@@ -114,6 +114,12 @@ class _Registered:
     handler: Handler
     shape: str
     """How the handler is called and its return value wrapped: tool, step, llm, any."""
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """Read a dropped read's end, so that its error is not logged as never retrieved."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _slot_key(ref: workers_pb2.AssignmentRef) -> tuple[bytes, str]:
@@ -191,6 +197,7 @@ class Worker:
         self._idle = asyncio.Event()
         self._idle.set()
         self._lease_ttl_s = 30.0
+        self._stall_s = 30.0
         self.receipts: asyncio.Queue[ResultReceipt] = asyncio.Queue()
         """The server's answer to every result this worker sent, in arrival order."""
         self.completed = 0
@@ -257,6 +264,8 @@ class Worker:
                     if exc.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
                         raise error from None
                     log.info("worker %s lost its stream (%s); reconnecting", self.worker_id, error.code)
+                except UnavailableError as exc:
+                    log.info("worker %s lost its stream (%s); reconnecting", self.worker_id, exc.message)
                 if self._draining.is_set() and not self._running and not self._unacked:
                     return
                 await asyncio.sleep(backoff(attempt))
@@ -289,13 +298,15 @@ class Worker:
             session.send(self._register_message())
             first = await call.read()
             if first is grpc.aio.EOF or first.WhichOneof("message") != "registered":
-                raise EffectdError("unavailable", "effectd did not answer the registration")
+                raise UnavailableError("unavailable", "effectd did not answer the registration")
             self._lease_ttl_s = max(0.3, first.registered.lease_ttl_ms / 1000)
+            self._stall_s = 2 * max(first.registered.heartbeat_interval_ms / 1000, self.heartbeat_interval) + 1.0
             self._session = session
             self._registered.set()
             if self._draining.is_set():
                 session.send(pb.WorkerMessage(drain=pb.WorkerDrain()))
             for message in list(self._unacked.values()):
+                log.debug("sending again the result for %r", message.result.assignment.replay_key)
                 session.send(message)  # results the last connection did not see acknowledged
             while True:
                 if self._draining.is_set() and not self._running and not self._unacked:
@@ -304,7 +315,7 @@ class Worker:
                 if message is None:
                     continue
                 if message is grpc.aio.EOF:
-                    raise EffectdError("unavailable", "effectd ended the worker stream")
+                    raise UnavailableError("unavailable", "effectd ended the worker stream")
                 self._on_message(message, session)
         finally:
             self._registered.clear()
@@ -316,21 +327,32 @@ class Worker:
             call.cancel()
 
     async def _read_or_idle(self, call: Any) -> Any:
-        """The next server message; None when the worker became idle while draining (to check again)."""
+        """The next server message; None when the worker became idle while draining (to check again).
+        Silence past two of the server's heartbeats means a dead link: the channel is replaced."""
         reading = asyncio.ensure_future(call.read())
-        if not self._draining.is_set():
-            return await reading
-        idle = asyncio.ensure_future(self._idle.wait())
+        waiting: set[asyncio.Future[Any]] = {reading}
+        idle = None
+        if self._draining.is_set():
+            idle = asyncio.ensure_future(self._idle.wait())
+            waiting.add(idle)
         try:
-            done, _ = await asyncio.wait({reading, idle}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(waiting, timeout=self._stall_s, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            reading.cancel()
+            reading.add_done_callback(_retrieve)
+            raise
         finally:
-            idle.cancel()
+            if idle is not None:
+                idle.cancel()
         if reading in done:
             return reading.result()
         reading.cancel()
         with contextlib.suppress(BaseException):
             await reading
-        return None
+        if idle is not None and idle in done:
+            return None
+        self.rpc.renew_channel(self.rpc.generation)
+        raise UnavailableError("unavailable", f"effectd sent nothing for {self._stall_s:g} s; the link looks dead")
 
     async def _write(self, call: Any, session: _Session) -> None:
         while True:
@@ -450,6 +472,7 @@ class Worker:
             self._check_idle()
             return  # the delivery is someone else's now: its result would not be recorded
         message = pb.WorkerMessage(result=result)
+        log.debug("result for %r: %s", context.replay_key, result.WhichOneof("result"))
         if result.WhichOneof("result") != "abandoned":
             self._unacked[(*_slot_key(ref), ref.fencing_token)] = message
         self._send(message)

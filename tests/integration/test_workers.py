@@ -224,9 +224,10 @@ async def test_slots_hold_under_a_thousand_effects(rpc: Rpc, controller: RemoteE
         outcomes = await asyncio.gather(
             *(controller.execute_effect(SCOPE, step("work", f"w{i}"), LocalExecutor.remote()) for i in range(1000))
         )
+        receipts = [await asyncio.wait_for(worker.receipts.get(), 10) for _ in range(1000)]
     assert [into_durable_step(o) for o in outcomes] == [{"key": f"w{i}"} for i in range(1000)]
     assert 1 < most <= 4
-    assert worker.completed == 1000
+    assert all(receipt.recorded for receipt in receipts)
 
 
 async def test_progress_reaches_the_runtime_in_order_before_the_outcome_and_a_replay_carries_none(

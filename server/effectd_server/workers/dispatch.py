@@ -158,60 +158,68 @@ class Dispatcher:
         )
         session = call.envelope.invocation.scope.session_id
         affinity = options is not None and options.session_affinity
-        expected: int | None = None
-        while True:
-            preferred = self.registry.last_worker_of_session.get(session) if affinity else None
-            worker, capability = await self.registry.acquire(match, schedule_s, preferred)
-            try:
-                claim = DeliveryClaim(
-                    call.scope_json,
-                    call.replay_key,
-                    call.envelope_hash,
-                    match.kind,
-                    call.envelope_pb,
-                    worker.worker_id,
-                    self.config.lease_ttl_ms,
-                    expected,
+        lost: tuple[str, int] | None = None
+        """The worker and token of the delivery just lost: the next one takes over from it."""
+        try:
+            while True:
+                preferred = self.registry.last_worker_of_session.get(session) if affinity else None
+                worker, capability = await self.registry.acquire(
+                    match, schedule_s, preferred, redelivery=lost is not None
                 )
-                delivery = await self._store.claim_delivery(claim, now_ms())
-            except BaseException:
-                self._give_back(worker, capability)
-                raise
-            if delivery.status != "assigned":
-                self._give_back(worker, capability)
-                row = delivery.row
-                if delivery.status == "recorded" and row is not None:
-                    return recorded_of(row, replayed=True)
-                if delivery.status == "conflict" and row is not None:
-                    raise ConflictError(
-                        "effect_replay_hash_conflict",
-                        f"runtime effect replay key {call.replay_key!r} in scope {call.scope_json} was reused with"
-                        f" a different envelope hash: recorded {row.envelope_hash}, new {call.envelope_hash}",
+                try:
+                    claim = DeliveryClaim(
+                        call.scope_json,
+                        call.replay_key,
+                        call.envelope_hash,
+                        match.kind,
+                        call.envelope_pb,
+                        worker.worker_id,
+                        self.config.lease_ttl_ms,
+                        None if lost is None else lost[1],
                     )
-                # Someone else holds it (another runtime's delivery, a replica's redelivery): wait for it.
-                if row is not None:
-                    await self._journal.wait_for_holder(row)
-                expected = None
-                continue
-            if delivery.deliveries > 1 + self.config.max_redeliveries:
-                self._give_back(worker, capability)
-                await self._store.release_delivery(
-                    call.scope_json, call.replay_key, worker.worker_id, delivery.fencing_token, now_ms()
-                )
-                self._journal.finished(call.scope_json, call.replay_key)
-                raise LeaseLostError(
-                    "worker_redelivery_exhausted",
-                    f"replay key {call.replay_key!r} was delivered {delivery.deliveries - 1} times and every worker"
-                    " died or lost it; nothing was recorded",
-                )
-            if affinity:
-                self.registry.last_worker_of_session[session] = worker.worker_id
-            answer = await self._deliver(call, worker, capability, delivery.fencing_token, delivery.deliveries)
-            if isinstance(answer, Lost):
-                log.info("replay key %r lost on worker %s: %s", call.replay_key, worker.worker_id, answer.reason)
-                expected = delivery.fencing_token
-                continue
-            return answer
+                    delivery = await self._store.claim_delivery(claim, now_ms())
+                except BaseException:
+                    self._give_back(worker, capability)
+                    raise
+                if delivery.status != "assigned":
+                    self._give_back(worker, capability)
+                    lost = None  # another delivery took over: nothing of ours to give up
+                    row = delivery.row
+                    if delivery.status == "recorded" and row is not None:
+                        return recorded_of(row, replayed=True)
+                    if delivery.status == "conflict" and row is not None:
+                        raise ConflictError(
+                            "effect_replay_hash_conflict",
+                            f"runtime effect replay key {call.replay_key!r} in scope {call.scope_json} was reused"
+                            f" with a different envelope hash: recorded {row.envelope_hash}, new {call.envelope_hash}",
+                        )
+                    # Someone else holds it (another runtime's delivery, a replica's redelivery): wait for it.
+                    if row is not None:
+                        await self._journal.wait_for_holder(row)
+                    continue
+                lost = (worker.worker_id, delivery.fencing_token)
+                if delivery.deliveries > 1 + self.config.max_redeliveries:
+                    self._give_back(worker, capability)
+                    raise LeaseLostError(
+                        "worker_redelivery_exhausted",
+                        f"replay key {call.replay_key!r} was delivered {delivery.deliveries - 1} times and every"
+                        " worker died or lost it; nothing was recorded",
+                    )
+                if affinity:
+                    self.registry.last_worker_of_session[session] = worker.worker_id
+                answer = await self._deliver(call, worker, capability, delivery.fencing_token, delivery.deliveries)
+                if isinstance(answer, Lost):
+                    log.info("replay key %r lost on worker %s: %s", call.replay_key, worker.worker_id, answer.reason)
+                    continue
+                lost = None
+                return answer
+        except BaseException:
+            # Not recorded (no worker, budget spent, the runtime went away): give the row's lease up so
+            # that a retry claims it at once instead of waiting for it to expire.
+            if lost is not None:
+                with contextlib.suppress(EffectdError, asyncio.CancelledError):
+                    await asyncio.shield(self._release(lost[0], lost[1], call.scope_json, call.replay_key))
+            raise
 
     async def _deliver(
         self, call: DelegatedCall, worker: ConnectedWorker, capability: int, token: int, attempt: int
@@ -226,12 +234,10 @@ class Dispatcher:
         try:
             answer = await self._wait(delivery)
         except BaseException:
-            # The runtime went away (its Execute was cancelled): the worker is told to stop, and the
-            # delivery is given up by compare-and-set, so its result can no longer be recorded.
+            # The runtime went away (its Execute was cancelled): the worker is told to stop; the caller
+            # gives the delivery up by compare-and-set, so its result can no longer be recorded.
             if not delivery.answer.done():
                 worker.send(("cancel", (key, "the runtime cancelled the effect")))
-                with contextlib.suppress(EffectdError, asyncio.CancelledError):
-                    await asyncio.shield(self._release(worker, key))
             raise
         finally:
             self._forget(delivery)
@@ -239,11 +245,9 @@ class Dispatcher:
             worker.send(("evicted", (key, answer.reason)))
         return answer
 
-    async def _release(self, worker: ConnectedWorker, key: AssignmentKey) -> None:
-        if await self._store.release_delivery(
-            key.scope_json, key.replay_key, worker.worker_id, key.fencing_token, now_ms()
-        ):
-            self._journal.finished(key.scope_json, key.replay_key)
+    async def _release(self, worker_id: str, fencing_token: int, scope_json: str, replay_key: str) -> None:
+        if await self._store.release_delivery(scope_json, replay_key, worker_id, fencing_token, now_ms()):
+            self._journal.finished(scope_json, replay_key)
 
     async def _wait(self, delivery: _Delivery) -> Recorded | Lost:
         while True:

@@ -201,11 +201,12 @@ class Registry:
         return best
 
     async def acquire(
-        self, match: Match, timeout_s: float, preferred: str | None = None
+        self, match: Match, timeout_s: float, preferred: str | None = None, *, redelivery: bool = False
     ) -> tuple[ConnectedWorker, int]:
-        """Take a slot on the best worker for `match`, waiting in line up to `timeout_s` for one to free up."""
+        """Take a slot on the best worker for `match`, waiting in line up to `timeout_s` for one to free up.
+        A redelivery always waits (its worker just died; another may be connecting)."""
         picked = self._pick(match, preferred)
-        if picked is False and self.fail_fast_unmatched:
+        if picked is False and self.fail_fast_unmatched and not redelivery:
             raise no_worker_available(f"no connected worker offers {match.describe()}")
         if isinstance(picked, tuple) and not self._waiters:
             worker, capability = picked

@@ -117,6 +117,15 @@ def worker_info(worker: ConnectedWorker) -> WorkerInfo:
     )
 
 
+def _finished(tasks: set[asyncio.Task[None]]) -> Any:
+    def done(task: asyncio.Task[None]) -> None:
+        tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a worker message failed", exc_info=task.exception())
+
+    return done
+
+
 class WorkersServicer:
     def __init__(self, dispatcher: Dispatcher, streams: Streams, *, limits: LimitsConfig) -> None:
         self._dispatcher = dispatcher
@@ -246,7 +255,7 @@ class WorkersServicer:
     def _spawn(tasks: set[asyncio.Task[None]], work: Any) -> None:
         task = asyncio.create_task(work)
         tasks.add(task)
-        task.add_done_callback(tasks.discard)
+        task.add_done_callback(_finished(tasks))
 
     async def _result(self, worker: ConnectedWorker, result: workers_pb2.WorkerResult) -> None:
         try:
