@@ -151,6 +151,7 @@ CODE_STATUS: dict[str, grpc.StatusCode] = {
     "no_worker_available": grpc.StatusCode.UNAVAILABLE,
     "worker_redelivery_exhausted": grpc.StatusCode.ABORTED,
     "worker_unknown": grpc.StatusCode.NOT_FOUND,
+    "effect_rate_limited": grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 
 # The codes for which retrying the same request later can succeed (the proto's ErrorReason says the same;
@@ -166,6 +167,7 @@ RETRYABLE: frozenset[str] = frozenset(
         "deadline_exceeded",
         "process_lease_conflict",
         "no_worker_available",
+        "effect_rate_limited",
     }
 )
 

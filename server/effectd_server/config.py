@@ -11,6 +11,7 @@ from pathlib import Path
 __all__ = [
     "AwaitEventsConfig",
     "JournalConfig",
+    "LimitRule",
     "LimitsConfig",
     "ServerConfig",
     "StoreConfig",
@@ -92,6 +93,31 @@ class JournalConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitRule:
+    """A limit on delegated effects, selected on the envelope (see workers/limits.py)."""
+
+    selector: str
+    """`tool:NAME`, `model:NAME`, `session:*` or `kind:KIND`; `*` for a name keys the rule per value."""
+    concurrency: int = 0
+    """Effects under one key at once (0: no bound)."""
+    rate_per_s: float = 0.0
+    """Token bucket refill per second (0: no rate limit)."""
+    burst: float = 1.0
+    """Bucket size."""
+    llm_tokens: bool = False
+    """The bucket counts the LLM tokens results report (`usage`), debited after completion."""
+
+    def __post_init__(self) -> None:
+        what, sep, name = self.selector.partition(":")
+        if not sep or what not in ("tool", "model", "session", "kind") or not name:
+            raise ValueError(
+                f"a limit selector is tool:NAME, model:NAME, session:* or kind:KIND, got {self.selector!r}"
+            )
+        if self.concurrency < 0 or self.rate_per_s < 0 or self.burst <= 0:
+            raise ValueError(f"limit {self.selector}: concurrency and rate_per_s must be >= 0 and burst > 0")
+
+
+@dataclass(frozen=True, slots=True)
 class WorkersConfig:
     heartbeat_interval_s: float = 1.0
     """How often workers send heartbeats unless they ask for another interval; two missed ones make a
@@ -108,6 +134,8 @@ class WorkersConfig:
     """Effect kinds always delegated to workers, even when the runtime does not ask."""
     route_tools: tuple[str, ...] = ()
     """Tool names whose tool_call effects are always delegated to workers."""
+    limits: tuple[LimitRule, ...] = ()
+    """Concurrency keys and token buckets on delegated effects."""
 
 
 @dataclass(frozen=True, slots=True)

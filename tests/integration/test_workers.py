@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -28,14 +29,14 @@ from effectd._effects import (
     ToolCallOutcome,
     into_durable_step,
 )
-from effectd._errors import LeaseLostError, NotFoundError, UnavailableError
+from effectd._errors import LeaseLostError, NotFoundError, ResourceExhaustedError, UnavailableError
 from effectd._lineage import PreparedToolCall
 from effectd._rpc import Rpc
 from effectd._worker import RemoteWorkers, Worker, WorkerContext
 from effectd.v1 import workers_pb2 as wpb
 from effectd.v1 import workers_pb2_grpc as wpb_grpc
 from effectd_server import RunningServer
-from effectd_server.config import WorkersConfig
+from effectd_server.config import LimitRule, WorkersConfig
 
 from tests.integration.codes import provoked
 
@@ -475,3 +476,74 @@ async def test_server_routing_rules_delegate_without_the_runtime_asking(start_se
         async with running(worker):
             outcome = await controller.execute_effect(SCOPE, tool("search", "rr1"), LocalExecutor.runner(never))
         assert tool_output(outcome) == "from the worker"
+
+
+async def test_a_concurrency_key_and_a_rate_limit_hold_under_load(start_server: Any) -> None:
+    limits = (
+        LimitRule("tool:search", concurrency=2),
+        LimitRule("tool:fetch", rate_per_s=50, burst=5),
+    )
+    config = WorkersConfig(heartbeat_interval_s=0.2, limits=limits, schedule_to_start_timeout_s=30)
+    async with start_server(workers=config) as server, await Rpc.connect(server.target) as rpc:
+        controller = RemoteEffectController(rpc)
+        worker = make_worker(rpc, "limited", slots=16)
+        active = 0
+        most = 0
+        fetched: list[float] = []
+
+        @worker.tool("search")
+        async def search(args: Any, ctx: WorkerContext) -> Any:
+            nonlocal active, most
+            active += 1
+            most = max(most, active)
+            await asyncio.sleep(0.005)
+            active -= 1
+            return "ok"
+
+        @worker.tool("fetch")
+        async def fetch(args: Any, ctx: WorkerContext) -> Any:
+            fetched.append(time.monotonic())
+            return "ok"
+
+        async with running(worker):
+            await asyncio.gather(
+                *(
+                    controller.execute_effect(SCOPE, tool("search", f"s{i}"), LocalExecutor.remote())
+                    for i in range(200)
+                ),
+                *(controller.execute_effect(SCOPE, tool("fetch", f"f{i}"), LocalExecutor.remote()) for i in range(30)),
+            )
+    assert 1 < most <= 2
+    # The bucket admits at most its burst plus what it refilled: 30 effects need at least (30 - 5) / 50 s.
+    assert max(fetched) - min(fetched) >= (30 - 5) / 50 - 0.02
+
+
+async def test_a_rate_limit_past_the_schedule_to_start_timeout_is_refused_and_llm_tokens_are_debited(
+    start_server: Any,
+) -> None:
+    limits = (LimitRule("model:gpt-4.1", rate_per_s=1, burst=100, llm_tokens=True),)
+    async with start_server(workers=WorkersConfig(heartbeat_interval_s=0.2, limits=limits)) as server:
+        async with await Rpc.connect(server.target) as rpc:
+            controller = RemoteEffectController(rpc)
+            worker = make_worker(rpc, "llm")
+
+            @worker.llm("openai", "gpt-4.1")
+            async def complete(request: Any, ctx: WorkerContext) -> Any:
+                return {"text": "hi", "usage": {"input_tokens": 300, "output_tokens": 200}}
+
+            def llm(key: str) -> RuntimeEffectEnvelope:
+                return RuntimeEffectEnvelope(
+                    RuntimeInvocation.effect(RUNTIME, key, RuntimeEffectKind.LLM_CALL, key),
+                    LlmCallCommand({"model": "gpt-4.1", "messages": []}),
+                )
+
+            async with running(worker):
+                await controller.execute_effect(SCOPE, llm("m1"), LocalExecutor.remote())
+                # 500 tokens used against a bucket of 100 refilled at 1/s: the key is in debt for minutes.
+                with pytest.raises(ResourceExhaustedError) as caught:
+                    await controller.execute_effect(
+                        SCOPE, llm("m2"), LocalExecutor.remote(schedule_to_start_timeout=0.3)
+                    )
+                with pytest.raises(NotFoundError):
+                    await controller.get_effect(SCOPE, "m2")
+    assert caught.value.code == provoked("effect_rate_limited")

@@ -21,8 +21,11 @@ from dataclasses import dataclass, field
 from effectd._effects import (
     ControllerError,
     DirectCommand,
+    DirectOutcome,
     DurableStepCommand,
     LlmCallCommand,
+    LlmCallOutcome,
+    ResultOk,
     RuntimeEffectEnvelope,
     ToolCallCommand,
 )
@@ -34,6 +37,7 @@ from effectd_server.journal.core import Journal, Recorded, decode_outcome, now_m
 from effectd_server.journal.executors import DelegatedCall
 from effectd_server.store.journal import EffectRow
 from effectd_server.store.workers import DeliveryClaim, WorkersStore
+from effectd_server.workers.limits import Limits, tokens_used
 from effectd_server.workers.registry import AssignmentKey, ConnectedWorker, Match, Registry
 
 __all__ = ["Assignment", "Dispatcher", "Lost", "ResultAnswer", "envelope_match", "recorded_of"]
@@ -63,6 +67,15 @@ def recorded_of(row: EffectRow, replayed: bool) -> Recorded:
         return RecordedOutcome(decode_outcome(row.outcome_pb or b""), replayed)
     error = json.loads(row.error_json or "{}")
     return RecordedError(ControllerError(str(error.get("code", "")), str(error.get("message", ""))), replayed)
+
+
+def _llm_tokens(answer: object) -> int:
+    """The LLM tokens a fresh llm_call or direct outcome reports (0 for anything else)."""
+    if isinstance(answer, RecordedOutcome) and not answer.replayed:
+        outcome = answer.outcome
+        if isinstance(outcome, LlmCallOutcome | DirectOutcome) and isinstance(outcome.result, ResultOk):
+            return tokens_used(outcome.result.value)
+    return 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +123,7 @@ class Dispatcher:
         self._journal = journal
         self.registry = registry
         self.config = config
+        self.limits = Limits(config.limits)
         self._sweeper: asyncio.Task[None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -160,6 +174,8 @@ class Dispatcher:
         affinity = options is not None and options.session_affinity
         lost: tuple[str, int] | None = None
         """The worker and token of the delivery just lost: the next one takes over from it."""
+        admission = await self.limits.admit(match, session, schedule_s)
+        answer: Recorded | Lost | None = None
         try:
             while True:
                 preferred = self.registry.last_worker_of_session.get(session) if affinity else None
@@ -220,6 +236,8 @@ class Dispatcher:
                 with contextlib.suppress(EffectdError, asyncio.CancelledError):
                     await asyncio.shield(self._release(lost[0], lost[1], call.scope_json, call.replay_key))
             raise
+        finally:
+            self.limits.release(admission, _llm_tokens(answer))
 
     async def _deliver(
         self, call: DelegatedCall, worker: ConnectedWorker, capability: int, token: int, attempt: int
