@@ -58,7 +58,7 @@ from effectd._effects import (
 from effectd._errors import InvalidArgumentError, UnavailableError
 from effectd._journal import RecordedError, RecordedOutcome
 from effectd._lashjson import JsonValue
-from effectd._rpc import Rpc, backoff, error_from_rpc
+from effectd._rpc import Rpc, Watchdog, backoff, error_from_rpc
 from effectd._scope import ExecutionScope
 from effectd.v1 import scope_pb2, workers_pb2
 from effectd.v1 import workers_pb2_grpc as pb_grpc
@@ -116,12 +116,6 @@ class _Registered:
     """How the handler is called and its return value wrapped: tool, step, llm, any."""
 
 
-def _retrieve(future: asyncio.Future[Any]) -> None:
-    """Read a dropped read's end, so that its error is not logged as never retrieved."""
-    if not future.cancelled():
-        future.exception()
-
-
 def _slot_key(ref: workers_pb2.AssignmentRef) -> tuple[bytes, str]:
     return ref.scope.SerializeToString(deterministic=True), ref.replay_key
 
@@ -143,6 +137,7 @@ def _receipt(ack: workers_pb2.ResultAck) -> ResultReceipt:
 @dataclass(eq=False, slots=True)
 class _Running:
     context: WorkerContext
+    ref: workers_pb2.AssignmentRef
     task: asyncio.Task[None] | None = None
     evicted: bool = False
 
@@ -194,10 +189,9 @@ class Worker:
         self._session: _Session | None = None
         self._draining = asyncio.Event()
         self._registered = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
         self._lease_ttl_s = 30.0
         self._stall_s = 30.0
+        self._live_call: Any = None
         self.receipts: asyncio.Queue[ResultReceipt] = asyncio.Queue()
         """The server's answer to every result this worker sent, in arrival order."""
         self.completed = 0
@@ -240,6 +234,7 @@ class Worker:
         session = self._session
         if session is not None:
             session.send(pb.WorkerMessage(drain=pb.WorkerDrain()))
+        self._check_idle()
 
     @property
     def registered(self) -> asyncio.Event:
@@ -294,6 +289,7 @@ class Worker:
         call = self._stub.Connect()
         writer = asyncio.create_task(self._write(call, session))
         beats = asyncio.create_task(self._heartbeats(session))
+        extender = asyncio.create_task(self._extend_forever(session))
         try:
             session.send(self._register_message())
             first = await call.read()
@@ -308,51 +304,48 @@ class Worker:
             for message in list(self._unacked.values()):
                 log.debug("sending again the result for %r", message.result.assignment.replay_key)
                 session.send(message)  # results the last connection did not see acknowledged
-            while True:
-                if self._draining.is_set() and not self._running and not self._unacked:
-                    return
-                message = await self._read_or_idle(call)
-                if message is None:
-                    continue
-                if message is grpc.aio.EOF:
-                    raise UnavailableError("unavailable", "effectd ended the worker stream")
-                self._on_message(message, session)
+            await self._read_all(call, session)
         finally:
             self._registered.clear()
             self._session = None
             beats.cancel()
+            extender.cancel()
             session.outgoing.put_nowait(None)
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(writer, 1.0)
             call.cancel()
 
-    async def _read_or_idle(self, call: Any) -> Any:
-        """The next server message; None when the worker became idle while draining (to check again).
-        Silence past two of the server's heartbeats means a dead link: the channel is replaced."""
-        reading = asyncio.ensure_future(call.read())
-        waiting: set[asyncio.Future[Any]] = {reading}
-        idle = None
-        if self._draining.is_set():
-            idle = asyncio.ensure_future(self._idle.wait())
-            waiting.add(idle)
+    def _drained(self) -> bool:
+        return self._draining.is_set() and not self._running and not self._unacked
+
+    async def _read_all(self, call: Any, session: _Session) -> None:
+        """Handle server messages until drained. Silence past two of the server's heartbeats means a dead
+        link: the watchdog cancels the call and the channel is replaced."""
+        watchdog = Watchdog(self.rpc, self._stall_s)
+        watchdog.watch(call)
+        self._live_call = call
         try:
-            done, _ = await asyncio.wait(waiting, timeout=self._stall_s, return_when=asyncio.FIRST_COMPLETED)
-        except BaseException:
-            reading.cancel()
-            reading.add_done_callback(_retrieve)
-            raise
+            while not self._drained():
+                try:
+                    message = await call.read()
+                except (asyncio.CancelledError, grpc.aio.AioRpcError) as exc:
+                    task = asyncio.current_task()
+                    if task is not None and task.cancelling():
+                        raise
+                    if self._drained():
+                        return  # `_check_idle` ended the stream: everything held was acknowledged
+                    if watchdog.lost(exc):
+                        raise UnavailableError(
+                            "unavailable", f"effectd sent nothing for {self._stall_s:g} s; the link looks dead"
+                        ) from None
+                    raise
+                watchdog.heard()
+                if message is grpc.aio.EOF:
+                    raise UnavailableError("unavailable", "effectd ended the worker stream")
+                self._on_message(message, session)
         finally:
-            if idle is not None:
-                idle.cancel()
-        if reading in done:
-            return reading.result()
-        reading.cancel()
-        with contextlib.suppress(BaseException):
-            await reading
-        if idle is not None and idle in done:
-            return None
-        self.rpc.renew_channel(self.rpc.generation)
-        raise UnavailableError("unavailable", f"effectd sent nothing for {self._stall_s:g} s; the link looks dead")
+            watchdog.stop()
+            self._live_call = None
 
     async def _write(self, call: Any, session: _Session) -> None:
         while True:
@@ -430,9 +423,8 @@ class Worker:
             _send=self._send,
             _ref=ref,
         )
-        running = _Running(context)
+        running = _Running(context, ref)
         self._running[_slot_key(ref)] = running
-        self._idle.clear()
         running.task = asyncio.create_task(self._run_handler(running, ref))
 
     def _send(self, message: workers_pb2.WorkerMessage) -> None:
@@ -440,15 +432,16 @@ class Worker:
         if session is not None:
             session.send(message)
 
-    async def _extend_forever(self, ref: workers_pb2.AssignmentRef) -> None:
+    async def _extend_forever(self, session: _Session) -> None:
+        """Extend the lease of every running handler, a third of the lease apart."""
         while True:
             await asyncio.sleep(self._lease_ttl_s / 3)
-            self._send(pb.WorkerMessage(extend_lease=pb.WorkerExtendLease(assignment=ref)))
+            for running in list(self._running.values()):
+                session.send(pb.WorkerMessage(extend_lease=pb.WorkerExtendLease(assignment=running.ref)))
 
     async def _run_handler(self, running: _Running, ref: workers_pb2.AssignmentRef) -> None:
         context = running.context
         registered = self._handler_for(context.envelope)
-        extender = asyncio.create_task(self._extend_forever(ref))
         result = pb.WorkerResult(assignment=ref)
         started = time.monotonic()
         try:
@@ -466,7 +459,6 @@ class Worker:
                 scope_pb2.ControllerError(code="worker_handler_failed", message=f"{type(exc).__name__}: {exc}")
             )
         finally:
-            extender.cancel()
             self._running.pop(_slot_key(ref), None)
         if running.evicted:
             self._check_idle()
@@ -480,7 +472,8 @@ class Worker:
 
     def _check_idle(self) -> None:
         if not self._running and not self._unacked:
-            self._idle.set()
+            if self._draining.is_set() and self._live_call is not None:
+                self._live_call.cancel()  # drained: end the stream (its reader returns)
 
     @staticmethod
     async def _call(registered: _Registered, context: WorkerContext, started: float) -> RuntimeEffectOutcome:

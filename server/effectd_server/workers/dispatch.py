@@ -268,12 +268,22 @@ class Dispatcher:
             self._journal.finished(scope_json, replay_key)
 
     async def _wait(self, delivery: _Delivery) -> Recorded | Lost:
-        while True:
+        """The delivery's answer, or Lost once its lease runs out (one timer, moved on lazily)."""
+        loop = asyncio.get_running_loop()
+        timer: list[asyncio.TimerHandle] = []
+
+        def check() -> None:
             remaining = delivery.lease_deadline - time.monotonic()
             if remaining <= 0:
-                return Lost("the lease expired")
-            with contextlib.suppress(TimeoutError):
-                return await asyncio.wait_for(asyncio.shield(delivery.answer), remaining)
+                delivery.end(Lost("the lease expired"))
+            else:
+                timer[0] = loop.call_later(remaining, check)
+
+        timer.append(loop.call_later(max(0.0, delivery.lease_deadline - time.monotonic()), check))
+        try:
+            return await asyncio.shield(delivery.answer)
+        finally:
+            timer[0].cancel()
 
     def _forget(self, delivery: _Delivery) -> None:
         worker = delivery.worker

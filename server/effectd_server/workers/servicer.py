@@ -4,6 +4,7 @@ Converts at the edge; the registry and the dispatcher hold the rules."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -22,7 +23,7 @@ from effectd._errors import EffectdError, InvalidArgumentError, NotFoundError
 from effectd._journal import RecordedError
 from effectd._lashjson import dumps
 from effectd._scope import scope_from_lash
-from effectd.v1 import await_events_pb2, effect_controller_pb2, envelope_pb2, workers_pb2
+from effectd.v1 import await_events_pb2, effect_controller_pb2, envelope_pb2, scope_pb2, workers_pb2
 
 from effectd_server.config import LimitsConfig
 from effectd_server.edge.checks import check_id, check_size, in_range
@@ -45,9 +46,58 @@ _MIN_HEARTBEAT_MS = 100
 _MAX_HEARTBEAT_MS = 3_600_000
 
 
+_SCOPES: dict[str, scope_pb2.ExecutionScope] = {}
+_SCOPES_KEPT = 10_000
+
+
+def _scope_proto(scope_json: str) -> scope_pb2.ExecutionScope:
+    """A scope's message, rebuilt from its lash-json once (a scope's effects reuse it)."""
+    scope = _SCOPES.get(scope_json)
+    if scope is None:
+        if len(_SCOPES) >= _SCOPES_KEPT:
+            _SCOPES.clear()
+        scope = _SCOPES[scope_json] = scope_to_proto(scope_from_lash(json.loads(scope_json)))
+    return scope
+
+
 def _ref(key: AssignmentKey) -> workers_pb2.AssignmentRef:
-    scope = scope_to_proto(scope_from_lash(json.loads(key.scope_json)))
-    return pb.AssignmentRef(scope=scope, replay_key=key.replay_key, fencing_token=key.fencing_token)
+    return pb.AssignmentRef(
+        scope=_scope_proto(key.scope_json), replay_key=key.replay_key, fencing_token=key.fencing_token
+    )
+
+
+class _Outbox:
+    """A worker stream's messages: appended by anyone, taken by the stream (no task per wait)."""
+
+    def __init__(self) -> None:
+        self._items: collections.deque[Outgoing] = collections.deque()
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put(self, item: Outgoing) -> None:
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def get(self, timeout_s: float) -> Outgoing | None:
+        """The next message; None when none came within `timeout_s`."""
+        if not self._items:
+            loop = asyncio.get_running_loop()
+            waiter = self._waiter = loop.create_future()
+            timer = loop.call_later(timeout_s, _wake, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                self._waiter = None
+            if not self._items:
+                return None
+        return self._items.popleft()
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def _key(ref: workers_pb2.AssignmentRef) -> AssignmentKey:
@@ -179,8 +229,8 @@ class WorkersServicer:
             return
         if first.WhichOneof("message") != "register":
             raise InvalidArgumentError("invalid_request", "a worker stream starts with register")
-        outbox: asyncio.Queue[Outgoing] = asyncio.Queue()
-        worker = self._registration(first.register, outbox.put_nowait)
+        outbox = _Outbox()
+        worker = self._registration(first.register, outbox.put)
         previous = self._registry.add(worker)
         if previous is not None:
             self._dispatcher.worker_lost(previous, "the worker connected again")
@@ -195,19 +245,15 @@ class WorkersServicer:
         )
         tasks: set[asyncio.Task[None]] = set()
         reader = asyncio.create_task(self._read(requests, worker, tasks))
-        reader.add_done_callback(lambda _: outbox.put_nowait(("end", None)))
+        reader.add_done_callback(lambda _: outbox.put(("end", None)))
         stop = self._streams.stop_future()
-        stop.add_done_callback(lambda _: outbox.put_nowait(("stop", None)))
+        stop.add_done_callback(lambda _: outbox.put(("stop", None)))
         try:
             while True:
-                if outbox.empty():
-                    try:
-                        item = await asyncio.wait_for(outbox.get(), worker.heartbeat_s)
-                    except TimeoutError:
-                        yield pb.ServerMessage(heartbeat=await_events_pb2.Heartbeat(server_time_unix_ms=now_ms()))
-                        continue
-                else:
-                    item = outbox.get_nowait()
+                item = await outbox.get(worker.heartbeat_s)
+                if item is None:
+                    yield pb.ServerMessage(heartbeat=await_events_pb2.Heartbeat(server_time_unix_ms=now_ms()))
+                    continue
                 if item[0] == "stop":
                     raise shutting_down()
                 if item[0] == "end":
