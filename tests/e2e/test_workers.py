@@ -36,7 +36,7 @@ from effectd import (
 )
 from effectd._client import Client
 
-from tests.e2e.conftest import EFFECTD, SpawnServer, clean_env, eventually, free_port
+from tests.e2e.conftest import EFFECTD, SpawnServer, clean_env, eventually, free_port, run_cli
 from tests.tcp_proxy import start_proxy
 
 REPO = Path(__file__).resolve().parents[2]
@@ -282,3 +282,41 @@ async def test_a_worker_stopped_past_its_heartbeats_gets_already_recorded_for_it
     }
     assert record.outcome == outcome
     assert ["end", "w1", "late", "1"] in handler_log(tmp_path)
+
+
+async def test_cli_lists_shows_and_drains_workers_and_sigterm_drains(
+    spawn_server: SpawnServer, spawn_worker: Any, tmp_path: Path
+) -> None:
+    server = await spawn_server()
+    loopback = Link([], server.target, "loopback")
+    first = spawn_worker("w1", loopback)
+    second = spawn_worker("w2", loopback)
+    async with await server.connect() as client:
+        await _registered(client, "w1", "w2")
+        listed = await run_cli("--target", server.target, "workers", "ls")
+        assert listed.rc == 0, listed
+        assert sorted(line["worker_id"] for line in listed.json_lines()) == ["w1", "w2"]
+        shown = await run_cli("--target", server.target, "workers", "show", "w1")
+        assert shown.rc == 0
+        assert {"kind": "durable_step", "name": "slow", "version": "", "slots": 0} in shown.json()["capabilities"]
+        unknown = await run_cli("--target", server.target, "workers", "show", "nobody")
+        assert unknown.rc == 1 and "worker_unknown" in unknown.stderr
+        # `effectd workers drain` on an idle worker: it takes nothing new and exits at once.
+        drained = await run_cli("--target", server.target, "workers", "drain", "w2")
+        assert drained.rc == 0 and drained.json()["draining"] is True
+        assert await asyncio.to_thread(second.proc.wait, 30) == 0
+        # SIGTERM while w1 holds an effect: the effect is finished and recorded, then w1 exits 0.
+        controller = RemoteEffectController(client)
+        call = asyncio.create_task(controller.execute_effect(SCOPE, slow("drain-1", 1.0), LocalExecutor.remote()))
+
+        async def started() -> bool:
+            return ["start", "w1", "drain-1", "1"] in handler_log(tmp_path)
+
+        await eventually(started)
+        first.proc.send_signal(signal.SIGTERM)
+        outcome = await asyncio.wait_for(call, 30)
+        assert await asyncio.to_thread(first.proc.wait, 30) == 0
+    assert into_durable_step(outcome) == {"worker": "w1", "key": "drain-1"}
+    lines = first.output()
+    assert lines[-1] == {"event": "drained", "worker_id": "w1"}
+    assert any(line["event"] == "result" and line["recorded"] for line in lines)

@@ -100,10 +100,19 @@ def _wake(waiter: asyncio.Future[None]) -> None:
         waiter.set_result(None)
 
 
+_SCOPE_JSON: dict[bytes, str] = {}
+
+
 def _key(ref: workers_pb2.AssignmentRef) -> AssignmentKey:
     if not ref.HasField("scope") or not ref.replay_key or not ref.fencing_token:
         raise InvalidArgumentError("invalid_request", "an assignment needs its scope, replay_key and fencing_token")
-    return AssignmentKey(dumps(scope_from_proto(ref.scope)), ref.replay_key, ref.fencing_token)
+    encoded = ref.scope.SerializeToString(deterministic=True)
+    scope_json = _SCOPE_JSON.get(encoded)
+    if scope_json is None:
+        if len(_SCOPE_JSON) >= _SCOPES_KEPT:
+            _SCOPE_JSON.clear()
+        scope_json = _SCOPE_JSON[encoded] = dumps(scope_from_proto(ref.scope))
+    return AssignmentKey(scope_json, ref.replay_key, ref.fencing_token)
 
 
 def _recorded_proto(recorded: Recorded) -> workers_pb2.AlreadyRecorded:
