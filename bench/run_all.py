@@ -4,7 +4,7 @@ grpc.aio echo measured in the same run, with its target and met / not met. See b
     python bench/run_all.py                          # the full run (~10-15 minutes on 2 cores)
     python bench/run_all.py --quick                  # small sizes: checks that everything works (CI smoke)
     python bench/run_all.py --store sqlite --only resolve,wake
-    python bench/run_all.py --scripts ''          # without the standalone bench_streams and bench_workers (run by default)
+    python bench/run_all.py --scripts ''          # without bench_streams and bench_workers (run by default)
 
 stdout: one JSON document ("summary" first: one row per figure and store, and the same as a Markdown
 table); stderr: progress, and the table again at the end. Missed targets never fail the run (the exit
