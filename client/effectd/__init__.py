@@ -223,7 +223,7 @@ from effectd._scope import (
     key_from_token,
     key_token,
 )
-from effectd._worker import RemoteWorkers, ResultReceipt, Worker, WorkerContext
+from effectd._worker import ProviderRateLimited, RemoteWorkers, ResultReceipt, Worker, WorkerContext
 
 __all__ = [
     "Accepted",
@@ -343,6 +343,7 @@ __all__ = [
     "ProcessWakeDelivery",
     "ProcessWakeSemantics",
     "ProcessWakeSpec",
+    "ProviderRateLimited",
     "QueueDrainScope",
     "RemoteEffectController",
     "RemoteEffectHost",

@@ -63,13 +63,26 @@ from effectd._scope import ExecutionScope
 from effectd.v1 import scope_pb2, workers_pb2
 from effectd.v1 import workers_pb2_grpc as pb_grpc
 
-__all__ = ["RemoteWorkers", "ResultReceipt", "Worker", "WorkerContext"]
+__all__ = ["ProviderRateLimited", "RemoteWorkers", "ResultReceipt", "Worker", "WorkerContext"]
 
 log = logging.getLogger("effectd.worker")
 
 pb = workers_pb2
 
 Handler = Callable[[Any, "WorkerContext"], Awaitable[Any]]
+
+
+class ProviderRateLimited(Exception):
+    """Raise it from a handler when the provider answered with a rate limit (an HTTP 429): nothing is
+    recorded, effectd pauses every effect of the same capability (e.g. that provider/model) on every
+    worker for `retry_after` seconds, then delivers this one again."""
+
+    def __init__(self, retry_after: float, reason: str = "") -> None:
+        if not 0 < retry_after <= 3600:
+            raise ValueError(f"retry_after must be in (0, 3600] seconds, got {retry_after}")
+        super().__init__(f"rate limited for {retry_after:g} s" + (f": {reason}" if reason else ""))
+        self.retry_after = retry_after
+        self.reason = reason
 
 
 @dataclass(slots=True)
@@ -449,6 +462,10 @@ class Worker:
                 raise ExecutorError("worker_handler_missing", f"worker {self.worker_id} has no handler for this effect")
             outcome = await self._call(registered, context, started)
             result.outcome.CopyFrom(outcome_to_proto(outcome))
+        except ProviderRateLimited as exc:
+            result.rate_limited.CopyFrom(
+                pb.ProviderRateLimited(retry_after_ms=max(1, int(exc.retry_after * 1000)), reason=exc.reason)
+            )
         except ExecutorError as exc:
             result.executor_error.CopyFrom(scope_pb2.ControllerError(code=exc.code, message=exc.message))
         except asyncio.CancelledError:
@@ -465,7 +482,7 @@ class Worker:
             return  # the delivery is someone else's now: its result would not be recorded
         message = pb.WorkerMessage(result=result)
         log.debug("result for %r: %s", context.replay_key, result.WhichOneof("result"))
-        if result.WhichOneof("result") != "abandoned":
+        if result.WhichOneof("result") not in ("abandoned", "rate_limited"):
             self._unacked[(*_slot_key(ref), ref.fencing_token)] = message
         self._send(message)
         self._check_idle()

@@ -32,7 +32,7 @@ from effectd._effects import (
 from effectd._errors import LeaseLostError, NotFoundError, ResourceExhaustedError, UnavailableError
 from effectd._lineage import PreparedToolCall
 from effectd._rpc import Rpc
-from effectd._worker import RemoteWorkers, Worker, WorkerContext
+from effectd._worker import ProviderRateLimited, RemoteWorkers, Worker, WorkerContext
 from effectd.v1 import workers_pb2 as wpb
 from effectd.v1 import workers_pb2_grpc as wpb_grpc
 from effectd_server import RunningServer
@@ -547,3 +547,40 @@ async def test_a_rate_limit_past_the_schedule_to_start_timeout_is_refused_and_ll
                 with pytest.raises(NotFoundError):
                     await controller.get_effect(SCOPE, "m2")
     assert caught.value.code == provoked("effect_rate_limited")
+
+
+async def test_a_provider_rate_limit_pauses_the_model_fleet_wide_then_delivers_again(
+    rpc: Rpc, controller: RemoteEffectController
+) -> None:
+    first = make_worker(rpc, "llm-a")
+    second = make_worker(rpc, "llm-b")
+    calls: list[tuple[str, int, float]] = []
+
+    def bind(name: str) -> Callable[[Any, WorkerContext], Awaitable[Any]]:
+        async def complete(request: Any, ctx: WorkerContext) -> Any:
+            calls.append((name, ctx.attempt, time.monotonic()))
+            if len(calls) == 1:
+                raise ProviderRateLimited(0.4, "429 from the provider")
+            return {"text": "ok", "by": name}
+
+        return complete
+
+    first.llm("openai", "gpt-4.1")(bind("llm-a"))
+    second.llm("openai", "gpt-4.1")(bind("llm-b"))
+
+    def llm(key: str) -> RuntimeEffectEnvelope:
+        return RuntimeEffectEnvelope(
+            RuntimeInvocation.effect(RUNTIME, key, RuntimeEffectKind.LLM_CALL, key),
+            LlmCallCommand({"model": "gpt-4.1", "messages": []}),
+        )
+
+    async with running(first), running(second):
+        outcome = await controller.execute_effect(SCOPE, llm("rl-1"), LocalExecutor.remote())
+        other = await controller.execute_effect(SCOPE, llm("rl-2"), LocalExecutor.remote())
+    assert isinstance(outcome, LlmCallOutcome) and isinstance(other, LlmCallOutcome)
+    # The limited call ran again only after the pause; the next effect of that model waited it out too.
+    (_, _, limited_at), (_, retry_attempt, retried_at), (_, _, next_at) = calls
+    assert retried_at - limited_at >= 0.4 - 0.02 and next_at - limited_at >= 0.4 - 0.02
+    assert retry_attempt == 2
+    record = await controller.get_effect(SCOPE, "rl-1")
+    assert record.status.value == "completed"

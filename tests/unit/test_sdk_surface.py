@@ -134,6 +134,7 @@ EXPECTED_ALL = [
     "ProcessWakeDelivery",
     "ProcessWakeSemantics",
     "ProcessWakeSpec",
+    "ProviderRateLimited",
     "QueueDrainScope",
     "RemoteEffectController",
     "RemoteEffectHost",

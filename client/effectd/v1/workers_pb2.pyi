@@ -72,16 +72,26 @@ class WorkerExtendLease(_message.Message):
     def __init__(self, assignment: _Optional[_Union[AssignmentRef, _Mapping]] = ...) -> None: ...
 
 class WorkerResult(_message.Message):
-    __slots__ = ("assignment", "outcome", "executor_error", "abandoned")
+    __slots__ = ("assignment", "outcome", "executor_error", "abandoned", "rate_limited")
     ASSIGNMENT_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
     EXECUTOR_ERROR_FIELD_NUMBER: _ClassVar[int]
     ABANDONED_FIELD_NUMBER: _ClassVar[int]
+    RATE_LIMITED_FIELD_NUMBER: _ClassVar[int]
     assignment: AssignmentRef
     outcome: _envelope_pb2.RuntimeEffectOutcome
     executor_error: _scope_pb2.ControllerError
     abandoned: str
-    def __init__(self, assignment: _Optional[_Union[AssignmentRef, _Mapping]] = ..., outcome: _Optional[_Union[_envelope_pb2.RuntimeEffectOutcome, _Mapping]] = ..., executor_error: _Optional[_Union[_scope_pb2.ControllerError, _Mapping]] = ..., abandoned: _Optional[str] = ...) -> None: ...
+    rate_limited: ProviderRateLimited
+    def __init__(self, assignment: _Optional[_Union[AssignmentRef, _Mapping]] = ..., outcome: _Optional[_Union[_envelope_pb2.RuntimeEffectOutcome, _Mapping]] = ..., executor_error: _Optional[_Union[_scope_pb2.ControllerError, _Mapping]] = ..., abandoned: _Optional[str] = ..., rate_limited: _Optional[_Union[ProviderRateLimited, _Mapping]] = ...) -> None: ...
+
+class ProviderRateLimited(_message.Message):
+    __slots__ = ("retry_after_ms", "reason")
+    RETRY_AFTER_MS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    retry_after_ms: int
+    reason: str
+    def __init__(self, retry_after_ms: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class WorkerProgress(_message.Message):
     __slots__ = ("assignment", "value")

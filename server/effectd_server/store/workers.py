@@ -33,6 +33,8 @@ class DeliveryClaim:
     expected_token: int | None
     """None for a first delivery (taken only if the row is new or its lease is free); otherwise a
     redelivery, taken only while the row still carries this token (the lost delivery's)."""
+    counted: bool = True
+    """Whether this delivery counts against the redelivery budget (not after a provider's rate limit)."""
 
 
 DeliveryStatus = Literal["assigned", "recorded", "busy", "conflict"]

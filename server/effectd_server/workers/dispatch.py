@@ -83,6 +83,8 @@ class Lost:
     """A delivery that ended without a result: the effect goes to another worker."""
 
     reason: str
+    retry_after_s: float = 0.0
+    """A provider's rate limit: the capability pauses this long, and the next delivery is not counted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,9 +177,11 @@ class Dispatcher:
         lost: tuple[str, int] | None = None
         """The worker and token of the delivery just lost: the next one takes over from it."""
         admission = await self.limits.admit(match, session, schedule_s)
+        counted = True
         answer: Recorded | Lost | None = None
         try:
             while True:
+                await self.limits.unpaused(match, asyncio.get_running_loop().time() + schedule_s)
                 preferred = self.registry.last_worker_of_session.get(session) if affinity else None
                 worker, capability = await self.registry.acquire(
                     match, schedule_s, preferred, redelivery=lost is not None
@@ -192,6 +196,7 @@ class Dispatcher:
                         worker.worker_id,
                         self.config.lease_ttl_ms,
                         None if lost is None else lost[1],
+                        counted,
                     )
                     delivery = await self._store.claim_delivery(claim, now_ms())
                 except BaseException:
@@ -223,9 +228,12 @@ class Dispatcher:
                     )
                 if affinity:
                     self.registry.last_worker_of_session[session] = worker.worker_id
-                answer = await self._deliver(call, worker, capability, delivery.fencing_token, delivery.deliveries)
+                answer = await self._deliver(call, worker, capability, delivery.fencing_token, delivery.fencing_token)
                 if isinstance(answer, Lost):
                     log.info("replay key %r lost on worker %s: %s", call.replay_key, worker.worker_id, answer.reason)
+                    counted = not answer.retry_after_s
+                    if answer.retry_after_s:
+                        self.limits.pause(match, answer.retry_after_s)
                     continue
                 lost = None
                 return answer
@@ -326,10 +334,11 @@ class Dispatcher:
         existing = None if row is None or row.status == "in_progress" else recorded_of(row, replayed=True)
         return ResultAnswer(key, False, existing)
 
-    def abandoned(self, worker: ConnectedWorker, key: AssignmentKey, reason: str) -> None:
+    def abandoned(self, worker: ConnectedWorker, key: AssignmentKey, reason: str, retry_after_s: float = 0.0) -> None:
+        """The worker gave the delivery up (or the provider rate-limited it): it goes out again."""
         delivery = self._delivery(worker, key)
         if delivery is not None:
-            delivery.end(Lost(f"the worker gave it up: {reason}"))
+            delivery.end(Lost(f"the worker gave it up: {reason}", retry_after_s))
 
     def progress(self, worker: ConnectedWorker, key: AssignmentKey, value_json: str) -> None:
         """Live progress: to the waiting runtime, in order; it also keeps the delivery's lease alive here."""

@@ -82,6 +82,31 @@ class Limits:
         self._rules = rules
         self._keys: dict[str, _Key] = {}
         self._changed: asyncio.Event = asyncio.Event()
+        self._paused: dict[tuple[str, str], float] = {}
+        """(kind, name) → monotonic time until which a provider's rate limit pauses it."""
+
+    def pause(self, match: Match, seconds: float) -> None:
+        """A worker reported the provider's rate limit: hold every effect of this capability for `seconds`."""
+        key = (match.kind, match.name)
+        self._paused[key] = max(self._paused.get(key, 0.0), time.monotonic() + seconds)
+
+    async def unpaused(self, match: Match, deadline: float) -> None:
+        """Wait out a pause of this capability; ResourceExhaustedError if it outlasts `deadline` (loop time)."""
+        key = (match.kind, match.name)
+        until = self._paused.get(key)
+        if until is None:
+            return
+        loop = asyncio.get_running_loop()
+        remaining = until - time.monotonic()
+        if remaining <= 0:
+            self._paused.pop(key, None)
+            return
+        if loop.time() + remaining > deadline:
+            raise ResourceExhaustedError(
+                "effect_rate_limited",
+                f"{match.describe()} is paused for {remaining:.3g} s more by a provider's rate limit",
+            )
+        await asyncio.sleep(remaining)
 
     def _keys_for(self, match: Match, session: str) -> Iterator[_Key]:
         for rule in self._rules:

@@ -319,6 +319,14 @@ class WorkersServicer:
             if which == "abandoned" or which is None:
                 self._dispatcher.abandoned(worker, key, result.abandoned or "no result")
                 return
+            if which == "rate_limited":
+                limited = result.rate_limited
+                retry_ms = in_range("rate_limited.retry_after_ms", limited.retry_after_ms, 1, _MAX_HEARTBEAT_MS)
+                reason = (
+                    f"the provider's rate limit ({limited.reason})" if limited.reason else "the provider's rate limit"
+                )
+                self._dispatcher.abandoned(worker, key, reason, retry_ms / 1000)
+                return
             if which == "outcome":
                 outcome_pb = result.outcome.SerializeToString(deterministic=True)
                 check_size("the outcome", len(outcome_pb), self._limits.max_payload_bytes, "payload_too_large")

@@ -90,12 +90,12 @@ class PostgresWorkersStore:
                 lease_token(claim.worker_id, token + 1),
                 expires,
                 token + 1,
-                deliveries + 1,
+                deliveries + (1 if claim.counted else 0),
                 now_ms,
                 claim.scope_json,
                 claim.replay_key,
             )
-            return Delivery("assigned", effect_row_from(taken), token + 1, deliveries + 1)
+            return Delivery("assigned", effect_row_from(taken), token + 1, deliveries + (1 if claim.counted else 0))
 
         return await self._db.run("claim_delivery", run, transaction=True, retry_unique=True)
 

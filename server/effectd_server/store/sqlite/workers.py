@@ -73,7 +73,7 @@ class SqliteWorkersStore:
             elif token != claim.expected_token:
                 return Delivery("busy", row, token, deliveries)
             token += 1
-            deliveries += 1
+            deliveries += 1 if claim.counted else 0
             conn.execute(
                 "UPDATE effect_journal SET lease_owner = ?, lease_token = ?, lease_expires_at_ms = ?,"
                 " fencing_token = ?, deliveries = ?, updated_at_ms = ? WHERE scope_json = ? AND replay_key = ?",
