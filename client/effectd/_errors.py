@@ -152,6 +152,7 @@ CODE_STATUS: dict[str, grpc.StatusCode] = {
     "worker_redelivery_exhausted": grpc.StatusCode.ABORTED,
     "worker_unknown": grpc.StatusCode.NOT_FOUND,
     "effect_rate_limited": grpc.StatusCode.RESOURCE_EXHAUSTED,
+    "effect_session_revoked": grpc.StatusCode.FAILED_PRECONDITION,
 }
 
 # The codes for which retrying the same request later can succeed (the proto's ErrorReason says the same;

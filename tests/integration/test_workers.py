@@ -29,7 +29,7 @@ from effectd._effects import (
     ToolCallOutcome,
     into_durable_step,
 )
-from effectd._errors import LeaseLostError, NotFoundError, ResourceExhaustedError, UnavailableError
+from effectd._errors import ConflictError, LeaseLostError, NotFoundError, ResourceExhaustedError, UnavailableError
 from effectd._lineage import PreparedToolCall
 from effectd._rpc import Rpc
 from effectd._worker import ProviderRateLimited, RemoteWorkers, Worker, WorkerContext
@@ -584,3 +584,35 @@ async def test_a_provider_rate_limit_pauses_the_model_fleet_wide_then_delivers_a
     assert retry_attempt == 2
     record = await controller.get_effect(SCOPE, "rl-1")
     assert record.status.value == "completed"
+
+
+async def test_revoking_the_session_cancels_its_delegated_effects_unrecorded(
+    rpc: Rpc, controller: RemoteEffectController
+) -> None:
+    started = asyncio.Event()
+    cancelled = asyncio.Event()
+    reasons: list[str | None] = []
+    worker = make_worker(rpc, "revocable")
+
+    @worker.durable_step("long")
+    async def long(value: Any, ctx: WorkerContext) -> Any:
+        started.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            reasons.append(ctx.cancel_reason)
+            cancelled.set()
+            raise
+        return value
+
+    async with running(worker):
+        call = asyncio.create_task(controller.execute_effect(SCOPE, step("long", "rv1"), LocalExecutor.remote()))
+        await started.wait()
+        await controller.client.revoke_session(RUNTIME.session_id)
+        with pytest.raises(ConflictError) as caught:
+            await call
+        await asyncio.wait_for(cancelled.wait(), 10)
+        record = await released(controller, "rv1")
+    assert caught.value.code == provoked("effect_session_revoked")
+    assert reasons == ["the session was revoked"]
+    assert record.status.value == "in_progress"

@@ -4,6 +4,7 @@ and records each result once by compare-and-set on a fencing token."""
 
 from __future__ import annotations
 
+from effectd_server.await_events.core import AwaitEventCore
 from effectd_server.component import Component, ComponentContext
 from effectd_server.journal.core import Journal
 from effectd_server.store.workers import workers_store
@@ -21,6 +22,8 @@ def build(context: ComponentContext) -> Component:
     journal: Journal = context.parts["journal"]
     dispatcher = Dispatcher(store, journal, Registry(fail_fast_unmatched=config.fail_fast_unmatched), config)
     journal.delegator = WorkerDelegator(dispatcher, config)
+    await_events: AwaitEventCore = context.parts["await_events"]
+    await_events.session_revoked.append(dispatcher.session_revoked)
     context.parts["workers"] = dispatcher
 
     async def start() -> None:

@@ -40,7 +40,7 @@ from effectd_server.store.workers import DeliveryClaim, WorkersStore
 from effectd_server.workers.limits import Limits, tokens_used
 from effectd_server.workers.registry import AssignmentKey, ConnectedWorker, Match, Registry
 
-__all__ = ["Assignment", "Dispatcher", "Lost", "ResultAnswer", "envelope_match", "recorded_of"]
+__all__ = ["Assignment", "Dispatcher", "Lost", "ResultAnswer", "Revoked", "envelope_match", "recorded_of"]
 
 log = logging.getLogger("effectd.workers")
 
@@ -88,6 +88,11 @@ class Lost:
 
 
 @dataclass(frozen=True, slots=True)
+class Revoked:
+    """The effect's session was revoked while a worker ran it: the worker is told to stop."""
+
+
+@dataclass(frozen=True, slots=True)
 class Assignment:
     key: AssignmentKey
     envelope_pb: bytes
@@ -112,9 +117,11 @@ class _Delivery:
     call: DelegatedCall
     lease_deadline: float
     """Monotonic time the lease runs out (moved on by progress and extensions)."""
-    answer: asyncio.Future[Recorded | Lost] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    answer: asyncio.Future[Recorded | Lost | Revoked] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
 
-    def end(self, value: Recorded | Lost) -> None:
+    def end(self, value: Recorded | Lost | Revoked) -> None:
         if not self.answer.done():
             self.answer.set_result(value)
 
@@ -154,6 +161,13 @@ class Dispatcher:
         for delivery in list(worker.in_flight.values()):
             delivery.end(Lost(reason))
 
+    def session_revoked(self, session_id: str) -> None:
+        """Stop every delegated effect of a revoked session: its worker gets Cancel, nothing is recorded."""
+        for worker in list(self.registry.workers.values()):
+            for delivery in list(worker.in_flight.values()):
+                if delivery.call.envelope.invocation.scope.session_id == session_id:
+                    delivery.end(Revoked())
+
     def heard_from(self, worker: ConnectedWorker) -> None:
         worker.last_heard = time.monotonic()
         if not worker.alive and self.registry.workers.get(worker.worker_id) is worker:
@@ -178,7 +192,7 @@ class Dispatcher:
         """The worker and token of the delivery just lost: the next one takes over from it."""
         admission = await self.limits.admit(match, session, schedule_s)
         counted = True
-        answer: Recorded | Lost | None = None
+        answer: Recorded | Lost | Revoked | None = None
         try:
             while True:
                 await self.limits.unpaused(match, asyncio.get_running_loop().time() + schedule_s)
@@ -228,15 +242,23 @@ class Dispatcher:
                     )
                 if affinity:
                     self.registry.last_worker_of_session[session] = worker.worker_id
-                answer = await self._deliver(call, worker, capability, delivery.fencing_token, delivery.fencing_token)
-                if isinstance(answer, Lost):
-                    log.info("replay key %r lost on worker %s: %s", call.replay_key, worker.worker_id, answer.reason)
-                    counted = not answer.retry_after_s
-                    if answer.retry_after_s:
-                        self.limits.pause(match, answer.retry_after_s)
+                answer = delivered = await self._deliver(
+                    call, worker, capability, delivery.fencing_token, delivery.fencing_token
+                )
+                if isinstance(delivered, Revoked):
+                    raise ConflictError(
+                        "effect_session_revoked",
+                        f"session {session!r} was revoked while a worker ran replay key {call.replay_key!r};"
+                        " nothing was recorded",
+                    )
+                if isinstance(delivered, Lost):
+                    log.info("replay key %r lost on worker %s: %s", call.replay_key, worker.worker_id, delivered.reason)
+                    counted = not delivered.retry_after_s
+                    if delivered.retry_after_s:
+                        self.limits.pause(match, delivered.retry_after_s)
                     continue
                 lost = None
-                return answer
+                return delivered
         except BaseException:
             # Not recorded (no worker, budget spent, the runtime went away): give the row's lease up so
             # that a retry claims it at once instead of waiting for it to expire.
@@ -249,7 +271,7 @@ class Dispatcher:
 
     async def _deliver(
         self, call: DelegatedCall, worker: ConnectedWorker, capability: int, token: int, attempt: int
-    ) -> Recorded | Lost:
+    ) -> Recorded | Lost | Revoked:
         key = AssignmentKey(call.scope_json, call.replay_key, token)
         ttl_s = self.config.lease_ttl_ms / 1000
         delivery = _Delivery(key, worker, capability, call, time.monotonic() + ttl_s)
@@ -269,13 +291,15 @@ class Dispatcher:
             self._forget(delivery)
         if isinstance(answer, Lost) and worker.alive:
             worker.send(("evicted", (key, answer.reason)))
+        elif isinstance(answer, Revoked):
+            worker.send(("cancel", (key, "the session was revoked")))
         return answer
 
     async def _release(self, worker_id: str, fencing_token: int, scope_json: str, replay_key: str) -> None:
         if await self._store.release_delivery(scope_json, replay_key, worker_id, fencing_token, now_ms()):
             self._journal.finished(scope_json, replay_key)
 
-    async def _wait(self, delivery: _Delivery) -> Recorded | Lost:
+    async def _wait(self, delivery: _Delivery) -> Recorded | Lost | Revoked:
         """The delivery's answer, or Lost once its lease runs out (one timer, moved on lazily)."""
         loop = asyncio.get_running_loop()
         timer: list[asyncio.TimerHandle] = []
