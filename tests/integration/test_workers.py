@@ -217,7 +217,7 @@ async def test_slots_hold_under_a_thousand_effects(rpc: Rpc, controller: RemoteE
         nonlocal active, most
         active += 1
         most = max(most, active)
-        await asyncio.sleep(0.002)
+        await asyncio.sleep(0.005)
         active -= 1
         return value
 
@@ -496,7 +496,7 @@ async def test_a_concurrency_key_and_a_rate_limit_hold_under_load(start_server: 
             nonlocal active, most
             active += 1
             most = max(most, active)
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(0.02)
             active -= 1
             return "ok"
 
