@@ -616,3 +616,39 @@ async def test_revoking_the_session_cancels_its_delegated_effects_unrecorded(
     assert caught.value.code == provoked("effect_session_revoked")
     assert reasons == ["the session was revoked"]
     assert record.status.value == "in_progress"
+
+
+async def test_session_affinity_prefers_the_worker_of_the_sessions_previous_effect(
+    rpc: Rpc, controller: RemoteEffectController
+) -> None:
+    release = asyncio.Event()
+    holding = asyncio.Event()
+    ran_on: dict[str, str] = {}
+    workers = [make_worker(rpc, name, slots=4) for name in ("aff-a", "aff-b")]
+    for w in workers:
+
+        def bind(name: str) -> Callable[[Any, WorkerContext], Awaitable[Any]]:
+            async def work(value: Any, ctx: WorkerContext) -> Any:
+                ran_on[ctx.replay_key] = name
+                if ctx.replay_key == "a1":
+                    holding.set()
+                    await release.wait()
+                return value
+
+            return work
+
+        w.durable_step("work")(bind(w.worker_id))
+
+    async with running(workers[0]), running(workers[1]):
+        first = asyncio.create_task(
+            controller.execute_effect(SCOPE, step("work", "a1"), LocalExecutor.remote(session_affinity=True))
+        )
+        await asyncio.wait_for(holding.wait(), 10)
+        holder = ran_on["a1"]
+        # The holder is busier than the other worker; affinity still sends the session's next effect there.
+        await controller.execute_effect(SCOPE, step("work", "a2"), LocalExecutor.remote(session_affinity=True))
+        await controller.execute_effect(SCOPE, step("work", "a3"), LocalExecutor.remote())
+        release.set()
+        await first
+    assert ran_on["a2"] == holder
+    assert ran_on["a3"] != holder  # least loaded without affinity
