@@ -59,6 +59,7 @@ RPC_METHODS: dict[str, str] = {
     "effectd.v1.Workers/ListWorkers": "RemoteWorkers.list_workers",
     "effectd.v1.Workers/DescribeWorker": "RemoteWorkers.describe_worker",
     "effectd.v1.Workers/DrainWorker": "RemoteWorkers.drain_worker",
+    "effectd.v1.Workers/WatchProgress": "RemoteWorkers.watch_progress",
     "effectd.v1.EffectController/Describe": "RemoteEffectController.describe",
     "effectd.v1.EffectController/Execute": "RemoteEffectController.execute_effect",
     "effectd.v1.EffectController/Complete": "RemoteEffectController._complete",

@@ -25,7 +25,7 @@ import logging
 import secrets
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +33,7 @@ import grpc
 
 from effectd._controller import ExecutorError
 from effectd._convert_envelope import envelope_from_proto, outcome_from_proto, outcome_to_proto
-from effectd._convert_scope import controller_error_from_proto, scope_from_proto
+from effectd._convert_scope import controller_error_from_proto, scope_from_proto, scope_to_proto
 from effectd._convert_workers import (
     AssignmentRef,
     WorkerCapability,
@@ -58,7 +58,7 @@ from effectd._effects import (
 from effectd._errors import InvalidArgumentError, UnavailableError
 from effectd._journal import RecordedError, RecordedOutcome
 from effectd._lashjson import JsonValue
-from effectd._rpc import Rpc, Watchdog, backoff, error_from_rpc
+from effectd._rpc import Rpc, Watchdog, backoff, error_from_rpc, heartbeat_ms
 from effectd._scope import ExecutionScope
 from effectd.v1 import scope_pb2, workers_pb2
 from effectd.v1 import workers_pb2_grpc as pb_grpc
@@ -544,6 +544,28 @@ class RemoteWorkers:
         request = pb.DescribeWorkerRequest(worker_id=worker_id)
         response = await self.rpc.unary(self._stub.DescribeWorker, request, timeout=timeout)
         return worker_info_from_proto(response.worker)
+
+    async def watch_progress(
+        self, scope: ExecutionScope, replay_key: str, *, heartbeat_interval: float | None = None
+    ) -> AsyncIterator[JsonValue]:
+        """A delegated effect's live progress values as its handler reports them (never journaled); the
+        iteration ends once the effect is recorded (read it with `get_effect`). NotFoundError
+        (`effect_not_found`) when it never ran."""
+        request = pb.WatchProgressRequest(
+            scope=scope_to_proto(scope), replay_key=replay_key, heartbeat_interval_ms=heartbeat_ms(heartbeat_interval)
+        )
+        call = self._stub.WatchProgress(request)
+        try:
+            async for response in call:
+                which = response.WhichOneof("event")
+                if which == "progress":
+                    yield json.loads(response.progress.value.text)
+                elif which in ("outcome", "executor_error"):
+                    return
+        except grpc.aio.AioRpcError as exc:
+            raise error_from_rpc(exc) from None
+        finally:
+            call.cancel()
 
     async def drain_worker(self, worker_id: str, *, timeout: float | None = None) -> WorkerInfo:
         if not worker_id:

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import grpc
 import pytest
 from effectd import TurnScope
 from effectd._controller import ExecutorError, LocalExecutor, RemoteEffectController
 from effectd._convert_envelope import outcome_to_proto
+from effectd._convert_scope import scope_to_proto
 from effectd._convert_workers import kind_to_proto
 from effectd._effects import (
     DurableStepCommand,
@@ -652,3 +655,41 @@ async def test_session_affinity_prefers_the_worker_of_the_sessions_previous_effe
         await first
     assert ran_on["a2"] == holder
     assert ran_on["a3"] != holder  # least loaded without affinity
+
+
+async def test_another_caller_watches_the_progress_then_the_end(rpc: Rpc, controller: RemoteEffectController) -> None:
+    step_ahead = asyncio.Event()
+    worker = make_worker(rpc, "watched")
+
+    @worker.durable_step("report")
+    async def report(value: Any, ctx: WorkerContext) -> Any:
+        await step_ahead.wait()
+        for percent in (25, 50, 100):
+            await ctx.progress({"percent": percent})
+        return "done"
+
+    workers = RemoteWorkers(rpc)
+    async with running(worker):
+        call = asyncio.create_task(controller.execute_effect(SCOPE, step("report", "wp1"), LocalExecutor.remote()))
+        await holding_one(workers, "watched")
+        watch = rpc.stub(wpb_grpc.WorkersStub).WatchProgress(
+            wpb.WatchProgressRequest(scope=scope_to_proto(SCOPE), replay_key="wp1")
+        )
+        first = await watch.read()
+        assert first.WhichOneof("event") == "heartbeat"  # following from here on
+        step_ahead.set()
+        events = []
+        for _ in range(20):
+            message = await asyncio.wait_for(watch.read(), 10)
+            if message is grpc.aio.EOF:
+                break
+            events.append(message)
+        seen = [json.loads(e.progress.value.text) for e in events if e.WhichOneof("event") == "progress"]
+        assert [e.progress.sequence for e in events[:3]] == [1, 2, 3]
+        assert events[-1].WhichOneof("event") == "outcome"
+        assert into_durable_step(await call) == "done"
+        # A finished effect: the watch ends at once, with no progress.
+        assert [v async for v in workers.watch_progress(SCOPE, "wp1")] == []
+        with pytest.raises(NotFoundError):
+            [v async for v in workers.watch_progress(SCOPE, "never-ran")]
+    assert seen == [{"percent": 25}, {"percent": 50}, {"percent": 100}]

@@ -275,3 +275,25 @@ class DrainWorkerResponse(_message.Message):
     WORKER_FIELD_NUMBER: _ClassVar[int]
     worker: WorkerInfo
     def __init__(self, worker: _Optional[_Union[WorkerInfo, _Mapping]] = ...) -> None: ...
+
+class WatchProgressRequest(_message.Message):
+    __slots__ = ("scope", "replay_key", "heartbeat_interval_ms")
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    REPLAY_KEY_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
+    scope: _scope_pb2.ExecutionScope
+    replay_key: str
+    heartbeat_interval_ms: int
+    def __init__(self, scope: _Optional[_Union[_scope_pb2.ExecutionScope, _Mapping]] = ..., replay_key: _Optional[str] = ..., heartbeat_interval_ms: _Optional[int] = ...) -> None: ...
+
+class WatchProgressResponse(_message.Message):
+    __slots__ = ("heartbeat", "progress", "outcome", "executor_error")
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    EXECUTOR_ERROR_FIELD_NUMBER: _ClassVar[int]
+    heartbeat: _await_events_pb2.Heartbeat
+    progress: _effect_controller_pb2.EffectProgress
+    outcome: _effect_controller_pb2.RecordedOutcome
+    executor_error: _effect_controller_pb2.RecordedError
+    def __init__(self, heartbeat: _Optional[_Union[_await_events_pb2.Heartbeat, _Mapping]] = ..., progress: _Optional[_Union[_effect_controller_pb2.EffectProgress, _Mapping]] = ..., outcome: _Optional[_Union[_effect_controller_pb2.RecordedOutcome, _Mapping]] = ..., executor_error: _Optional[_Union[_effect_controller_pb2.RecordedError, _Mapping]] = ...) -> None: ...

@@ -54,6 +54,11 @@ class WorkersStub:
                 request_serializer=effectd_dot_v1_dot_workers__pb2.DrainWorkerRequest.SerializeToString,
                 response_deserializer=effectd_dot_v1_dot_workers__pb2.DrainWorkerResponse.FromString,
                 _registered_method=True)
+        self.WatchProgress = channel.unary_stream(
+                '/effectd.v1.Workers/WatchProgress',
+                request_serializer=effectd_dot_v1_dot_workers__pb2.WatchProgressRequest.SerializeToString,
+                response_deserializer=effectd_dot_v1_dot_workers__pb2.WatchProgressResponse.FromString,
+                _registered_method=True)
 
 
 class WorkersServicer:
@@ -88,6 +93,15 @@ class WorkersServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchProgress(self, request, context):
+        """Follow a delegated effect from anywhere: a heartbeat at once (following from here on), its live
+        progress as it arrives (never journaled), then its recorded outcome or error, which ends the
+        stream. effect_not_found when it never ran.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkersServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -110,6 +124,11 @@ def add_WorkersServicer_to_server(servicer, server):
                     servicer.DrainWorker,
                     request_deserializer=effectd_dot_v1_dot_workers__pb2.DrainWorkerRequest.FromString,
                     response_serializer=effectd_dot_v1_dot_workers__pb2.DrainWorkerResponse.SerializeToString,
+            ),
+            'WatchProgress': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchProgress,
+                    request_deserializer=effectd_dot_v1_dot_workers__pb2.WatchProgressRequest.FromString,
+                    response_serializer=effectd_dot_v1_dot_workers__pb2.WatchProgressResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -220,6 +239,33 @@ class Workers:
             '/effectd.v1.Workers/DrainWorker',
             effectd_dot_v1_dot_workers__pb2.DrainWorkerRequest.SerializeToString,
             effectd_dot_v1_dot_workers__pb2.DrainWorkerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchProgress(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/effectd.v1.Workers/WatchProgress',
+            effectd_dot_v1_dot_workers__pb2.WatchProgressRequest.SerializeToString,
+            effectd_dot_v1_dot_workers__pb2.WatchProgressResponse.FromString,
             options,
             channel_credentials,
             insecure,

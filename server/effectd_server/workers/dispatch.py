@@ -16,6 +16,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from effectd._effects import (
@@ -29,7 +30,7 @@ from effectd._effects import (
     RuntimeEffectEnvelope,
     ToolCallCommand,
 )
-from effectd._errors import ConflictError, EffectdError, LeaseLostError
+from effectd._errors import ConflictError, EffectdError, LeaseLostError, NotFoundError
 from effectd._journal import RecordedError, RecordedOutcome
 
 from effectd_server.config import WorkersConfig
@@ -133,6 +134,8 @@ class Dispatcher:
         self.registry = registry
         self.config = config
         self.limits = Limits(config.limits)
+        self._watchers: dict[tuple[str, str], list[Callable[[str | Recorded], None]]] = {}
+        """Callers following an effect's progress (WatchProgress), by (scope_json, replay_key)."""
         self._sweeper: asyncio.Task[None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -348,6 +351,8 @@ class Dispatcher:
         if recording.recorded and row is not None:
             worker.completed += 1
             self._journal.finished(key.scope_json, key.replay_key)
+            if self._watchers:
+                self._tell_watchers(key, recorded_of(row, replayed=True))
             if delivery is not None:
                 delivery.end(recorded_of(row, replayed=False))
             return ResultAnswer(key, True, None)
@@ -365,13 +370,41 @@ class Dispatcher:
             delivery.end(Lost(f"the worker gave it up: {reason}", retry_after_s))
 
     def progress(self, worker: ConnectedWorker, key: AssignmentKey, value_json: str) -> None:
-        """Live progress: to the waiting runtime, in order; it also keeps the delivery's lease alive here."""
+        """Live progress: to the waiting runtime and to watchers, in order; it also keeps the delivery's
+        lease alive here."""
         delivery = self._delivery(worker, key)
         if delivery is None:
             return
         delivery.lease_deadline = max(delivery.lease_deadline, time.monotonic() + self.config.lease_ttl_ms / 1000)
         if delivery.call.progress is not None:
             delivery.call.progress(value_json)
+        self._tell_watchers(key, value_json)
+
+    def watch(self, scope_json: str, replay_key: str, deliver: Callable[[str | Recorded], None]) -> Callable[[], None]:
+        """Follow an effect: `deliver` gets each progress value (JSON text), then the record; returns the
+        function that stops it."""
+        slot = (scope_json, replay_key)
+        self._watchers.setdefault(slot, []).append(deliver)
+
+        def stop() -> None:
+            watchers = self._watchers.get(slot)
+            if watchers is not None and deliver in watchers:
+                watchers.remove(deliver)
+                if not watchers:
+                    del self._watchers[slot]
+
+        return stop
+
+    def _tell_watchers(self, key: AssignmentKey, value: str | Recorded) -> None:
+        for deliver in list(self._watchers.get((key.scope_json, key.replay_key), ())):
+            deliver(value)
+
+    async def recorded(self, scope_json: str, replay_key: str) -> Recorded | None:
+        """The effect's record; None while it runs; effect_not_found when it never ran."""
+        row = await self._journal.store.get_effect(scope_json, replay_key)
+        if row is None:
+            raise NotFoundError("effect_not_found", f"no journaled effect with replay key {replay_key!r}")
+        return None if row.status == "in_progress" else recorded_of(row, replayed=True)
 
     async def extend(self, worker: ConnectedWorker, key: AssignmentKey) -> int | None:
         """Extend a delivery's lease in the journal row; None when it is no longer this worker's."""

@@ -26,7 +26,7 @@ from effectd._scope import scope_from_lash
 from effectd.v1 import await_events_pb2, effect_controller_pb2, envelope_pb2, scope_pb2, workers_pb2
 
 from effectd_server.config import LimitsConfig
-from effectd_server.edge.checks import check_id, check_size, in_range
+from effectd_server.edge.checks import MAX_HEARTBEAT_MS, check_id, check_ids, check_size, in_range
 from effectd_server.edge.errors import shutting_down
 from effectd_server.edge.streams import Streams
 from effectd_server.journal.core import Recorded, now_ms
@@ -352,6 +352,75 @@ class WorkersServicer:
             worker.send(("evicted", (key, "the delivery is no longer this worker's")))
         else:
             worker.send(("lease", (key, expires)))
+
+    async def WatchProgress(
+        self, request: workers_pb2.WatchProgressRequest, context: Context
+    ) -> AsyncIterator[workers_pb2.WatchProgressResponse]:
+        if not request.HasField("scope"):
+            raise InvalidArgumentError("missing_execution_scope_id", "execution scopes require non-empty stable ids")
+        scope = scope_from_proto(request.scope)
+        check_ids(scope, "scope", self._limits.max_id_bytes)
+        scope_json = dumps(scope)
+        replay_key = check_id("replay_key", request.replay_key, self._limits.max_id_bytes)
+        interval = self._streams.heartbeat_s(
+            in_range("heartbeat_interval_ms", request.heartbeat_interval_ms, 0, MAX_HEARTBEAT_MS)
+        )
+        loop = asyncio.get_running_loop()
+        feed: list[str | Recorded] = []
+        arrived: list[asyncio.Future[None]] = [loop.create_future()]
+
+        def deliver(value: str | Recorded) -> None:
+            feed.append(value)
+            if not arrived[0].done():
+                arrived[0].set_result(None)
+
+        stop_watching = self._dispatcher.watch(scope_json, replay_key, deliver)
+        stop = self._streams.stop_future()
+        sequence = 0
+        try:
+            recorded = await self._dispatcher.recorded(scope_json, replay_key)
+            if recorded is None:  # at once: the caller knows it is following from here on
+                yield pb.WatchProgressResponse(heartbeat=await_events_pb2.Heartbeat(server_time_unix_ms=now_ms()))
+            while recorded is None:
+                if not feed:
+                    await asyncio.wait((arrived[0], stop), timeout=interval, return_when=asyncio.FIRST_COMPLETED)
+                if stop.done():
+                    raise shutting_down()
+                if not feed:
+                    # Nothing for a while: the effect may have been recorded elsewhere (a runtime, a replica).
+                    recorded = await self._dispatcher.recorded(scope_json, replay_key)
+                    if recorded is None:
+                        yield pb.WatchProgressResponse(
+                            heartbeat=await_events_pb2.Heartbeat(server_time_unix_ms=now_ms())
+                        )
+                    continue
+                values, feed[:] = list(feed), []
+                arrived[0] = loop.create_future()
+                for value in values:
+                    if isinstance(value, str):
+                        sequence += 1
+                        progress = effect_controller_pb2.EffectProgress(
+                            value=scope_pb2.Json(text=value), sequence=sequence
+                        )
+                        yield pb.WatchProgressResponse(progress=progress)
+                    else:
+                        recorded = value
+                        break
+            if isinstance(recorded, RecordedError):
+                yield pb.WatchProgressResponse(
+                    executor_error=effect_controller_pb2.RecordedError(
+                        error=controller_error_to_proto(recorded.error), replayed=True
+                    )
+                )
+            else:
+                yield pb.WatchProgressResponse(
+                    outcome=effect_controller_pb2.RecordedOutcome(
+                        outcome=outcome_to_proto(recorded.outcome), replayed=True
+                    )
+                )
+        finally:
+            stop_watching()
+            self._streams.release(stop)
 
     def _worker(self, worker_id: str) -> ConnectedWorker:
         worker = self._registry.workers.get(worker_id)
