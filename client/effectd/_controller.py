@@ -95,6 +95,7 @@ class LocalExecutor:
         labels: dict[str, str] | None = None,
         schedule_to_start_timeout: float | None = None,
         session_affinity: bool = False,
+        hard_affinity: bool = False,
         on_progress: Callable[[JsonValue], object] | None = None,
         cancel: asyncio.Event | None = None,
     ) -> LocalExecutor:
@@ -102,11 +103,19 @@ class LocalExecutor:
         pushes it to a live worker whose capability matches (`capability`, or the tool name, step id or
         model read from the envelope), records its result, and answers it here like any recorded outcome.
         `on_progress` receives the handler's live progress, in order, before the outcome (never on a
-        replay). Setting `cancel` pushes a cancel to the worker's handler and records nothing."""
+        replay). Setting `cancel` pushes a cancel to the worker's handler and records nothing.
+        `session_affinity` prefers the worker that ran the session's previous effect; with
+        `hard_affinity` the effect waits for that worker instead."""
         if schedule_to_start_timeout is not None and not 0 < schedule_to_start_timeout <= 3600:
             raise ValueError(f"schedule_to_start_timeout must be in (0, 3600] seconds, got {schedule_to_start_timeout}")
         options = RemoteOptions(
-            capability, version, dict(labels or {}), schedule_to_start_timeout, session_affinity, on_progress
+            capability,
+            version,
+            dict(labels or {}),
+            schedule_to_start_timeout,
+            session_affinity or hard_affinity,
+            on_progress,
+            hard_affinity,
         )
         return cls("remote", cancel=cancel, remote_options=options)
 
@@ -177,6 +186,7 @@ class RemoteOptions:
     schedule_to_start_timeout: float | None = None
     session_affinity: bool = False
     on_progress: Callable[[JsonValue], object] | None = None
+    hard_affinity: bool = False
 
     def to_proto(self) -> pb.DelegateOptions:
         return pb.DelegateOptions(
@@ -185,6 +195,7 @@ class RemoteOptions:
             required_labels=self.labels or {},
             schedule_to_start_timeout_ms=int((self.schedule_to_start_timeout or 0) * 1000),
             session_affinity=self.session_affinity,
+            hard_affinity=self.hard_affinity,
         )
 
 

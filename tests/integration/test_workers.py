@@ -693,3 +693,36 @@ async def test_another_caller_watches_the_progress_then_the_end(rpc: Rpc, contro
         with pytest.raises(NotFoundError):
             [v async for v in workers.watch_progress(SCOPE, "never-ran")]
     assert seen == [{"percent": 25}, {"percent": 50}, {"percent": 100}]
+
+
+async def test_hard_affinity_waits_for_the_sessions_worker(rpc: Rpc, controller: RemoteEffectController) -> None:
+    release = asyncio.Event()
+    holding = asyncio.Event()
+    ran_on: dict[str, str] = {}
+    workers = [make_worker(rpc, name, slots=1) for name in ("hard-a", "hard-b")]
+    for w in workers:
+
+        def bind(name: str) -> Callable[[Any, WorkerContext], Awaitable[Any]]:
+            async def work(value: Any, ctx: WorkerContext) -> Any:
+                ran_on[ctx.replay_key] = name
+                if ctx.replay_key == "h1":
+                    holding.set()
+                    await release.wait()
+                return value
+
+            return work
+
+        w.durable_step("work")(bind(w.worker_id))
+
+    hard = LocalExecutor.remote(hard_affinity=True)
+    async with running(workers[0]), running(workers[1]):
+        first = asyncio.create_task(controller.execute_effect(SCOPE, step("work", "h1"), hard))
+        await asyncio.wait_for(holding.wait(), 10)
+        # The session's worker has no free slot; the other one is idle, yet the effect waits for it.
+        second = asyncio.create_task(controller.execute_effect(SCOPE, step("work", "h2"), hard))
+        await asyncio.sleep(0.2)
+        assert "h2" not in ran_on
+        release.set()
+        await first
+        await second
+    assert ran_on["h2"] == ran_on["h1"]

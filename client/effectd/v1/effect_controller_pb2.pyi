@@ -65,7 +65,7 @@ class ExecuteRequest(_message.Message):
     def __init__(self, scope: _Optional[_Union[_scope_pb2.ExecutionScope, _Mapping]] = ..., envelope: _Optional[_Union[_envelope_pb2.RuntimeEffectEnvelope, _Mapping]] = ..., strict_replay: _Optional[bool] = ..., owner_id: _Optional[str] = ..., lease_ttl_ms: _Optional[int] = ..., await_deadline_unix_ms: _Optional[int] = ..., heartbeat_interval_ms: _Optional[int] = ..., delegate: _Optional[_Union[DelegateOptions, _Mapping]] = ...) -> None: ...
 
 class DelegateOptions(_message.Message):
-    __slots__ = ("capability", "version", "required_labels", "schedule_to_start_timeout_ms", "session_affinity")
+    __slots__ = ("capability", "version", "required_labels", "schedule_to_start_timeout_ms", "session_affinity", "hard_affinity")
     class RequiredLabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -78,12 +78,14 @@ class DelegateOptions(_message.Message):
     REQUIRED_LABELS_FIELD_NUMBER: _ClassVar[int]
     SCHEDULE_TO_START_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     SESSION_AFFINITY_FIELD_NUMBER: _ClassVar[int]
+    HARD_AFFINITY_FIELD_NUMBER: _ClassVar[int]
     capability: str
     version: str
     required_labels: _containers.ScalarMap[str, str]
     schedule_to_start_timeout_ms: int
     session_affinity: bool
-    def __init__(self, capability: _Optional[str] = ..., version: _Optional[str] = ..., required_labels: _Optional[_Mapping[str, str]] = ..., schedule_to_start_timeout_ms: _Optional[int] = ..., session_affinity: _Optional[bool] = ...) -> None: ...
+    hard_affinity: bool
+    def __init__(self, capability: _Optional[str] = ..., version: _Optional[str] = ..., required_labels: _Optional[_Mapping[str, str]] = ..., schedule_to_start_timeout_ms: _Optional[int] = ..., session_affinity: _Optional[bool] = ..., hard_affinity: _Optional[bool] = ...) -> None: ...
 
 class EffectProgress(_message.Message):
     __slots__ = ("value", "sequence")

@@ -72,6 +72,7 @@ class DelegateOptions:
     required_labels: tuple[tuple[str, str], ...] = ()
     schedule_to_start_timeout_ms: int = 0
     session_affinity: bool = False
+    hard_affinity: bool = False
 
 
 @dataclass(frozen=True, slots=True)

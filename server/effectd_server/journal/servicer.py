@@ -73,6 +73,7 @@ def _delegate_options(request: effect_controller_pb2.ExecuteRequest) -> Delegate
             "delegate.schedule_to_start_timeout_ms", options.schedule_to_start_timeout_ms, 0, MAX_HEARTBEAT_MS
         ),
         session_affinity=options.session_affinity,
+        hard_affinity=options.hard_affinity,
     )
 
 

@@ -200,8 +200,10 @@ class Dispatcher:
             while True:
                 await self.limits.unpaused(match, asyncio.get_running_loop().time() + schedule_s)
                 preferred = self.registry.last_worker_of_session.get(session) if affinity else None
+                # A redelivery never waits for the worker it lost (hard affinity is for healthy workers).
+                hard = affinity and options is not None and options.hard_affinity and lost is None
                 worker, capability = await self.registry.acquire(
-                    match, schedule_s, preferred, redelivery=lost is not None
+                    match, schedule_s, preferred, redelivery=lost is not None, hard=hard
                 )
                 try:
                     claim = DeliveryClaim(

@@ -134,6 +134,7 @@ class ConnectedWorker:
 class _Waiter:
     match: Match
     preferred: str | None
+    hard: bool
     granted: asyncio.Future[tuple[ConnectedWorker, int]]
 
 
@@ -168,7 +169,7 @@ class Registry:
         for index, waiter in enumerate(waiters):
             if waiter.granted.done():
                 continue
-            picked = self._pick(waiter.match, waiter.preferred)
+            picked = self._pick(waiter.match, waiter.preferred, hard=waiter.hard)
             if isinstance(picked, tuple):
                 worker, capability = picked
                 worker.take(capability)
@@ -179,8 +180,19 @@ class Registry:
             else:
                 kept.append(waiter)
 
-    def _pick(self, match: Match, preferred: str | None) -> tuple[ConnectedWorker, int] | bool | None:
-        """A free worker (and its capability index); False when none offers `match`; None when all are busy."""
+    def _pick(
+        self, match: Match, preferred: str | None, *, hard: bool = False
+    ) -> tuple[ConnectedWorker, int] | bool | None:
+        """A free worker (and its capability index); False when none offers `match`; None when all are busy.
+        With `hard`, only the preferred worker will do (None while it is busy or away)."""
+        if hard and preferred is not None:
+            worker = self.workers.get(preferred)
+            if worker is None or not worker.alive or worker.draining:
+                return None
+            capability = worker.capability_for(match)
+            if capability is None or not worker.has_slot(capability):
+                return None
+            return worker, capability
         capable = False
         best: tuple[ConnectedWorker, int] | None = None
         for worker in self.workers.values():
@@ -201,11 +213,17 @@ class Registry:
         return best
 
     async def acquire(
-        self, match: Match, timeout_s: float, preferred: str | None = None, *, redelivery: bool = False
+        self,
+        match: Match,
+        timeout_s: float,
+        preferred: str | None = None,
+        *,
+        redelivery: bool = False,
+        hard: bool = False,
     ) -> tuple[ConnectedWorker, int]:
         """Take a slot on the best worker for `match`, waiting in line up to `timeout_s` for one to free up.
         A redelivery always waits (its worker just died; another may be connecting)."""
-        picked = self._pick(match, preferred)
+        picked = self._pick(match, preferred, hard=hard)
         if picked is False and self.fail_fast_unmatched and not redelivery:
             raise no_worker_available(f"no connected worker offers {match.describe()}")
         if isinstance(picked, tuple) and not self._waiters:
@@ -213,7 +231,7 @@ class Registry:
             worker.take(capability)
             return picked
         granted: asyncio.Future[tuple[ConnectedWorker, int]] = asyncio.get_running_loop().create_future()
-        waiter = _Waiter(match, preferred, granted)
+        waiter = _Waiter(match, preferred, hard, granted)
         self._waiters.append(waiter)
         self.slots_changed()
         try:
