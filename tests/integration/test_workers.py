@@ -171,7 +171,10 @@ async def test_routing_by_tool_name_and_an_unknown_tool_fails_fast_unrecorded(
             )
         )
         with pytest.raises(UnavailableError) as caught:
-            await controller.execute_effect(SCOPE, tool("translate", "t1"), LocalExecutor.remote())
+            # (On PostgreSQL the other replicas are asked too: that takes the schedule-to-start timeout.)
+            await controller.execute_effect(
+                SCOPE, tool("translate", "t1"), LocalExecutor.remote(schedule_to_start_timeout=0.3)
+            )
         with pytest.raises(NotFoundError):
             await controller.get_effect(SCOPE, "t1")
     assert caught.value.code == provoked("no_worker_available")
@@ -457,7 +460,9 @@ async def test_required_labels_and_versions_pick_the_worker(rpc: Rpc, controller
         by_version = await controller.execute_effect(SCOPE, tool("search", "v-1"), LocalExecutor.remote(version="1"))
         with pytest.raises(UnavailableError):
             await controller.execute_effect(
-                SCOPE, tool("search", "l-asia"), LocalExecutor.remote(labels={"zone": "asia"})
+                SCOPE,
+                tool("search", "l-asia"),
+                LocalExecutor.remote(labels={"zone": "asia"}, schedule_to_start_timeout=0.3),
             )
     assert tool_output(by_label) == "us"
     assert tool_output(by_version) == "eu"

@@ -13,7 +13,16 @@ from typing import Literal, Protocol
 from effectd_server.store._base import Backend, ChangeListener
 from effectd_server.store.journal import EffectRow
 
-__all__ = ["Delivery", "DeliveryClaim", "DeliveryStatus", "Recording", "WorkersStore", "lease_token", "workers_store"]
+__all__ = [
+    "Delivery",
+    "DeliveryClaim",
+    "DeliveryStatus",
+    "EffectOffered",
+    "Recording",
+    "WorkersStore",
+    "lease_token",
+    "workers_store",
+]
 
 
 def lease_token(worker_id: str, fencing_token: int) -> str:
@@ -58,11 +67,31 @@ class Recording:
     """The row as it ends up: the winner's record when another delivery recorded first."""
 
 
+@dataclass(frozen=True, slots=True)
+class EffectOffered:
+    """Another replica has an effect for a worker it does not have (PostgreSQL only)."""
+
+    scope_json: str
+    replay_key: str
+    options_json: str
+
+
 class WorkersStore(Protocol):
+    shared: bool
+    """Several servers share this store (PostgreSQL): an effect no worker here can run is offered to the
+    other replicas' workers."""
+
     async def open(self) -> None: ...
 
     def set_listener(self, listener: ChangeListener) -> None:
-        """Receive the changes other processes committed (none are needed today)."""
+        """Receive EffectOffered from other replicas."""
+
+    async def offer_effect(self, claim: DeliveryClaim, options_json: str, now_ms: int) -> Delivery:
+        """Write the row unleased if it is new (`assigned` with token 0) and announce it to the other
+        replicas; the recorded row, a hash conflict, or busy (someone holds it) otherwise."""
+
+    async def withdraw_offer(self, scope_json: str, replay_key: str) -> bool:
+        """Delete an offered row nobody ever took (no outcome, never leased): nothing stays journaled."""
 
     async def claim_delivery(self, claim: DeliveryClaim, now_ms: int) -> Delivery:
         """Atomically: the recorded row, a hash conflict, busy (a live lease, or a redelivery whose token

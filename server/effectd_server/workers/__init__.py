@@ -21,6 +21,7 @@ def build(context: ComponentContext) -> Component:
     store = workers_store(context.backend)
     journal: Journal = context.parts["journal"]
     dispatcher = Dispatcher(store, journal, Registry(fail_fast_unmatched=config.fail_fast_unmatched), config)
+    store.set_listener(dispatcher.on_store_event)
     journal.delegator = WorkerDelegator(dispatcher, config)
     await_events: AwaitEventCore = context.parts["await_events"]
     await_events.session_revoked.append(dispatcher.session_revoked)

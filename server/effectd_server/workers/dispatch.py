@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from effectd._convert_envelope import envelope_from_proto
 from effectd._effects import (
     ControllerError,
     DirectCommand,
@@ -32,14 +34,15 @@ from effectd._effects import (
 )
 from effectd._errors import ConflictError, EffectdError, LeaseLostError, NotFoundError
 from effectd._journal import RecordedError, RecordedOutcome
+from effectd.v1 import envelope_pb2
 
 from effectd_server.config import WorkersConfig
 from effectd_server.journal.core import Journal, Recorded, decode_outcome, now_ms
-from effectd_server.journal.executors import DelegatedCall
+from effectd_server.journal.executors import DelegatedCall, DelegateOptions
 from effectd_server.store.journal import EffectRow
-from effectd_server.store.workers import DeliveryClaim, WorkersStore
+from effectd_server.store.workers import DeliveryClaim, EffectOffered, WorkersStore
 from effectd_server.workers.limits import Limits, tokens_used
-from effectd_server.workers.registry import AssignmentKey, ConnectedWorker, Match, Registry
+from effectd_server.workers.registry import AssignmentKey, ConnectedWorker, Match, Registry, no_worker_available
 
 __all__ = ["Assignment", "Dispatcher", "Lost", "ResultAnswer", "Revoked", "envelope_match", "recorded_of"]
 
@@ -68,6 +71,31 @@ def recorded_of(row: EffectRow, replayed: bool) -> Recorded:
         return RecordedOutcome(decode_outcome(row.outcome_pb or b""), replayed)
     error = json.loads(row.error_json or "{}")
     return RecordedError(ControllerError(str(error.get("code", "")), str(error.get("message", ""))), replayed)
+
+
+def _options_json(options: DelegateOptions | None) -> str:
+    if options is None:
+        return "null"
+    return json.dumps(
+        {
+            "capability": options.capability,
+            "version": options.version,
+            "labels": [list(pair) for pair in options.required_labels],
+            "schedule_ms": options.schedule_to_start_timeout_ms,
+        }
+    )
+
+
+def _options_from_json(text: str) -> DelegateOptions | None:
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        return None
+    return DelegateOptions(
+        capability=str(value.get("capability", "")),
+        version=str(value.get("version", "")),
+        required_labels=tuple((str(k), str(v)) for k, v in value.get("labels", [])),
+        schedule_to_start_timeout_ms=int(value.get("schedule_ms", 0)),
+    )
 
 
 def _llm_tokens(answer: object) -> int:
@@ -134,6 +162,7 @@ class Dispatcher:
         self.registry = registry
         self.config = config
         self.limits = Limits(config.limits)
+        self._offers: set[asyncio.Task[None]] = set()
         self._watchers: dict[tuple[str, str], list[Callable[[str | Recorded], None]]] = {}
         """Callers following an effect's progress (WatchProgress), by (scope_json, replay_key)."""
         self._sweeper: asyncio.Task[None] | None = None
@@ -143,6 +172,8 @@ class Dispatcher:
         self._sweeper = asyncio.create_task(self._sweep_forever(), name="effectd-workers-liveness")
 
     async def stop(self) -> None:
+        for task in list(self._offers):
+            task.cancel()
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -179,7 +210,10 @@ class Dispatcher:
             self.registry.slots_changed()
 
     # -- the journal's side ---------------------------------------------------------------------
-    async def run(self, call: DelegatedCall) -> Recorded:
+    async def run(self, call: DelegatedCall, *, offered: bool = False) -> Recorded | None:
+        """Deliver the effect to a worker here and answer what was journaled. An effect no worker here
+        offers goes to the other replicas' workers when the store is shared. `offered`: another replica's
+        effect taken here; None when someone else holds it already."""
         options = call.options
         match = envelope_match(call.envelope, options.capability if options else "", options.version if options else "")
         if options is not None and options.required_labels:
@@ -193,6 +227,8 @@ class Dispatcher:
         affinity = options is not None and options.session_affinity
         lost: tuple[str, int] | None = None
         """The worker and token of the delivery just lost: the next one takes over from it."""
+        if self._store.shared and not offered and not self.registry.offers(match):
+            return await self._run_elsewhere(call, match, options, schedule_s)
         admission = await self.limits.admit(match, session, schedule_s)
         counted = True
         answer: Recorded | Lost | Revoked | None = None
@@ -233,6 +269,8 @@ class Dispatcher:
                             f"runtime effect replay key {call.replay_key!r} in scope {call.scope_json} was reused"
                             f" with a different envelope hash: recorded {row.envelope_hash}, new {call.envelope_hash}",
                         )
+                    if offered:
+                        return None  # another replica's worker has it
                     # Someone else holds it (another runtime's delivery, a replica's redelivery): wait for it.
                     if row is not None:
                         await self._journal.wait_for_holder(row)
@@ -273,6 +311,73 @@ class Dispatcher:
             raise
         finally:
             self.limits.release(admission, _llm_tokens(answer))
+
+    async def _run_elsewhere(
+        self, call: DelegatedCall, match: Match, options: DelegateOptions | None, schedule_s: float
+    ) -> Recorded:
+        """Offer the effect to the other replicas (their workers claim it in the journal row) and wait for
+        its record; `no_worker_available` when nobody claimed it within the schedule-to-start timeout."""
+        claim = DeliveryClaim(
+            call.scope_json, call.replay_key, call.envelope_hash, match.kind, call.envelope_pb, "", 0, None
+        )
+        offered = await self._store.offer_effect(claim, _options_json(options), now_ms())
+        row = offered.row
+        if offered.status == "recorded" and row is not None:
+            return recorded_of(row, replayed=True)
+        if offered.status == "conflict" and row is not None:
+            raise ConflictError(
+                "effect_replay_hash_conflict",
+                f"runtime effect replay key {call.replay_key!r} in scope {call.scope_json} was reused"
+                f" with a different envelope hash: recorded {row.envelope_hash}, new {call.envelope_hash}",
+            )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + schedule_s
+        while True:
+            row = await self._journal.store.get_effect(call.scope_json, call.replay_key)
+            if row is None:
+                raise no_worker_available(f"the journal row of {call.replay_key!r} is gone")
+            if row.status != "in_progress":
+                return recorded_of(row, replayed=False)
+            if row.lease_token is not None and row.lease_expires_at_ms > now_ms():
+                await self._journal.wait_for_holder(row)  # a worker elsewhere has it: woken when it records
+                continue
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                if (
+                    offered.status == "assigned"
+                    and offered.row is not None
+                    and offered.row.created_at_ms == row.created_at_ms
+                ):
+                    await self._store.withdraw_offer(call.scope_json, call.replay_key)  # it stays unjournaled
+                raise no_worker_available(f"no worker on any replica took {match.describe()} within {schedule_s:g} s")
+            # Nobody has it yet: look again soon (a claim is not announced, a record is).
+            await self._journal.wait_for_holder(
+                dataclasses.replace(row, lease_expires_at_ms=now_ms() + int(min(remaining, 0.25) * 1000))
+            )
+
+    def on_store_event(self, event: object) -> None:
+        """Another replica offers an effect: take it if a worker here runs it."""
+        if isinstance(event, EffectOffered):
+            task = asyncio.get_running_loop().create_task(self._take_offer(event))
+            self._offers.add(task)
+            task.add_done_callback(self._offers.discard)
+
+    async def _take_offer(self, event: EffectOffered) -> None:
+        row = await self._journal.store.get_effect(event.scope_json, event.replay_key)
+        if row is None or row.status != "in_progress" or row.lease_token is not None:
+            return
+        envelope = envelope_from_proto(envelope_pb2.RuntimeEffectEnvelope.FromString(row.envelope_pb))
+        options = _options_from_json(event.options_json)
+        capability = options.capability if options else ""
+        if not self.registry.offers(envelope_match(envelope, capability, options.version if options else "")):
+            return
+        call = DelegatedCall(
+            event.scope_json, event.replay_key, row.envelope_hash, envelope, row.envelope_pb, options, None
+        )
+        try:
+            await self.run(call, offered=True)
+        except EffectdError as exc:
+            log.info("an offered effect %r did not run here: %s", event.replay_key, exc)
 
     async def _deliver(
         self, call: DelegatedCall, worker: ConnectedWorker, capability: int, token: int, attempt: int

@@ -28,4 +28,6 @@ class WorkerDelegator:
         return isinstance(command, ToolCallCommand) and command.call.tool_name in self._tools
 
     async def run(self, call: DelegatedCall) -> Recorded:
-        return await self._dispatcher.run(call)
+        recorded = await self._dispatcher.run(call)
+        assert recorded is not None  # None only for an effect offered by another replica
+        return recorded

@@ -157,6 +157,10 @@ class Registry:
         if self.workers.get(worker.worker_id) is worker:
             del self.workers[worker.worker_id]
 
+    def offers(self, match: Match) -> bool:
+        """Whether a live worker connected here offers `match` (busy or not)."""
+        return any(w.alive and not w.draining and w.capability_for(match) is not None for w in self.workers.values())
+
     def _any_free(self) -> bool:
         return any(w.alive and not w.draining and w.busy < w.slots for w in self.workers.values())
 

@@ -9,7 +9,7 @@ from typing import Any
 from effectd_server.store._base import ChangeListener
 from effectd_server.store.journal import EFFECT_COLUMNS, EffectRow, effect_row_from
 from effectd_server.store.postgres._backend import CHANNEL, PostgresBackend, Retry
-from effectd_server.store.workers import Delivery, DeliveryClaim, Recording, lease_token
+from effectd_server.store.workers import Delivery, DeliveryClaim, EffectOffered, Recording, lease_token
 
 __all__ = ["PostgresWorkersStore"]
 
@@ -32,7 +32,22 @@ def _unpack(r: Any) -> tuple[EffectRow, int, int]:
     return effect_row_from(r), int(r[15]), int(r[16])
 
 
+# Notification tag of this capability: an effect for another replica's workers.
+_DECODERS = {"w": lambda d: EffectOffered(str(d["c"]), str(d["r"]), str(d["x"]))}
+
+_OFFER_INSERT = f"""
+INSERT INTO effect_journal (scope_json, replay_key, seq, envelope_hash, kind, envelope_pb, status,
+                            lease_expires_at_ms, created_at_ms, updated_at_ms)
+SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, $4, $5, 'in_progress', 0, $6, $6
+FROM effect_journal WHERE scope_json = $1
+ON CONFLICT (scope_json, replay_key) DO NOTHING
+RETURNING {_COLUMNS}
+"""
+
+
 class PostgresWorkersStore:
+    shared = True
+
     def __init__(self, backend: PostgresBackend) -> None:
         self._db = backend
 
@@ -40,7 +55,56 @@ class PostgresWorkersStore:
         """Nothing is kept beside the database."""
 
     def set_listener(self, listener: ChangeListener) -> None:
-        """Finished rows are announced with the journal's tag; the journal wakes its waiters."""
+        """Offers from other replicas; finished rows are announced with the journal's tag (its waiters)."""
+        self._db.listen(_DECODERS, listener)
+
+    async def offer_effect(self, claim: DeliveryClaim, options_json: str, now_ms: int) -> Delivery:
+        payload = self._db.payload({"t": "w", "c": claim.scope_json, "r": claim.replay_key, "x": options_json})
+
+        async def run(conn: Any) -> Delivery:
+            found = await conn.fetchrow(
+                f"SELECT {_COLUMNS} FROM effect_journal WHERE scope_json = $1 AND replay_key = $2 FOR UPDATE",
+                claim.scope_json,
+                claim.replay_key,
+            )
+            if found is None:
+                await conn.execute(
+                    "SELECT pg_advisory_xact_lock($1, hashtext($2))", _SCOPE_LOCK_CLASS, claim.scope_json
+                )
+                found = await conn.fetchrow(
+                    _OFFER_INSERT,
+                    claim.scope_json,
+                    claim.replay_key,
+                    claim.envelope_hash,
+                    claim.kind,
+                    claim.envelope_pb,
+                    now_ms,
+                )
+                if found is None:
+                    raise Retry("the journal row appeared meanwhile")
+            row, token, deliveries = _unpack(found)
+            if row.envelope_hash != claim.envelope_hash:
+                return Delivery("conflict", row, token, deliveries)
+            if row.status != "in_progress":
+                return Delivery("recorded", row, token, deliveries)
+            if row.lease_token is not None and row.lease_expires_at_ms > now_ms:
+                return Delivery("busy", row, token, deliveries)
+            await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
+            return Delivery("assigned", row, token, deliveries)
+
+        return await self._db.run("offer_effect", run, transaction=True, retry_unique=True)
+
+    async def withdraw_offer(self, scope_json: str, replay_key: str) -> bool:
+        async def run(conn: Any) -> bool:
+            deleted = await conn.fetchrow(
+                "DELETE FROM effect_journal WHERE scope_json = $1 AND replay_key = $2 AND status = 'in_progress'"
+                " AND lease_token IS NULL AND fencing_token = 0 RETURNING 1",
+                scope_json,
+                replay_key,
+            )
+            return deleted is not None
+
+        return await self._db.run("withdraw_offer", run)
 
     async def claim_delivery(self, claim: DeliveryClaim, now_ms: int) -> Delivery:
         expires = now_ms + claim.lease_ttl_ms

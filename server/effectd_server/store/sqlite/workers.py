@@ -22,8 +22,17 @@ def _row(conn: sqlite3.Connection, scope_json: str, replay_key: str) -> tuple[Ef
 
 
 class SqliteWorkersStore:
+    shared = False
+    """One server per file: there is no other replica to offer an effect to."""
+
     def __init__(self, backend: SqliteBackend) -> None:
         self._db = backend
+
+    async def offer_effect(self, claim: DeliveryClaim, options_json: str, now_ms: int) -> Delivery:
+        raise NotImplementedError("a SQLite store has no other replicas")
+
+    async def withdraw_offer(self, scope_json: str, replay_key: str) -> bool:
+        raise NotImplementedError("a SQLite store has no other replicas")
 
     async def open(self) -> None:
         """Nothing is kept beside the database."""
