@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
+
 from effectd_server.store._base import ChangeListener
 from effectd_server.store.journal import EFFECT_COLUMNS, EffectRow, effect_row_from
 from effectd_server.store.postgres._backend import CHANNEL, PostgresBackend, Retry
@@ -108,6 +110,31 @@ class PostgresWorkersStore:
 
     async def claim_delivery(self, claim: DeliveryClaim, now_ms: int) -> Delivery:
         expires = now_ms + claim.lease_ttl_ms
+
+        async def insert_alone(conn: Any) -> tuple[bool, Delivery | None]:
+            """A new row without any lock (the common case); (True, None) when a concurrent insert in the
+            scope took the same seq, (False, None) when the row exists."""
+            try:
+                created = await conn.fetchrow(
+                    _INSERT,
+                    claim.scope_json,
+                    claim.replay_key,
+                    claim.envelope_hash,
+                    claim.kind,
+                    claim.envelope_pb,
+                    claim.worker_id,
+                    lease_token(claim.worker_id, 1),
+                    expires,
+                    now_ms,
+                )
+            except asyncpg.UniqueViolationError:
+                return True, None
+            return False, None if created is None else Delivery("assigned", effect_row_from(created), 1, 1)
+
+        if claim.expected_token is None:
+            _contended, fresh = await self._db.run("claim_delivery", insert_alone)
+            if fresh is not None:
+                return fresh
 
         async def run(conn: Any) -> Delivery:
             found = await conn.fetchrow(
