@@ -43,6 +43,7 @@ from _common import (
     emit,
     environment,
     free_port,
+    fresh_schema,
     latency_summary_ms,
     log,
     new_channel,
@@ -253,8 +254,11 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         log("hand-off (non-durable, Celery-style)")
         bare = await bench_handoff(args, folder, spawn)
         log(f"hand-off: p50 {bare['sequential']['p50_ms']} ms, {bare['per_s']}/s")
-        effectd = await bench_effectd(args, folder, spawn)
-        redelivery = await bench_redelivery(args, folder, spawn)
+        async with contextlib.AsyncExitStack() as stack:
+            if args.store:  # a schema of its own, dropped at the end
+                args.store = await stack.enter_async_context(fresh_schema(args.store))
+            effectd = await bench_effectd(args, folder, spawn)
+            redelivery = await bench_redelivery(args, folder, spawn)
     p50 = effectd["sequential"]["p50_ms"]
     p99 = effectd["sequential"]["p99_ms"]
     per_s = effectd["throughput"]["per_s"]
@@ -283,7 +287,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--store", help="a PostgreSQL URL (default: SQLite in a temporary folder)")
+    parser.add_argument(
+        "--store", help="a PostgreSQL URL, run on a fresh schema dropped after (default: SQLite in a temporary folder)"
+    )
     parser.add_argument("--iterations", type=int, default=1000, help="sequential round trips")
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=3.0, help="each throughput measurement")
