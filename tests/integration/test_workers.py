@@ -34,7 +34,7 @@ from effectd._effects import (
 )
 from effectd._errors import ConflictError, LeaseLostError, NotFoundError, ResourceExhaustedError, UnavailableError
 from effectd._lineage import PreparedToolCall
-from effectd._rpc import Rpc
+from effectd._rpc import Rpc, error_from_rpc
 from effectd._worker import ProviderRateLimited, RemoteWorkers, Worker, WorkerContext
 from effectd.v1 import workers_pb2 as wpb
 from effectd.v1 import workers_pb2_grpc as wpb_grpc
@@ -731,3 +731,46 @@ async def test_hard_affinity_waits_for_the_sessions_worker(rpc: Rpc, controller:
         await first
         await second
     assert ran_on["h2"] == ran_on["h1"]
+
+
+@pytest.mark.parametrize(
+    ("first", "code"),
+    [
+        (wpb.WorkerMessage(heartbeat=wpb.WorkerHeartbeat()), "invalid_request"),
+        (wpb.WorkerMessage(register=wpb.WorkerRegister(slots=1)), "invalid_request"),
+        (wpb.WorkerMessage(register=wpb.WorkerRegister(worker_id="w", slots=0)), "value_out_of_range"),
+        (wpb.WorkerMessage(register=wpb.WorkerRegister(worker_id="w", slots=1)), "invalid_request"),
+        (
+            wpb.WorkerMessage(
+                register=wpb.WorkerRegister(worker_id="w", slots=1, capabilities=[wpb.Capability(kind=0)])
+            ),
+            "invalid_request",
+        ),
+        (
+            wpb.WorkerMessage(
+                register=wpb.WorkerRegister(
+                    worker_id="w", slots=1, capabilities=[wpb.Capability(kind=kind_to_proto("sleep"))]
+                )
+            ),
+            "invalid_request",
+        ),
+        (
+            wpb.WorkerMessage(
+                register=wpb.WorkerRegister(
+                    worker_id="w",
+                    slots=1,
+                    heartbeat_interval_ms=5,
+                    capabilities=[wpb.Capability(kind=kind_to_proto("tool_call"), name="t")],
+                )
+            ),
+            "value_out_of_range",
+        ),
+    ],
+)
+async def test_a_bad_registration_is_refused_with_a_code(rpc: Rpc, first: wpb.WorkerMessage, code: str) -> None:
+    call = rpc.stub(wpb_grpc.WorkersStub).Connect()
+    await call.write(first)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call.read()
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_from_rpc(caught.value).code == code

@@ -40,10 +40,9 @@ log = logging.getLogger("effectd.workers")
 pb = workers_pb2
 Context = Any
 
-_SERVER_RUN_KINDS = frozenset({"", "sleep", "await_event", "process"})
+_SERVER_RUN_KINDS = frozenset({"sleep", "await_event", "process"})
 _MAX_SLOTS = 100_000
 _MIN_HEARTBEAT_MS = 100
-_MAX_HEARTBEAT_MS = 3_600_000
 
 
 _SCOPES: dict[str, scope_pb2.ExecutionScope] = {}
@@ -200,13 +199,15 @@ class WorkersServicer:
         slots = in_range("slots", register.slots, 1, _MAX_SLOTS)
         heartbeat_ms = register.heartbeat_interval_ms
         if heartbeat_ms:
-            in_range("heartbeat_interval_ms", heartbeat_ms, _MIN_HEARTBEAT_MS, _MAX_HEARTBEAT_MS)
+            in_range("heartbeat_interval_ms", heartbeat_ms, _MIN_HEARTBEAT_MS, MAX_HEARTBEAT_MS)
         capabilities = []
         for item in register.capabilities:
             capability = capability_from_proto(item)
+            if not capability.kind:
+                raise InvalidArgumentError("invalid_request", "a capability needs an effect kind")
             if capability.kind in _SERVER_RUN_KINDS:
                 raise InvalidArgumentError(
-                    "invalid_request", f"a worker cannot offer effect kind {item.kind}: the server runs it"
+                    "invalid_request", f"a worker cannot offer effect kind {capability.kind}: the server runs it"
                 )
             check_id("capability name", capability.name, limit)
             check_id("capability version", capability.version, limit)
@@ -321,7 +322,7 @@ class WorkersServicer:
                 return
             if which == "rate_limited":
                 limited = result.rate_limited
-                retry_ms = in_range("rate_limited.retry_after_ms", limited.retry_after_ms, 1, _MAX_HEARTBEAT_MS)
+                retry_ms = in_range("rate_limited.retry_after_ms", limited.retry_after_ms, 1, MAX_HEARTBEAT_MS)
                 reason = (
                     f"the provider's rate limit ({limited.reason})" if limited.reason else "the provider's rate limit"
                 )
