@@ -14,6 +14,7 @@ import grpc
 import pytest
 from effectd import TurnScope
 from effectd._controller import ExecutorError, LocalExecutor, RemoteEffectController
+from effectd._convert_effect_controller import execute_request
 from effectd._convert_envelope import outcome_to_proto
 from effectd._convert_scope import scope_to_proto
 from effectd._convert_workers import kind_to_proto
@@ -36,6 +37,7 @@ from effectd._errors import ConflictError, LeaseLostError, NotFoundError, Resour
 from effectd._lineage import PreparedToolCall
 from effectd._rpc import Rpc, error_from_rpc
 from effectd._worker import ProviderRateLimited, RemoteWorkers, Worker, WorkerContext
+from effectd.v1 import effect_controller_pb2_grpc as pb_grpc
 from effectd.v1 import workers_pb2 as wpb
 from effectd.v1 import workers_pb2_grpc as wpb_grpc
 from effectd_server import RunningServer
@@ -476,6 +478,7 @@ async def test_server_routing_rules_delegate_without_the_runtime_asking(start_se
 
         @worker.tool("search")
         async def search(args: Any, ctx: WorkerContext) -> Any:
+            await ctx.progress("halfway")
             return "from the worker"
 
         def never(_: Any) -> Any:
@@ -483,7 +486,13 @@ async def test_server_routing_rules_delegate_without_the_runtime_asking(start_se
 
         async with running(worker):
             outcome = await controller.execute_effect(SCOPE, tool("search", "rr1"), LocalExecutor.runner(never))
+            # The raw stream shows the live progress of a routed effect too.
+            call = rpc.stub(pb_grpc.EffectControllerStub).Execute(
+                execute_request(SCOPE, tool("search", "rr2"), owner_id="raw")
+            )
+            events = [response.WhichOneof("event") async for response in call]
         assert tool_output(outcome) == "from the worker"
+        assert events == ["progress", "outcome"]
 
 
 async def test_a_concurrency_key_and_a_rate_limit_hold_under_load(start_server: Any) -> None:

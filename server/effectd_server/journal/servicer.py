@@ -148,7 +148,9 @@ class EffectControllerServicer:
             else None
         )
         delegate = _delegate_options(request)
-        feed = _ProgressFeed() if delegate is not None else None
+        delegator = self._journal.delegator
+        delegated = delegate is not None or (delegator is not None and delegator.routes(envelope, None))
+        feed = _ProgressFeed() if delegated else None
         running = asyncio.ensure_future(
             self._journal.execute(
                 scope,
