@@ -58,3 +58,23 @@ async def test_an_effect_on_one_replica_runs_on_a_worker_of_the_other_and_is_rec
     assert sorted(runs) == [f"x{i}" for i in range(5)]
     assert sorted(r.replay_key for r in records) == [f"x{i}" for i in range(5)]
     assert all(r.status.value == "completed" for r in records)
+
+
+async def test_live_progress_crosses_replicas_in_order_before_the_outcome() -> None:
+    async with two_replicas() as (replica_a, replica_b):
+        async with await Rpc.connect(replica_a.target) as rpc_a, await Rpc.connect(replica_b.target) as rpc_b:
+            worker = Worker(rpc_b, worker_id="on-b", heartbeat_interval=0.2)
+
+            @worker.durable_step("bill")
+            async def bill(value: Any, ctx: WorkerContext) -> Any:
+                for line in ("one", "two", "three"):
+                    await ctx.progress(line)
+                return "billed"
+
+            seen: list[Any] = []
+            async with running(worker):
+                outcome = await RemoteEffectController(rpc_a).execute_effect(
+                    SCOPE, step("bill", "p1"), LocalExecutor.remote(on_progress=seen.append)
+                )
+    assert into_durable_step(outcome) == "billed"
+    assert seen == ["one", "two", "three"]

@@ -18,6 +18,7 @@ __all__ = [
     "DeliveryClaim",
     "DeliveryStatus",
     "EffectOffered",
+    "ProgressAnnounced",
     "Recording",
     "WorkersStore",
     "lease_token",
@@ -76,6 +77,15 @@ class EffectOffered:
     options_json: str
 
 
+@dataclass(frozen=True, slots=True)
+class ProgressAnnounced:
+    """Live progress of an effect another replica's worker runs for a runtime here (PostgreSQL only)."""
+
+    scope_json: str
+    replay_key: str
+    value_json: str
+
+
 class WorkersStore(Protocol):
     shared: bool
     """Several servers share this store (PostgreSQL): an effect no worker here can run is offered to the
@@ -84,7 +94,7 @@ class WorkersStore(Protocol):
     async def open(self) -> None: ...
 
     def set_listener(self, listener: ChangeListener) -> None:
-        """Receive EffectOffered from other replicas."""
+        """Receive EffectOffered and ProgressAnnounced from other replicas."""
 
     async def offer_effect(self, claim: DeliveryClaim, options_json: str, now_ms: int) -> Delivery:
         """Write the row unleased if it is new (`assigned` with token 0) and announce it to the other
@@ -92,6 +102,9 @@ class WorkersStore(Protocol):
 
     async def withdraw_offer(self, scope_json: str, replay_key: str) -> bool:
         """Delete an offered row nobody ever took (no outcome, never leased): nothing stays journaled."""
+
+    async def announce_progress(self, scope_json: str, replay_key: str, value_json: str) -> None:
+        """Tell the other replicas an offered effect's live progress (not stored)."""
 
     async def claim_delivery(self, claim: DeliveryClaim, now_ms: int) -> Delivery:
         """Atomically: the recorded row, a hash conflict, busy (a live lease, or a redelivery whose token

@@ -12,13 +12,15 @@ told it was evicted.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from effectd._convert_envelope import envelope_from_proto
 from effectd._effects import (
@@ -40,7 +42,7 @@ from effectd_server.config import WorkersConfig
 from effectd_server.journal.core import Journal, Recorded, decode_outcome, now_ms
 from effectd_server.journal.executors import DelegatedCall, DelegateOptions
 from effectd_server.store.journal import EffectRow
-from effectd_server.store.workers import DeliveryClaim, EffectOffered, WorkersStore
+from effectd_server.store.workers import Delivery, DeliveryClaim, EffectOffered, ProgressAnnounced, WorkersStore
 from effectd_server.workers.limits import Limits, tokens_used
 from effectd_server.workers.registry import AssignmentKey, ConnectedWorker, Match, Registry, no_worker_available
 
@@ -163,6 +165,7 @@ class Dispatcher:
         self.config = config
         self.limits = Limits(config.limits)
         self._offers: set[asyncio.Task[None]] = set()
+        self._flushes: dict[tuple[str, str], Callable[[], Awaitable[None]]] = {}
         self._watchers: dict[tuple[str, str], list[Callable[[str | Recorded], None]]] = {}
         """Callers following an effect's progress (WatchProgress), by (scope_json, replay_key)."""
         self._sweeper: asyncio.Task[None] | None = None
@@ -330,6 +333,22 @@ class Dispatcher:
                 f"runtime effect replay key {call.replay_key!r} in scope {call.scope_json} was reused"
                 f" with a different envelope hash: recorded {row.envelope_hash}, new {call.envelope_hash}",
             )
+        progress = call.progress
+        stop_watching = None
+        if progress is not None:
+            # The worker's replica forwards its live progress (notifications), in order.
+            stop_watching = self.watch(
+                call.scope_json, call.replay_key, lambda value: progress(value) if isinstance(value, str) else None
+            )
+        try:
+            return await self._wait_elsewhere(call, match, offered, schedule_s)
+        finally:
+            if stop_watching is not None:
+                stop_watching()
+
+    async def _wait_elsewhere(
+        self, call: DelegatedCall, match: Match, offered: Delivery, schedule_s: float
+    ) -> Recorded:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + schedule_s
         while True:
@@ -356,11 +375,44 @@ class Dispatcher:
             )
 
     def on_store_event(self, event: object) -> None:
-        """Another replica offers an effect: take it if a worker here runs it."""
+        """Another replica offers an effect (take it if a worker here runs it), or tells the live progress
+        of one it took for a runtime here."""
         if isinstance(event, EffectOffered):
-            task = asyncio.get_running_loop().create_task(self._take_offer(event))
-            self._offers.add(task)
-            task.add_done_callback(self._offers.discard)
+            self._own(self._take_offer(event))
+        elif isinstance(event, ProgressAnnounced):
+            self._tell_watchers(AssignmentKey(event.scope_json, event.replay_key, 0), event.value_json)
+
+    def _own(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._offers.add(task)
+        task.add_done_callback(self._offers.discard)
+
+    def _announcer(self, scope_json: str, replay_key: str) -> Callable[[str], None]:
+        """Send an offered effect's live progress to the replica that offered it, in order; its result is
+        recorded (and announced) only after the progress before it was sent (`result` flushes)."""
+        pending: collections.deque[str] = collections.deque()
+        sending: list[asyncio.Task[None]] = []
+
+        async def drain() -> None:
+            while pending:
+                try:
+                    await self._store.announce_progress(scope_json, replay_key, pending.popleft())
+                except EffectdError as exc:
+                    log.info("live progress of %r was not forwarded: %s", replay_key, exc)
+
+        def announce(value_json: str) -> None:
+            pending.append(value_json)
+            if not sending or sending[0].done():
+                sending[:] = [asyncio.get_running_loop().create_task(drain())]
+                self._offers.add(sending[0])
+                sending[0].add_done_callback(self._offers.discard)
+
+        async def flush() -> None:
+            if sending and not sending[0].done():
+                await asyncio.shield(sending[0])
+
+        self._flushes[(scope_json, replay_key)] = flush
+        return announce
 
     async def _take_offer(self, event: EffectOffered) -> None:
         row = await self._journal.store.get_effect(event.scope_json, event.replay_key)
@@ -371,13 +423,16 @@ class Dispatcher:
         capability = options.capability if options else ""
         if not self.registry.offers(envelope_match(envelope, capability, options.version if options else "")):
             return
+        announce = self._announcer(event.scope_json, event.replay_key)
         call = DelegatedCall(
-            event.scope_json, event.replay_key, row.envelope_hash, envelope, row.envelope_pb, options, None
+            event.scope_json, event.replay_key, row.envelope_hash, envelope, row.envelope_pb, options, announce
         )
         try:
             await self.run(call, offered=True)
         except EffectdError as exc:
             log.info("an offered effect %r did not run here: %s", event.replay_key, exc)
+        finally:
+            self._flushes.pop((event.scope_json, event.replay_key), None)
 
     async def _deliver(
         self, call: DelegatedCall, worker: ConnectedWorker, capability: int, token: int, attempt: int
@@ -450,6 +505,9 @@ class Dispatcher:
     ) -> ResultAnswer:
         """Record a worker's result by compare-and-set on its token."""
         error_json = None if error is None else json.dumps({"code": error[0], "message": error[1]})
+        flush = self._flushes.get((key.scope_json, key.replay_key))
+        if flush is not None:
+            await flush()  # the offering replica hears the progress before the record
         recording = await self._store.record_result(
             key.scope_json, key.replay_key, worker.worker_id, key.fencing_token, outcome_pb, error_json, now_ms()
         )

@@ -10,8 +10,15 @@ import asyncpg
 
 from effectd_server.store._base import ChangeListener
 from effectd_server.store.journal import EFFECT_COLUMNS, EffectRow, effect_row_from
-from effectd_server.store.postgres._backend import CHANNEL, PostgresBackend, Retry
-from effectd_server.store.workers import Delivery, DeliveryClaim, EffectOffered, Recording, lease_token
+from effectd_server.store.postgres._backend import CHANNEL, PostgresBackend, Retry, dumps_compact, fits
+from effectd_server.store.workers import (
+    Delivery,
+    DeliveryClaim,
+    EffectOffered,
+    ProgressAnnounced,
+    Recording,
+    lease_token,
+)
 
 __all__ = ["PostgresWorkersStore"]
 
@@ -34,8 +41,11 @@ def _unpack(r: Any) -> tuple[EffectRow, int, int]:
     return effect_row_from(r), int(r[15]), int(r[16])
 
 
-# Notification tag of this capability: an effect for another replica's workers.
-_DECODERS = {"w": lambda d: EffectOffered(str(d["c"]), str(d["r"]), str(d["x"]))}
+# Notification tags of this capability: an effect offered to the other replicas (wo), its live progress (wp).
+_DECODERS = {
+    "wo": lambda d: EffectOffered(str(d["c"]), str(d["r"]), str(d["x"])),
+    "wp": lambda d: ProgressAnnounced(str(d["c"]), str(d["r"]), str(d["v"])),
+}
 
 _OFFER_INSERT = f"""
 INSERT INTO effect_journal (scope_json, replay_key, seq, envelope_hash, kind, envelope_pb, status,
@@ -61,7 +71,7 @@ class PostgresWorkersStore:
         self._db.listen(_DECODERS, listener)
 
     async def offer_effect(self, claim: DeliveryClaim, options_json: str, now_ms: int) -> Delivery:
-        payload = self._db.payload({"t": "w", "c": claim.scope_json, "r": claim.replay_key, "x": options_json})
+        payload = self._db.payload({"t": "wo", "c": claim.scope_json, "r": claim.replay_key, "x": options_json})
 
         async def run(conn: Any) -> Delivery:
             found = await conn.fetchrow(
@@ -95,6 +105,17 @@ class PostgresWorkersStore:
             return Delivery("assigned", row, token, deliveries)
 
         return await self._db.run("offer_effect", run, transaction=True, retry_unique=True)
+
+    async def announce_progress(self, scope_json: str, replay_key: str, value_json: str) -> None:
+        # Not through `payload`: progress too large for a notification is dropped, not turned into a resync.
+        payload = dumps_compact({"t": "wp", "c": scope_json, "r": replay_key, "v": value_json})[:-1] + self._db.tail
+        if not fits(payload):
+            return  # the runtime gets the outcome only
+
+        async def run(conn: Any) -> None:
+            await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
+
+        await self._db.run("announce_progress", run)
 
     async def withdraw_offer(self, scope_json: str, replay_key: str) -> bool:
         async def run(conn: Any) -> bool:

@@ -34,6 +34,9 @@ class SqliteWorkersStore:
     async def withdraw_offer(self, scope_json: str, replay_key: str) -> bool:
         raise NotImplementedError("a SQLite store has no other replicas")
 
+    async def announce_progress(self, scope_json: str, replay_key: str, value_json: str) -> None:
+        raise NotImplementedError("a SQLite store has no other replicas")
+
     async def open(self) -> None:
         """Nothing is kept beside the database."""
 
