@@ -223,7 +223,7 @@ from effectd._scope import (
     key_from_token,
     key_token,
 )
-from effectd._worker import ProviderRateLimited, RemoteWorkers, ResultReceipt, Worker, WorkerContext
+from effectd._worker import DelegatedEffect, ProviderRateLimited, RemoteWorkers, ResultReceipt, Worker, WorkerContext
 
 __all__ = [
     "Accepted",
@@ -245,6 +245,7 @@ __all__ = [
     "ControllerError",
     "CustomWait",
     "DeadlineExceededError",
+    "DelegatedEffect",
     "DirectCommand",
     "DirectOutcome",
     "DurabilityTier",

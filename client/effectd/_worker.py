@@ -31,7 +31,7 @@ from typing import Any
 
 import grpc
 
-from effectd._controller import ExecutorError
+from effectd._controller import ExecutorError, LocalExecutor, RemoteEffectController
 from effectd._convert_envelope import envelope_from_proto, outcome_from_proto, outcome_to_proto
 from effectd._convert_scope import controller_error_from_proto, scope_from_proto, scope_to_proto
 from effectd._convert_workers import (
@@ -63,7 +63,7 @@ from effectd._scope import ExecutionScope
 from effectd.v1 import scope_pb2, workers_pb2
 from effectd.v1 import workers_pb2_grpc as pb_grpc
 
-__all__ = ["ProviderRateLimited", "RemoteWorkers", "ResultReceipt", "Worker", "WorkerContext"]
+__all__ = ["DelegatedEffect", "ProviderRateLimited", "RemoteWorkers", "ResultReceipt", "Worker", "WorkerContext"]
 
 log = logging.getLogger("effectd.worker")
 
@@ -525,6 +525,51 @@ class Worker:
         if not isinstance(outcome, RuntimeEffectOutcome):
             raise ExecutorError("worker_handler_failed", "a handler for any effect must return a RuntimeEffectOutcome")
         return outcome
+
+
+class DelegatedEffect:
+    """An effect a runtime delegated to a worker, followed as it runs:
+
+        effect = DelegatedEffect.start(controller, scope, envelope)
+        async for token in effect.progress():      # live, in order; nothing on a replay
+            ...
+        outcome = await effect.outcome()           # what was journaled
+
+    `start` takes the options of `LocalExecutor.remote` (capability, version, labels, ...).
+    """
+
+    def __init__(self, running: asyncio.Task[RuntimeEffectOutcome], values: asyncio.Queue[Any]) -> None:
+        self._running = running
+        self._values = values
+
+    @classmethod
+    def start(
+        cls, controller: RemoteEffectController, scope: ExecutionScope, envelope: RuntimeEffectEnvelope, **remote: Any
+    ) -> DelegatedEffect:
+        values: asyncio.Queue[Any] = asyncio.Queue()
+        executor = LocalExecutor.remote(on_progress=values.put_nowait, **remote)
+        running = asyncio.create_task(controller.execute_effect(scope, envelope, executor))
+        running.add_done_callback(lambda _: values.put_nowait(_END))
+        return cls(running, values)
+
+    async def progress(self) -> AsyncIterator[JsonValue]:
+        """The handler's progress values until the effect is recorded (none when it is a replay)."""
+        while True:
+            value = await self._values.get()
+            if value is _END:
+                return
+            yield value
+
+    async def outcome(self) -> RuntimeEffectOutcome:
+        """The recorded outcome (or the recorded executor error, raised as ExecutorError)."""
+        return await self._running
+
+    def cancel(self) -> None:
+        """Stop waiting: the worker's handler is cancelled and nothing is recorded."""
+        self._running.cancel()
+
+
+_END = object()
 
 
 class RemoteWorkers:

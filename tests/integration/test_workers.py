@@ -36,7 +36,7 @@ from effectd._effects import (
 from effectd._errors import ConflictError, LeaseLostError, NotFoundError, ResourceExhaustedError, UnavailableError
 from effectd._lineage import PreparedToolCall
 from effectd._rpc import Rpc, error_from_rpc
-from effectd._worker import ProviderRateLimited, RemoteWorkers, Worker, WorkerContext
+from effectd._worker import DelegatedEffect, ProviderRateLimited, RemoteWorkers, Worker, WorkerContext
 from effectd.v1 import effect_controller_pb2_grpc as pb_grpc
 from effectd.v1 import workers_pb2 as wpb
 from effectd.v1 import workers_pb2_grpc as wpb_grpc
@@ -783,3 +783,30 @@ async def test_a_bad_registration_is_refused_with_a_code(rpc: Rpc, first: wpb.Wo
         await call.read()
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error_from_rpc(caught.value).code == code
+
+
+async def test_a_runtime_reads_progress_with_async_for_then_the_outcome(
+    rpc: Rpc, controller: RemoteEffectController
+) -> None:
+    worker = make_worker(rpc, "streaming")
+
+    @worker.llm("openai", "gpt-4.1")
+    async def complete(request: Any, ctx: WorkerContext) -> Any:
+        for token in ["a", "b", "c"]:
+            await ctx.progress(token)
+        return {"text": "abc"}
+
+    envelope = RuntimeEffectEnvelope(
+        RuntimeInvocation.effect(RUNTIME, "llm-async-for", RuntimeEffectKind.LLM_CALL, "llm-async-for"),
+        LlmCallCommand({"model": "gpt-4.1", "provider": "openai", "messages": []}),
+    )
+    async with running(worker):
+        effect = DelegatedEffect.start(controller, SCOPE, envelope)
+        tokens = [token async for token in effect.progress()]
+        outcome = await effect.outcome()
+        replay = DelegatedEffect.start(controller, SCOPE, envelope)
+        replayed_tokens = [token async for token in replay.progress()]
+        assert await replay.outcome() == outcome
+    assert tokens == ["a", "b", "c"]
+    assert replayed_tokens == []
+    assert outcome == LlmCallOutcome(ResultOk({"text": "abc"}), False)

@@ -36,6 +36,7 @@ EXPECTED_ALL = [
     "ControllerError",
     "CustomWait",
     "DeadlineExceededError",
+    "DelegatedEffect",
     "DirectCommand",
     "DirectOutcome",
     "DurabilityTier",
