@@ -223,7 +223,15 @@ from effectd._scope import (
     key_from_token,
     key_token,
 )
-from effectd._worker import DelegatedEffect, ProviderRateLimited, RemoteWorkers, ResultReceipt, Worker, WorkerContext
+from effectd._worker import (
+    DelegatedEffect,
+    ProcessRunContext,
+    ProviderRateLimited,
+    RemoteWorkers,
+    ResultReceipt,
+    Worker,
+    WorkerContext,
+)
 
 __all__ = [
     "Accepted",
@@ -323,6 +331,7 @@ __all__ = [
     "ProcessRecord",
     "ProcessRef",
     "ProcessRegistration",
+    "ProcessRunContext",
     "ProcessRunning",
     "ProcessScope",
     "ProcessSessionDeleteReport",

@@ -33,6 +33,7 @@ import grpc
 
 from effectd._controller import ExecutorError, LocalExecutor, RemoteEffectController
 from effectd._convert_envelope import envelope_from_proto, outcome_from_proto, outcome_to_proto
+from effectd._convert_process import lease_from_proto, process_record_from_proto
 from effectd._convert_scope import controller_error_from_proto, scope_from_proto, scope_to_proto
 from effectd._convert_workers import (
     AssignmentRef,
@@ -55,21 +56,39 @@ from effectd._effects import (
     ToolCallDone,
     ToolCallOutcome,
 )
-from effectd._errors import InvalidArgumentError, UnavailableError
+from effectd._errors import EffectdError, InvalidArgumentError, UnavailableError
 from effectd._journal import RecordedError, RecordedOutcome
 from effectd._lashjson import JsonValue
+from effectd._lease import held_lease
+from effectd._process import (
+    ProcessEventAppendRequest,
+    ProcessEventAppendResult,
+    ProcessLease,
+    ProcessLeaseCompletion,
+    ProcessRecord,
+)
+from effectd._processes import RemoteProcessRegistry
 from effectd._rpc import Rpc, Watchdog, backoff, error_from_rpc, heartbeat_ms
 from effectd._scope import ExecutionScope
 from effectd.v1 import scope_pb2, workers_pb2
 from effectd.v1 import workers_pb2_grpc as pb_grpc
 
-__all__ = ["DelegatedEffect", "ProviderRateLimited", "RemoteWorkers", "ResultReceipt", "Worker", "WorkerContext"]
+__all__ = [
+    "DelegatedEffect",
+    "ProcessRunContext",
+    "ProviderRateLimited",
+    "RemoteWorkers",
+    "ResultReceipt",
+    "Worker",
+    "WorkerContext",
+]
 
 log = logging.getLogger("effectd.worker")
 
 pb = workers_pb2
 
-Handler = Callable[[Any, "WorkerContext"], Awaitable[Any]]
+Handler = Callable[[Any, Any], Awaitable[Any]]
+"""A handler: (the command's input or the envelope, WorkerContext), or (record, ProcessRunContext) for runners."""
 
 
 class ProviderRateLimited(Exception):
@@ -109,6 +128,20 @@ class WorkerContext:
         text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
         self._send(pb.WorkerMessage(progress=pb.WorkerProgress(assignment=self._ref, value=scope_pb2.Json(text=text))))
         await asyncio.sleep(0)
+
+
+@dataclass(slots=True)
+class ProcessRunContext:
+    """What a process runner's handler gets beside the record: the fenced lease (renewed for it) and the
+    registry to append events through."""
+
+    record: ProcessRecord
+    lease: ProcessLease
+    registry: RemoteProcessRegistry
+
+    async def append(self, request: ProcessEventAppendRequest) -> ProcessEventAppendResult:
+        """Append an event to the process (its lease is held while the handler runs)."""
+        return await self.registry.append_event(self.record.id, request)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +238,7 @@ class Worker:
         self._lease_ttl_s = 30.0
         self._stall_s = 30.0
         self._live_call: Any = None
+        self._process_tasks: dict[str, asyncio.Task[None]] = {}
         self.receipts: asyncio.Queue[ResultReceipt] = asyncio.Queue()
         """The server's answer to every result this worker sent, in arrival order."""
         self.completed = 0
@@ -235,6 +269,14 @@ class Worker:
         """`async def fn(request, ctx)` answers `llm_call` effects for `provider`/`model` with an
         LlmResponse (JSON), or returns an `LlmCallOutcome` itself."""
         return self._register(WorkerCapability("llm_call", f"{provider}/{model}", "", slots), "llm")
+
+    def process_runner(self, host_profile_id: str) -> Callable[[Handler], Handler]:
+        """`async def fn(record, ctx) -> ProcessAwaitOutput | None` runs the non-terminal processes of
+        `host_profile_id` the server gives this worker, each under a fenced process lease renewed for it.
+        Its output completes the process; a dead runner's processes go to another runner."""
+        if not host_profile_id:
+            raise ValueError("a process runner needs a host profile id")
+        return self._register(WorkerCapability("process", host_profile_id), "process")
 
     def handler(self, kind: str, name: str = "", *, version: str = "", slots: int = 0) -> Callable[[Handler], Handler]:
         """`async def fn(envelope, ctx) -> RuntimeEffectOutcome` for any effect of `kind` (and `name`)."""
@@ -284,6 +326,8 @@ class Worker:
             for running in list(self._running.values()):
                 if running.task is not None:
                     running.task.cancel()
+            for task in list(self._process_tasks.values()):
+                task.cancel()
 
     def _register_message(self) -> workers_pb2.WorkerMessage:
         return pb.WorkerMessage(
@@ -400,6 +444,8 @@ class Worker:
                     running.task.cancel(notice.reason or which)
         elif which == "drain":
             self.drain()
+        elif which == "run_process":
+            self._start_process(message.run_process)
 
     def _handler_for(self, envelope: RuntimeEffectEnvelope) -> _Registered | None:
         command = envelope.command
@@ -439,6 +485,47 @@ class Worker:
         running = _Running(context, ref)
         self._running[_slot_key(ref)] = running
         running.task = asyncio.create_task(self._run_handler(running, ref))
+
+    def _start_process(self, run: workers_pb2.RunProcess) -> None:
+        record = process_record_from_proto(run.record)
+        lease = lease_from_proto(run.lease)
+        running = self._process_tasks.get(record.id)
+        if running is not None and not running.done():
+            return  # re-claimed for this worker (a reconnect): it is running already
+        handler = next(
+            (
+                h
+                for h in self._handlers
+                if h.shape == "process" and h.capability.name == record.provenance.host_profile_id
+            ),
+            None,
+        )
+        if handler is None:
+            return
+        task = asyncio.create_task(self._run_process(handler, record, lease))
+        self._process_tasks[record.id] = task
+
+    async def _run_process(self, handler: _Registered, record: ProcessRecord, lease: ProcessLease) -> None:
+        registry = RemoteProcessRegistry(self.rpc)
+        context = ProcessRunContext(record, lease, registry)
+        ttl_ms = max(1, lease.expires_at_epoch_ms - lease.claimed_at_epoch_ms)
+
+        async def renew() -> int:
+            context.lease = await registry.renew_process_lease(context.lease, ttl_ms)
+            return context.lease.expires_at_epoch_ms
+
+        try:
+            async with held_lease(renew, ttl_ms / 1000, description=f"the lease on process {record.id!r}") as held:
+                output = await held.run(handler.handler(record, context))
+                if output is not None:
+                    await registry.complete_process(record.id, output)
+            await registry.complete_process_lease(ProcessLeaseCompletion.from_lease(context.lease))
+        except (EffectdError, asyncio.CancelledError) as exc:
+            log.info("process %r stopped on worker %s: %s", record.id, self.worker_id, exc)
+        except Exception:
+            log.exception("process runner for %r failed", record.id)
+        finally:
+            self._process_tasks.pop(record.id, None)
 
     def _send(self, message: workers_pb2.WorkerMessage) -> None:
         session = self._session

@@ -35,8 +35,26 @@ from effectd._effects import (
 )
 from effectd._errors import ConflictError, LeaseLostError, NotFoundError, ResourceExhaustedError, UnavailableError
 from effectd._lineage import PreparedToolCall
+from effectd._process import (
+    ExternalProcessInput,
+    HostOriginator,
+    ProcessAwaitSuccess,
+    ProcessEventAppendRequest,
+    ProcessEventType,
+    ProcessProvenance,
+    ProcessRecord,
+    ProcessRegistration,
+)
+from effectd._processes import RemoteProcessRegistry
 from effectd._rpc import Rpc, error_from_rpc
-from effectd._worker import DelegatedEffect, ProviderRateLimited, RemoteWorkers, Worker, WorkerContext
+from effectd._worker import (
+    DelegatedEffect,
+    ProcessRunContext,
+    ProviderRateLimited,
+    RemoteWorkers,
+    Worker,
+    WorkerContext,
+)
 from effectd.v1 import effect_controller_pb2_grpc as pb_grpc
 from effectd.v1 import workers_pb2 as wpb
 from effectd.v1 import workers_pb2_grpc as wpb_grpc
@@ -810,3 +828,48 @@ async def test_a_runtime_reads_progress_with_async_for_then_the_outcome(
     assert tokens == ["a", "b", "c"]
     assert replayed_tokens == []
     assert outcome == LlmCallOutcome(ResultOk({"text": "abc"}), False)
+
+
+async def test_processes_run_on_a_runner_worker_and_move_when_it_dies(rpc: Rpc) -> None:
+    registry = RemoteProcessRegistry(rpc)
+    first = make_worker(rpc, "runner-a")
+    second = make_worker(rpc, "runner-b")
+    started: list[tuple[str, str, int]] = []
+    release = asyncio.Event()
+
+    def bind(name: str) -> Callable[[Any, Any], Awaitable[Any]]:
+        async def run(record: ProcessRecord, ctx: ProcessRunContext) -> Any:
+            started.append((name, record.id, ctx.lease.fencing_token))
+            await ctx.append(ProcessEventAppendRequest(event_type="progress", payload={"by": name}))
+            if name == "runner-a":
+                await asyncio.sleep(60)  # dies holding it
+            await release.wait()
+            return ProcessAwaitSuccess({"done_by": name})
+
+        return run
+
+    first.process_runner("batch-host")(bind("runner-a"))
+    second.process_runner("batch-host")(bind("runner-b"))
+    await registry.register_process(
+        ProcessRegistration(
+            id="proc-1",
+            input=ExternalProcessInput(),
+            event_types=(ProcessEventType(name="progress"),),
+            provenance=ProcessProvenance(HostOriginator(), "batch-host"),
+        )
+    )
+    async with running(first) as first_task:
+        for _ in range(500):
+            if started:
+                break
+            await asyncio.sleep(0.01)
+        assert started[0][:2] == ("runner-a", "proc-1")
+        first_task.cancel()  # the runner dies (its stream ends, its lease runs out)
+    async with running(second):
+        release.set()
+        output = await asyncio.wait_for(registry.await_process("proc-1"), 30)
+    assert output == ProcessAwaitSuccess({"done_by": "runner-b"})
+    assert [s[0] for s in started] == ["runner-a", "runner-b"]
+    assert started[1][2] > started[0][2]  # the second runner's lease fences the first
+    events = await registry.events_after("proc-1", 0)
+    assert [e.payload for e in events if e.event_type == "progress"] == [{"by": "runner-a"}, {"by": "runner-b"}]

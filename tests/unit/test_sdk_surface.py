@@ -114,6 +114,7 @@ EXPECTED_ALL = [
     "ProcessRecord",
     "ProcessRef",
     "ProcessRegistration",
+    "ProcessRunContext",
     "ProcessRunning",
     "ProcessScope",
     "ProcessSessionDeleteReport",

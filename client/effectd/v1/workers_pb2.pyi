@@ -1,6 +1,7 @@
 from effectd.v1 import await_events_pb2 as _await_events_pb2
 from effectd.v1 import effect_controller_pb2 as _effect_controller_pb2
 from effectd.v1 import envelope_pb2 as _envelope_pb2
+from effectd.v1 import process_pb2 as _process_pb2
 from effectd.v1 import scope_pb2 as _scope_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -192,7 +193,7 @@ class Drain(_message.Message):
     def __init__(self) -> None: ...
 
 class ServerMessage(_message.Message):
-    __slots__ = ("registered", "heartbeat", "assign", "cancel", "evicted", "result_ack", "lease_extended", "drain")
+    __slots__ = ("registered", "heartbeat", "assign", "cancel", "evicted", "result_ack", "lease_extended", "drain", "run_process")
     REGISTERED_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     ASSIGN_FIELD_NUMBER: _ClassVar[int]
@@ -201,6 +202,7 @@ class ServerMessage(_message.Message):
     RESULT_ACK_FIELD_NUMBER: _ClassVar[int]
     LEASE_EXTENDED_FIELD_NUMBER: _ClassVar[int]
     DRAIN_FIELD_NUMBER: _ClassVar[int]
+    RUN_PROCESS_FIELD_NUMBER: _ClassVar[int]
     registered: Registered
     heartbeat: _await_events_pb2.Heartbeat
     assign: Assign
@@ -209,7 +211,16 @@ class ServerMessage(_message.Message):
     result_ack: ResultAck
     lease_extended: LeaseExtended
     drain: Drain
-    def __init__(self, registered: _Optional[_Union[Registered, _Mapping]] = ..., heartbeat: _Optional[_Union[_await_events_pb2.Heartbeat, _Mapping]] = ..., assign: _Optional[_Union[Assign, _Mapping]] = ..., cancel: _Optional[_Union[Cancel, _Mapping]] = ..., evicted: _Optional[_Union[Evicted, _Mapping]] = ..., result_ack: _Optional[_Union[ResultAck, _Mapping]] = ..., lease_extended: _Optional[_Union[LeaseExtended, _Mapping]] = ..., drain: _Optional[_Union[Drain, _Mapping]] = ...) -> None: ...
+    run_process: RunProcess
+    def __init__(self, registered: _Optional[_Union[Registered, _Mapping]] = ..., heartbeat: _Optional[_Union[_await_events_pb2.Heartbeat, _Mapping]] = ..., assign: _Optional[_Union[Assign, _Mapping]] = ..., cancel: _Optional[_Union[Cancel, _Mapping]] = ..., evicted: _Optional[_Union[Evicted, _Mapping]] = ..., result_ack: _Optional[_Union[ResultAck, _Mapping]] = ..., lease_extended: _Optional[_Union[LeaseExtended, _Mapping]] = ..., drain: _Optional[_Union[Drain, _Mapping]] = ..., run_process: _Optional[_Union[RunProcess, _Mapping]] = ...) -> None: ...
+
+class RunProcess(_message.Message):
+    __slots__ = ("record", "lease")
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    LEASE_FIELD_NUMBER: _ClassVar[int]
+    record: _process_pb2.ProcessRecord
+    lease: _process_pb2.ProcessLease
+    def __init__(self, record: _Optional[_Union[_process_pb2.ProcessRecord, _Mapping]] = ..., lease: _Optional[_Union[_process_pb2.ProcessLease, _Mapping]] = ...) -> None: ...
 
 class ListWorkersRequest(_message.Message):
     __slots__ = ()

@@ -7,9 +7,11 @@ from __future__ import annotations
 from effectd_server.await_events.core import AwaitEventCore
 from effectd_server.component import Component, ComponentContext
 from effectd_server.journal.core import Journal
+from effectd_server.processes.core import ProcessRegistryCore
 from effectd_server.store.workers import workers_store
 from effectd_server.workers.dispatch import Dispatcher
 from effectd_server.workers.journal_executor import WorkerDelegator
+from effectd_server.workers.process_runners import ProcessRunners
 from effectd_server.workers.registry import Registry
 from effectd_server.workers.servicer import WorkersServicer
 
@@ -27,9 +29,19 @@ def build(context: ComponentContext) -> Component:
     await_events.session_revoked.append(dispatcher.session_revoked)
     context.parts["workers"] = dispatcher
 
+    processes: ProcessRegistryCore | None = context.parts.get("processes")
+    runners = None if processes is None else ProcessRunners(dispatcher.registry, processes)
+
     async def start() -> None:
         await store.open()
         await dispatcher.start()
+        if runners is not None:
+            await runners.start()
 
-    servicer = WorkersServicer(dispatcher, context.streams, limits=context.config.limits)
-    return Component("workers", [("effectd.v1.Workers", servicer)], start=start, stop=dispatcher.stop)
+    async def stop() -> None:
+        if runners is not None:
+            await runners.stop()
+        await dispatcher.stop()
+
+    servicer = WorkersServicer(dispatcher, context.streams, limits=context.config.limits, process_runners=runners)
+    return Component("workers", [("effectd.v1.Workers", servicer)], start=start, stop=stop)

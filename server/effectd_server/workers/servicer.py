@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from effectd._convert_envelope import outcome_to_proto
+from effectd._convert_process import lease_to_proto, process_record_to_proto
 from effectd._convert_scope import controller_error_to_proto, scope_from_proto, scope_to_proto
 from effectd._convert_workers import (
     AssignmentRef,
@@ -31,6 +32,7 @@ from effectd_server.edge.errors import shutting_down
 from effectd_server.edge.streams import Streams
 from effectd_server.journal.core import Recorded, now_ms
 from effectd_server.workers.dispatch import Assignment, Dispatcher, ResultAnswer
+from effectd_server.workers.process_runners import ProcessRunners
 from effectd_server.workers.registry import AssignmentKey, Capability, ConnectedWorker, Outgoing
 
 __all__ = ["WorkersServicer"]
@@ -40,7 +42,7 @@ log = logging.getLogger("effectd.workers")
 pb = workers_pb2
 Context = Any
 
-_SERVER_RUN_KINDS = frozenset({"sleep", "await_event", "process"})
+_SERVER_RUN_KINDS = frozenset({"sleep", "await_event"})
 _MAX_SLOTS = 100_000
 _MIN_HEARTBEAT_MS = 100
 
@@ -153,6 +155,11 @@ def _message(item: Outgoing) -> workers_pb2.ServerMessage:
     if what == "lease":
         key, expires = payload
         return pb.ServerMessage(lease_extended=pb.LeaseExtended(assignment=_ref(key), lease_deadline_unix_ms=expires))
+    if what == "run_process":
+        record, lease = payload
+        return pb.ServerMessage(
+            run_process=pb.RunProcess(record=process_record_to_proto(record), lease=lease_to_proto(lease))
+        )
     return pb.ServerMessage(drain=pb.Drain())
 
 
@@ -185,8 +192,16 @@ def _finished(tasks: set[asyncio.Task[None]]) -> Any:
 
 
 class WorkersServicer:
-    def __init__(self, dispatcher: Dispatcher, streams: Streams, *, limits: LimitsConfig) -> None:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        streams: Streams,
+        *,
+        limits: LimitsConfig,
+        process_runners: ProcessRunners | None = None,
+    ) -> None:
         self._dispatcher = dispatcher
+        self._runners = process_runners
         self._registry = dispatcher.registry
         self._streams = streams
         self._limits = limits
@@ -205,6 +220,10 @@ class WorkersServicer:
             capability = capability_from_proto(item)
             if not capability.kind:
                 raise InvalidArgumentError("invalid_request", "a capability needs an effect kind")
+            if capability.kind == "process" and not capability.name:
+                raise InvalidArgumentError(
+                    "invalid_request", "a process runner capability names the host profile id it runs"
+                )
             if capability.kind in _SERVER_RUN_KINDS:
                 raise InvalidArgumentError(
                     "invalid_request", f"a worker cannot offer effect kind {capability.kind}: the server runs it"
@@ -246,6 +265,8 @@ class WorkersServicer:
             self._dispatcher.worker_lost(previous, "the worker connected again")
             previous.send(("end", None))
         log.info("worker %s connected (%d slots)", worker.worker_id, worker.slots)
+        if self._runners is not None:
+            self._runners.changed()
         yield pb.ServerMessage(
             registered=pb.Registered(
                 worker_id=worker.worker_id,
@@ -278,6 +299,8 @@ class WorkersServicer:
                 task.cancel()
             self._registry.remove(worker)
             self._dispatcher.worker_lost(worker, "the worker's stream ended")
+            if self._runners is not None:
+                self._runners.runner_lost(worker)
             log.info("worker %s disconnected", worker.worker_id)
 
     async def _read(
