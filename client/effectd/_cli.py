@@ -96,7 +96,7 @@ EXIT_STATUSES: tuple[ExitStatus, ...] = (
 )
 """The one exit table: `effectd --help`, the README and the tests read it."""
 
-COMMAND_MODULES: list[str] = ["effectd._cli_admin", "effectd._cli_ops"]
+COMMAND_MODULES: list[str] = ["effectd._cli_admin", "effectd._cli_ops", "effectd._cli_workers"]
 """Modules that add to the command, imported by name. Each may define (all optional):
 
 - `add_global_options(parser)` (or `add_global_flags`): options of every command, added to the top-level

@@ -57,8 +57,13 @@ __all__ = [
 
 # Every RPC of the contract and the one SDK method that calls it (a test walks the descriptors).
 # Plain names are `Client` methods; EffectController RPCs are served by `RemoteEffectController`,
-# Processes RPCs by `RemoteProcessRegistry`.
+# Processes RPCs by `RemoteProcessRegistry`, Workers RPCs by `Worker` (the stream) and `RemoteWorkers`.
 RPC_METHODS: dict[str, str] = {
+    "effectd.v1.Workers/Connect": "Worker.run",
+    "effectd.v1.Workers/ListWorkers": "RemoteWorkers.list_workers",
+    "effectd.v1.Workers/DescribeWorker": "RemoteWorkers.describe_worker",
+    "effectd.v1.Workers/DrainWorker": "RemoteWorkers.drain_worker",
+    "effectd.v1.Workers/WatchProgress": "RemoteWorkers.watch_progress",
     "effectd.v1.EffectController/Describe": "RemoteEffectController.describe",
     "effectd.v1.EffectController/Execute": "RemoteEffectController.execute_effect",
     "effectd.v1.EffectController/Complete": "RemoteEffectController._complete",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -86,11 +87,45 @@ class LocalExecutor:
     `durable_step(fn)` and `runner(fn)` (fn takes the envelope and returns an outcome).
     """
 
-    mode: Literal["unavailable", "sleep", "await_event", "processes", "durable_step", "runner"]
+    mode: Literal["unavailable", "sleep", "await_event", "processes", "durable_step", "runner", "remote"]
     cancel: asyncio.Event | None = None
     deadline: float | None = None
     """For await_event: a time.time() value; when it passes, `timeout` is recorded on the key."""
     fn: Fn | None = None
+    remote_options: RemoteOptions | None = None
+
+    @classmethod
+    def remote(
+        cls,
+        capability: str = "",
+        *,
+        version: str = "",
+        labels: dict[str, str] | None = None,
+        schedule_to_start_timeout: float | None = None,
+        session_affinity: bool = False,
+        hard_affinity: bool = False,
+        on_progress: Callable[[JsonValue], object] | None = None,
+        cancel: asyncio.Event | None = None,
+    ) -> LocalExecutor:
+        """Run the effect on a worker that registered for it (`effectd.Worker`), not here: the server
+        pushes it to a live worker whose capability matches (`capability`, or the tool name, step id or
+        model read from the envelope), records its result, and answers it here like any recorded outcome.
+        `on_progress` receives the handler's live progress, in order, before the outcome (never on a
+        replay). Setting `cancel` pushes a cancel to the worker's handler and records nothing.
+        `session_affinity` prefers the worker that ran the session's previous effect; with
+        `hard_affinity` the effect waits for that worker instead."""
+        if schedule_to_start_timeout is not None and not 0 < schedule_to_start_timeout <= 3600:
+            raise ValueError(f"schedule_to_start_timeout must be in (0, 3600] seconds, got {schedule_to_start_timeout}")
+        options = RemoteOptions(
+            capability,
+            version,
+            dict(labels or {}),
+            schedule_to_start_timeout,
+            session_affinity or hard_affinity,
+            on_progress,
+            hard_affinity,
+        )
+        return cls("remote", cancel=cancel, remote_options=options)
 
     @classmethod
     def unavailable(cls) -> LocalExecutor:
@@ -138,6 +173,8 @@ class LocalExecutor:
             raise _mismatch(f"local await-event options cannot execute {kind} command directly")
         if self.mode == "processes":
             raise _mismatch(f"process executor cannot execute {kind} command directly")
+        if self.mode == "remote":
+            raise _mismatch(f"this effectd cannot delegate {kind} commands to workers")
         assert self.fn is not None
         if self.mode == "durable_step":
             if not isinstance(command, DurableStepCommand):
@@ -147,8 +184,33 @@ class LocalExecutor:
         return outcome
 
 
-def _cancelled(command: RuntimeEffectCommand) -> ExecutorError:
+@dataclass(frozen=True, slots=True)
+class RemoteOptions:
+    """How `LocalExecutor.remote` finds its worker (ExecuteRequest.delegate) and reads its progress."""
+
+    capability: str = ""
+    version: str = ""
+    labels: dict[str, str] | None = None
+    schedule_to_start_timeout: float | None = None
+    session_affinity: bool = False
+    on_progress: Callable[[JsonValue], object] | None = None
+    hard_affinity: bool = False
+
+    def to_proto(self) -> pb.DelegateOptions:
+        return pb.DelegateOptions(
+            capability=self.capability,
+            version=self.version,
+            required_labels=self.labels or {},
+            schedule_to_start_timeout_ms=int((self.schedule_to_start_timeout or 0) * 1000),
+            session_affinity=self.session_affinity,
+            hard_affinity=self.hard_affinity,
+        )
+
+
+def _cancelled(command: RuntimeEffectCommand, remote: bool = False) -> ExecutorError:
     """The error of an effect whose caller set its cancel: nothing was recorded."""
+    if remote:
+        return ExecutorError("runtime_effect_remote_cancelled", "runtime effect delegated to a worker was cancelled")
     if isinstance(command, ProcessEffectCommand):
         return ExecutorError("runtime_effect_process_cancelled", "runtime effect process wait was cancelled")
     return ExecutorError("runtime_effect_sleep_cancelled", "runtime effect sleep was cancelled")
@@ -223,7 +285,12 @@ class RemoteEffectController:
         validate_scope(scope)
         validate_envelope(envelope)
         command = envelope.command
-        cancel = local_executor.cancel if local_executor.mode in ("sleep", "await_event", "processes") else None
+        remote = local_executor.remote_options if local_executor.mode == "remote" else None
+        cancel = (
+            local_executor.cancel if local_executor.mode in ("sleep", "await_event", "processes", "remote") else None
+        )
+        if remote is not None and cancel is not None and cancel.is_set():
+            raise _cancelled(command, remote=True)
         deadline_ms = None
         if isinstance(command, AwaitEventCommand) and local_executor.deadline is not None:
             deadline_ms = int(local_executor.deadline * 1000)
@@ -237,21 +304,30 @@ class RemoteEffectController:
             lease_ttl_ms=int(self.lease_ttl * 1000),
             heartbeat_interval_ms=self._heartbeat_ms,
             await_deadline_unix_ms=deadline_ms,
+            delegate=None if remote is None else remote.to_proto(),
         )
-        answer = await self._execute(request, command, cancel)
+        answer = await self._execute(request, command, cancel, remote)
         if isinstance(answer, EffectLease):
             return await self._run_leased(scope, envelope, local_executor, answer)
         return answer.outcome
 
     async def _execute(
-        self, request: pb.ExecuteRequest, command: RuntimeEffectCommand, cancel: asyncio.Event | None
+        self,
+        request: pb.ExecuteRequest,
+        command: RuntimeEffectCommand,
+        cancel: asyncio.Event | None,
+        remote: RemoteOptions | None = None,
     ) -> RecordedOutcome | EffectLease:
         call = self._stub.Execute(request, metadata=trace_metadata())
         watcher: asyncio.Task[None] | None = None
         if cancel is not None:
             watcher = asyncio.create_task(self._watch_cancel(call, command, cancel))
+        on_progress = None if remote is None else remote.on_progress
         try:
             async for response in call:
+                if on_progress is not None and response.WhichOneof("event") == "progress":
+                    await _maybe_await(on_progress(json.loads(response.progress.value.text)))
+                    continue
                 answer = convert.execute_answer_from_proto(response)
                 if answer is None:
                     continue  # a heartbeat
@@ -262,11 +338,11 @@ class RemoteEffectController:
             task = asyncio.current_task()
             if cancel is not None and cancel.is_set() and task is not None and not task.cancelling():
                 # Our own cancel of the call, not of the caller's task.
-                raise _cancelled(command) from None
+                raise _cancelled(command, remote is not None) from None
             raise
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.CANCELLED and cancel is not None and cancel.is_set():
-                raise _cancelled(command) from None
+                raise _cancelled(command, remote is not None) from None
             raise error_from_rpc(exc) from None
         finally:
             if watcher is not None:

@@ -186,6 +186,7 @@ def execute_request(
     lease_ttl_ms: int = 0,
     heartbeat_interval_ms: int = 0,
     await_deadline_unix_ms: int | None = None,
+    delegate: pb.DelegateOptions | None = None,
 ) -> pb.ExecuteRequest:
     request = pb.ExecuteRequest(
         scope=scope_to_proto(scope),
@@ -197,6 +198,8 @@ def execute_request(
     )
     if await_deadline_unix_ms is not None:
         request.await_deadline_unix_ms = await_deadline_unix_ms
+    if delegate is not None:
+        request.delegate.CopyFrom(delegate)
     return request
 
 

@@ -166,6 +166,11 @@ CODE_STATUS: dict[str, grpc.StatusCode] = {
     "permission_denied": grpc.StatusCode.PERMISSION_DENIED,
     "invalid_tool_arguments": grpc.StatusCode.INVALID_ARGUMENT,
     "mcp_server_unavailable": grpc.StatusCode.UNAVAILABLE,
+    "no_worker_available": grpc.StatusCode.UNAVAILABLE,
+    "worker_redelivery_exhausted": grpc.StatusCode.ABORTED,
+    "worker_unknown": grpc.StatusCode.NOT_FOUND,
+    "effect_rate_limited": grpc.StatusCode.RESOURCE_EXHAUSTED,
+    "effect_session_revoked": grpc.StatusCode.FAILED_PRECONDITION,
 }
 
 # The codes for which retrying the same request later can succeed (the proto's ErrorReason says the same;
@@ -181,6 +186,8 @@ RETRYABLE: frozenset[str] = frozenset(
         "deadline_exceeded",
         "process_lease_conflict",
         "mcp_server_unavailable",
+        "no_worker_available",
+        "effect_rate_limited",
     }
 )
 

@@ -9,6 +9,7 @@ Every field is reachable from each layer by its path: `[limits] max_id_bytes = 2
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 import types
@@ -22,6 +23,7 @@ __all__ = [
     "AuthConfig",
     "AwaitEventsConfig",
     "JournalConfig",
+    "LimitRule",
     "LimitsConfig",
     "LogConfig",
     "MetricsConfig",
@@ -32,6 +34,7 @@ __all__ = [
     "StreamsConfig",
     "TLSConfig",
     "TracingConfig",
+    "WorkersConfig",
     "env_name",
     "load_config",
     "redacted_config",
@@ -226,6 +229,52 @@ class SecretsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitRule:
+    """A limit on delegated effects, selected on the envelope (see workers/limits.py)."""
+
+    selector: str
+    """`tool:NAME`, `model:NAME`, `session:*` or `kind:KIND`; `*` for a name keys the rule per value."""
+    concurrency: int = 0
+    """Effects under one key at once (0: no bound)."""
+    rate_per_s: float = 0.0
+    """Token bucket refill per second (0: no rate limit)."""
+    burst: float = 1.0
+    """Bucket size."""
+    llm_tokens: bool = False
+    """The bucket counts the LLM tokens results report (`usage`), debited after completion."""
+
+    def __post_init__(self) -> None:
+        what, sep, name = self.selector.partition(":")
+        if not sep or what not in ("tool", "model", "session", "kind") or not name:
+            raise ValueError(
+                f"a limit selector is tool:NAME, model:NAME, session:* or kind:KIND, got {self.selector!r}"
+            )
+        if self.concurrency < 0 or self.rate_per_s < 0 or self.burst <= 0:
+            raise ValueError(f"limit {self.selector}: concurrency and rate_per_s must be >= 0 and burst > 0")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkersConfig:
+    heartbeat_interval_s: float = 1.0
+    """How often workers send heartbeats unless they ask for another interval; two missed ones make a
+    worker dead and its effects go to another worker at once."""
+    lease_ttl_ms: int = 30_000
+    """A delivered effect's lease unless the worker extends it (progress extends it too)."""
+    schedule_to_start_timeout_s: float = 10.0
+    """How long an effect waits for a worker with a free slot before `no_worker_available`."""
+    max_redeliveries: int = 3
+    """Deliveries after the first before `worker_redelivery_exhausted` (workers that died or lost it)."""
+    fail_fast_unmatched: bool = True
+    """An effect no connected worker offers (an unknown tool) fails at once instead of waiting."""
+    route_kinds: tuple[str, ...] = ()
+    """Effect kinds always delegated to workers, even when the runtime does not ask."""
+    route_tools: tuple[str, ...] = ()
+    """Tool names whose tool_call effects are always delegated to workers."""
+    limits: tuple[LimitRule, ...] = ()
+    """Concurrency keys and token buckets on delegated effects."""
+
+
+@dataclass(frozen=True, slots=True)
 class ServerConfig:
     listen: str = "127.0.0.1:50551"
     """host:port to listen on; port 0 picks a free port."""
@@ -241,6 +290,7 @@ class ServerConfig:
     logs: LogConfig = field(default_factory=LogConfig)
     tracing: TracingConfig = field(default_factory=TracingConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    workers: WorkersConfig = field(default_factory=WorkersConfig)
     shutdown_grace_s: float = 10.0
     """How long in-flight calls may finish after SIGTERM."""
     reuse_port: bool = False
@@ -259,6 +309,10 @@ class ServerConfig:
             for item in fields(part):
                 if item.name.startswith("max_") and getattr(part, item.name) <= 0:
                     raise ValueError(f"{type(part).__name__}.{item.name} must be positive")
+        if self.workers.heartbeat_interval_s <= 0 or self.workers.lease_ttl_ms <= 0:
+            raise ValueError("workers.heartbeat_interval_s and workers.lease_ttl_ms must be > 0")
+        if self.workers.schedule_to_start_timeout_s < 0 or self.workers.max_redeliveries < 0:
+            raise ValueError("workers.schedule_to_start_timeout_s and workers.max_redeliveries must be >= 0")
 
 
 # -- the loader ---------------------------------------------------------------------------------------
@@ -336,6 +390,8 @@ def _coerce(path: str, kind: Any, value: object, source: str) -> object:
     elif base is str:
         if isinstance(value, str):
             return value
+    elif typing.get_origin(base) is tuple:
+        return _coerce_tuple(path, typing.get_args(base)[0], value, source)
     elif typing.get_origin(base) is Literal:
         choices = typing.get_args(base)
         if isinstance(value, str) and value.strip() in choices:
@@ -343,6 +399,36 @@ def _coerce(path: str, kind: Any, value: object, source: str) -> object:
         raise ValueError(f"{source}: {path} must be one of {', '.join(map(str, choices))}, got {value!r}")
     names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
     raise ValueError(f"{source}: {path} must be {names.get(base, base)}, got {value!r}")
+
+
+def _coerce_tuple(path: str, item: Any, value: object, source: str) -> tuple[Any, ...]:
+    """A list setting: a TOML array (of tables, for rules), or in a variable a comma-separated list of names
+    or a JSON array (of objects, for rules)."""
+    items: object = value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                items = json.loads(text)
+            except ValueError:
+                raise ValueError(f"{source}: {path} is not a valid JSON array") from None
+        else:
+            items = [part.strip() for part in text.split(",") if part.strip()]
+    if not isinstance(items, list | tuple):
+        raise ValueError(f"{source}: {path} must be a list, got {value!r}")
+    if item is str:
+        if not all(isinstance(x, str) for x in items):
+            raise ValueError(f"{source}: {path} must be a list of strings")
+        return tuple(items)
+    if isinstance(item, type) and is_dataclass(item):
+        known = {f.name for f in fields(item)}
+        built = []
+        for entry in items:
+            if not isinstance(entry, dict) or not set(entry) <= known:
+                raise ValueError(f"{source}: each of {path} is a table with {', '.join(sorted(known))}")
+            built.append(item(**entry))
+        return tuple(built)
+    raise ValueError(f"{source}: {path} has an unsupported type")
 
 
 def _flatten(table: Mapping[str, Any], prefix: str, source: str, known: Mapping[str, Any]) -> dict[str, Any]:
@@ -442,6 +528,10 @@ def redacted_config(config: Any) -> dict[str, Any]:
             result[item.name] = redacted_config(value)
         elif item.metadata.get("secret") and value is not None:
             result[item.name] = REDACTED
+        elif isinstance(value, tuple):
+            result[item.name] = [
+                redacted_config(x) if is_dataclass(x) and not isinstance(x, type) else x for x in value
+            ]
         else:
             result[item.name] = value
     if isinstance(config, StoreConfig):

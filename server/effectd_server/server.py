@@ -13,12 +13,12 @@ from typing import Any
 
 import grpc
 from effectd._channel import server_options
-from effectd.v1 import await_events_pb2, effect_controller_pb2, process_pb2
+from effectd.v1 import await_events_pb2, effect_controller_pb2, process_pb2, workers_pb2
 from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from effectd_server import await_events, journal, processes, retention
+from effectd_server import await_events, journal, processes, retention, workers
 from effectd_server.admin import AdminListener
 from effectd_server.component import Component, ComponentContext
 from effectd_server.config import ServerConfig, redacted_config
@@ -43,12 +43,13 @@ COMPONENTS: list[Callable[[ComponentContext], Component]] = [
     journal.build,
     processes.build,
     retention.build,
+    workers.build,
 ]
 """Every capability, in start order. Adding one is one line here."""
 
 _SERVICES: dict[str, ServiceDescriptor] = {
     service.full_name: service
-    for module in (await_events_pb2, effect_controller_pb2, process_pb2)
+    for module in (await_events_pb2, effect_controller_pb2, process_pb2, workers_pb2)
     for service in module.DESCRIPTOR.services_by_name.values()
 }
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from effectd import Cancelled, CustomWait, Ok, ProcessEventAppendRequest, RemoteProcessRegistry
+from effectd import Cancelled, CustomWait, Ok, ProcessEventAppendRequest, RemoteProcessRegistry, Worker
 from playwright.async_api import Locator, Page, expect
 
 from tests.browser.conftest import Console, screenshot
@@ -28,7 +28,7 @@ async def test_overview_shows_the_counts(console: Console, page: Page) -> None:
     await expect(count(page, "effects_completed")).to_have_text("1")
     await expect(count(page, "effects_failed")).to_have_text("1")
     await expect(count(page, "processes_running")).to_have_text("1")
-    await expect(page.get_by_text("No workers capability.")).to_be_visible()
+    await expect(count(page, "workers")).to_have_text("0")
     await screenshot(page, "overview")
 
 
@@ -178,10 +178,28 @@ async def test_processes_filters_and_one_process_following_live(console: Console
     await screenshot(page, "process-live-event")
 
 
-async def test_workers_page_without_the_capability(console: Console, page: Page) -> None:
-    await page.goto(console.url + "workers")
-    await expect(page.get_by_role("status")).to_contain_text("No workers capability")
-    await screenshot(page, "workers")
+async def test_workers_page_shows_a_connected_worker(console: Console, page: Page) -> None:
+    worker = Worker(console.client.rpc, worker_id="console-worker", slots=4, labels={"region": "eu"})
+
+    @worker.tool("search", version="1.2")
+    async def search(arguments: object, ctx: object) -> object:
+        return {"found": arguments}
+
+    running = asyncio.create_task(worker.run())
+    try:
+        await asyncio.wait_for(worker.registered.wait(), 15)
+        await page.goto(console.url + "workers")
+        row = page.get_by_role("table", name="Connected workers").locator("tbody tr")
+        await expect(row).to_have_count(1)
+        await expect(row).to_contain_text("console-worker")
+        await expect(row).to_contain_text("tool_call search@1.2")
+        await expect(row).to_contain_text("region=eu")
+        await screenshot(page, "workers")
+        await page.goto(console.url)
+        await expect(count(page, "workers")).to_have_text("1")
+    finally:
+        worker.drain()
+        await asyncio.wait_for(running, 15)
 
 
 async def test_keys_are_paginated_and_searchable(console: Console, page: Page) -> None:

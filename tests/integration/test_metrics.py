@@ -181,3 +181,35 @@ async def test_two_servers_keep_their_own_counts(start_server: ServerFactory) ->
 async def test_without_admin_listen_there_is_no_listener(start_server: ServerFactory) -> None:
     async with start_server() as running:
         assert running.admin is None
+
+
+async def test_workers_and_their_effects_in_flight_are_gauged(server: RunningServer, client: Client) -> None:
+    from effectd import Worker
+
+    samples = await scrape(server)
+    assert value(samples, "effectd_workers_connected") == 0
+    started, release = asyncio.Event(), asyncio.Event()
+    worker = Worker(client.rpc, worker_id="gauged", slots=2)
+
+    @worker.durable_step("held")
+    async def held(value: Any, ctx: Any) -> Any:
+        started.set()
+        await release.wait()
+        return value
+
+    running = asyncio.create_task(worker.run())
+    try:
+        await asyncio.wait_for(worker.registered.wait(), 10)
+        controller = RemoteEffectController(client)
+        effect = asyncio.create_task(controller.execute_effect(SCOPE, step("held"), LocalExecutor.remote()))
+        await asyncio.wait_for(started.wait(), 10)
+        samples = await scrape(server)
+        assert value(samples, "effectd_workers_connected") == 1
+        assert value(samples, "effectd_worker_effects_in_flight") == 1
+        release.set()
+        await asyncio.wait_for(effect, 10)
+        samples = await scrape(server)
+        assert value(samples, "effectd_worker_effects_in_flight") == 0
+    finally:
+        worker.drain()
+        await asyncio.wait_for(running, 10)

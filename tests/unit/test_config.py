@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from effectd_server import ServerConfig, StoreConfig, load_config
+from effectd_server.config import LimitRule
 from effectd_server.config import AwaitEventsConfig, StreamsConfig, _leaf_paths, env_name, redacted_config
 
 
@@ -88,17 +89,40 @@ def test_file_then_environment_then_flags(tmp_path: Path) -> None:
 
 def test_every_field_has_an_environment_variable() -> None:
     samples = {int: "7", float: "2.5", bool: "true", str: "x"}
-    # Fields that need a value of their own shape (each covered by the tests around).
-    shaped = {"metrics.admin_listen": "127.0.0.1:9100", "logs.format": "json"}
+    # Fields that need a value of their own shape: (the variable's text, the value it gives).
+    shaped: dict[str, tuple[str, object]] = {
+        "metrics.admin_listen": ("127.0.0.1:9100", "127.0.0.1:9100"),
+        "logs.format": ("json", "json"),
+        "workers.route_kinds": ("llm_call, tool_call", ("llm_call", "tool_call")),
+        "workers.route_tools": ("search", ("search",)),
+        "workers.limits": (
+            '[{"selector": "model:gpt-4.1", "concurrency": 2}]',
+            (LimitRule("model:gpt-4.1", concurrency=2),),
+        ),
+    }
     for path, kind in _leaf_paths().items():
         if path in ("listen", "store.url", "tls.cert", "tls.key", "tls.client_ca", "secrets.master_key"):
             continue  # each needs a value of its own shape; covered by the tests around
-        base = next((t for t in samples if kind is t or t in getattr(kind, "__args__", ())), str)
-        sample = shaped.get(path, samples[base])
-        config = load_config(env={env_name(path): sample})
         section, _, name = path.rpartition(".")
+        if path in shaped:
+            text, expected = shaped[path]
+            config = load_config(env={env_name(path): text})
+            assert getattr(getattr(config, section) if section else config, name) == expected, path
+            continue
+        base = next((t for t in samples if kind is t or t in getattr(kind, "__args__", ())), str)
+        sample = samples[base]
+        config = load_config(env={env_name(path): sample})
         value = getattr(getattr(config, section) if section else config, name)
         assert str(value).lower() in {sample, "7", "7.0", "2.5", "true", "x"}, path
+
+
+def test_limit_rules_come_from_a_config_file(tmp_path: Path) -> None:
+    text = '[workers]\nroute_tools = ["search"]\n[[workers.limits]]\nselector = "tool:search"\nrate_per_s = 5.0\nburst = 10.0\n'
+    config = load_config(config_file=_write(tmp_path, text), env={})
+    assert config.workers.route_tools == ("search",)
+    assert config.workers.limits == (LimitRule("tool:search", rate_per_s=5.0, burst=10.0),)
+    with pytest.raises(ValueError, match="workers.limits"):
+        load_config(config_file=_write(tmp_path, '[[workers.limits]]\nselectr = "tool:x"\n'), env={})
 
 
 @pytest.mark.parametrize(

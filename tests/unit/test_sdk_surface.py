@@ -12,12 +12,14 @@ import effectd
 from effectd._client import RPC_METHODS, Client
 from effectd._controller import RemoteEffectController
 from effectd._processes import RemoteProcessRegistry
-from effectd.v1 import await_events_pb2, effect_controller_pb2, envelope_pb2, process_pb2, scope_pb2
+from effectd._worker import RemoteWorkers, Worker
+from effectd.v1 import await_events_pb2, effect_controller_pb2, envelope_pb2, process_pb2, scope_pb2, workers_pb2
 
 # The whole public surface, sorted. A name added to or removed from `effectd.__all__` is a change to this list.
 EXPECTED_ALL = [
     "Accepted",
     "AlreadyResolved",
+    "AssignmentRef",
     "AuthError",
     "AwaitEventCommand",
     "AwaitEventKey",
@@ -34,6 +36,7 @@ EXPECTED_ALL = [
     "ControllerError",
     "CustomWait",
     "DeadlineExceededError",
+    "DelegatedEffect",
     "DirectCommand",
     "DirectOutcome",
     "DurabilityTier",
@@ -112,6 +115,7 @@ EXPECTED_ALL = [
     "ProcessRecord",
     "ProcessRef",
     "ProcessRegistration",
+    "ProcessRunContext",
     "ProcessRunning",
     "ProcessScope",
     "ProcessSessionDeleteReport",
@@ -133,16 +137,19 @@ EXPECTED_ALL = [
     "ProcessWakeDelivery",
     "ProcessWakeSemantics",
     "ProcessWakeSpec",
+    "ProviderRateLimited",
     "QueueDrainScope",
     "RemoteEffectController",
     "RemoteEffectHost",
     "RemoteProcessRegistry",
+    "RemoteWorkers",
     "Resolution",
     "ResolveOutcome",
     "ResourceExhaustedError",
     "Result",
     "ResultErr",
     "ResultOk",
+    "ResultReceipt",
     "Rpc",
     "RuntimeEffectCommand",
     "RuntimeEffectEnvelope",
@@ -194,6 +201,10 @@ EXPECTED_ALL = [
     "Watch",
     "WatchRejected",
     "WatchTerminal",
+    "Worker",
+    "WorkerCapability",
+    "WorkerContext",
+    "WorkerInfo",
     "await_event_key_id",
     "await_output_from_lash",
     "cancel_requested_replay_key",
@@ -250,7 +261,7 @@ def test_nothing_public_is_generated_code() -> None:
 def test_every_rpc_has_exactly_one_sdk_method() -> None:
     rpcs = {
         f"{service.full_name}/{method.name}"
-        for module in (await_events_pb2, effect_controller_pb2, envelope_pb2, process_pb2, scope_pb2)
+        for module in (await_events_pb2, effect_controller_pb2, envelope_pb2, process_pb2, scope_pb2, workers_pb2)
         for service in module.DESCRIPTOR.services_by_name.values()
         for method in service.methods
     }
@@ -261,6 +272,8 @@ def test_every_rpc_has_exactly_one_sdk_method() -> None:
         "Client": Client,
         "RemoteEffectController": RemoteEffectController,
         "RemoteProcessRegistry": RemoteProcessRegistry,
+        "RemoteWorkers": RemoteWorkers,
+        "Worker": Worker,
     }
     for name in names:
         owner, _, method = name.rpartition(".")

@@ -27,55 +27,63 @@ from effectd.v1 import envelope_pb2 as effectd_dot_v1_dot_envelope__pb2
 from effectd.v1 import scope_pb2 as effectd_dot_v1_dot_scope__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"effectd/v1/effect_controller.proto\x12\neffectd.v1\x1a\x1d\x65\x66\x66\x65\x63td/v1/await_events.proto\x1a\x19\x65\x66\x66\x65\x63td/v1/envelope.proto\x1a\x16\x65\x66\x66\x65\x63td/v1/scope.proto\"\x11\n\x0f\x44\x65scribeRequest\"\x94\x01\n\x10\x44\x65scribeResponse\x12\x33\n\x0f\x64urability_tier\x18\x01 \x01(\x0e\x32\x1a.effectd.v1.DurabilityTier\x12 \n\x18supports_durable_effects\x18\x02 \x01(\x08\x12)\n!requires_durable_attachment_store\x18\x03 \x01(\x08\"\x8e\x02\n\x0e\x45xecuteRequest\x12)\n\x05scope\x18\x01 \x01(\x0b\x32\x1a.effectd.v1.ExecutionScope\x12\x33\n\x08\x65nvelope\x18\x02 \x01(\x0b\x32!.effectd.v1.RuntimeEffectEnvelope\x12\x15\n\rstrict_replay\x18\x03 \x01(\x08\x12\x10\n\x08owner_id\x18\x04 \x01(\t\x12\x14\n\x0clease_ttl_ms\x18\x05 \x01(\r\x12#\n\x16\x61wait_deadline_unix_ms\x18\x06 \x01(\x04H\x00\x88\x01\x01\x12\x1d\n\x15heartbeat_interval_ms\x18\x07 \x01(\rB\x19\n\x17_await_deadline_unix_ms\"g\n\x0b\x45\x66\x66\x65\x63tLease\x12\x13\n\x0blease_token\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\x1a\n\x12\x65xpires_at_unix_ms\x18\x03 \x01(\x04\x12\x15\n\renvelope_hash\x18\x04 \x01(\t\"\xd5\x01\n\x0f\x45xecuteResponse\x12*\n\theartbeat\x18\x01 \x01(\x0b\x32\x15.effectd.v1.HeartbeatH\x00\x12(\n\x05lease\x18\x02 \x01(\x0b\x32\x17.effectd.v1.EffectLeaseH\x00\x12.\n\x07outcome\x18\x03 \x01(\x0b\x32\x1b.effectd.v1.RecordedOutcomeH\x00\x12\x33\n\x0e\x65xecutor_error\x18\x04 \x01(\x0b\x32\x19.effectd.v1.RecordedErrorH\x00\x42\x07\n\x05\x65vent\"V\n\x0fRecordedOutcome\x12\x31\n\x07outcome\x18\x01 \x01(\x0b\x32 .effectd.v1.RuntimeEffectOutcome\x12\x10\n\x08replayed\x18\x02 \x01(\x08\"M\n\rRecordedError\x12*\n\x05\x65rror\x18\x01 \x01(\x0b\x32\x1b.effectd.v1.ControllerError\x12\x10\n\x08replayed\x18\x02 \x01(\x08\"\xdb\x01\n\x0f\x43ompleteRequest\x12)\n\x05scope\x18\x01 \x01(\x0b\x32\x1a.effectd.v1.ExecutionScope\x12\x12\n\nreplay_key\x18\x02 \x01(\t\x12\x13\n\x0blease_token\x18\x03 \x01(\t\x12\x33\n\x07outcome\x18\x04 \x01(\x0b\x32 .effectd.v1.RuntimeEffectOutcomeH\x00\x12\x35\n\x0e\x65xecutor_error\x18\x05 \x01(\x0b\x32\x1b.effectd.v1.ControllerErrorH\x00\x42\x08\n\x06result\"\x12\n\x10\x43ompleteResponse\"}\n\x11RenewLeaseRequest\x12)\n\x05scope\x18\x01 \x01(\x0b\x32\x1a.effectd.v1.ExecutionScope\x12\x12\n\nreplay_key\x18\x02 \x01(\t\x12\x13\n\x0blease_token\x18\x03 \x01(\t\x12\x14\n\x0clease_ttl_ms\x18\x04 \x01(\r\"0\n\x12RenewLeaseResponse\x12\x1a\n\x12\x65xpires_at_unix_ms\x18\x01 \x01(\x04\"\xf6\x03\n\x0c\x45\x66\x66\x65\x63tRecord\x12)\n\x05scope\x18\x01 \x01(\x0b\x32\x1a.effectd.v1.ExecutionScope\x12\x12\n\nreplay_key\x18\x02 \x01(\t\x12\x15\n\renvelope_hash\x18\x03 \x01(\t\x12(\n\x06status\x18\x04 \x01(\x0e\x32\x18.effectd.v1.EffectStatus\x12\x33\n\x08\x65nvelope\x18\x05 \x01(\x0b\x32!.effectd.v1.RuntimeEffectEnvelope\x12\x36\n\x07outcome\x18\x06 \x01(\x0b\x32 .effectd.v1.RuntimeEffectOutcomeH\x00\x88\x01\x01\x12\x38\n\x0e\x65xecutor_error\x18\x07 \x01(\x0b\x32\x1b.effectd.v1.ControllerErrorH\x01\x88\x01\x01\x12\x16\n\x0elease_owner_id\x18\x08 \x01(\t\x12 \n\x18lease_expires_at_unix_ms\x18\t \x01(\x04\x12\x1b\n\x0e\x64ue_at_unix_ms\x18\n \x01(\x04H\x02\x88\x01\x01\x12\x1a\n\x12\x63reated_at_unix_ms\x18\x0b \x01(\x04\x12\x1a\n\x12updated_at_unix_ms\x18\x0c \x01(\x04\x42\n\n\x08_outcomeB\x11\n\x0f_executor_errorB\x11\n\x0f_due_at_unix_ms\"f\n\x12ListEffectsRequest\x12)\n\x05scope\x18\x01 \x01(\x0b\x32\x1a.effectd.v1.ExecutionScope\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"Y\n\x13ListEffectsResponse\x12)\n\x07\x65\x66\x66\x65\x63ts\x18\x01 \x03(\x0b\x32\x18.effectd.v1.EffectRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"Q\n\x10GetEffectRequest\x12)\n\x05scope\x18\x01 \x01(\x0b\x32\x1a.effectd.v1.ExecutionScope\x12\x12\n\nreplay_key\x18\x02 \x01(\t\"=\n\x11GetEffectResponse\x12(\n\x06\x65\x66\x66\x65\x63t\x18\x01 \x01(\x0b\x32\x18.effectd.v1.EffectRecord\"\"\n\x11ListScopesRequest\x12\r\n\x05limit\x18\x01 \x01(\r\"f\n\x0cScopeSummary\x12)\n\x05scope\x18\x01 \x01(\x0b\x32\x1a.effectd.v1.ExecutionScope\x12\x0f\n\x07\x65\x66\x66\x65\x63ts\x18\x02 \x01(\x04\x12\x1a\n\x12updated_at_unix_ms\x18\x03 \x01(\x03\">\n\x12ListScopesResponse\x12(\n\x06scopes\x18\x01 \x03(\x0b\x32\x18.effectd.v1.ScopeSummary*j\n\x0e\x44urabilityTier\x12\x1f\n\x1b\x44URABILITY_TIER_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x44URABILITY_TIER_INLINE\x10\x01\x12\x1b\n\x17\x44URABILITY_TIER_DURABLE\x10\x02*\x83\x01\n\x0c\x45\x66\x66\x65\x63tStatus\x12\x1d\n\x19\x45\x46\x46\x45\x43T_STATUS_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x45\x46\x46\x45\x43T_STATUS_IN_PROGRESS\x10\x01\x12\x1b\n\x17\x45\x46\x46\x45\x43T_STATUS_COMPLETED\x10\x02\x12\x18\n\x14\x45\x46\x46\x45\x43T_STATUS_FAILED\x10\x03\x32\x9a\x04\n\x10\x45\x66\x66\x65\x63tController\x12\x45\n\x08\x44\x65scribe\x12\x1b.effectd.v1.DescribeRequest\x1a\x1c.effectd.v1.DescribeResponse\x12\x44\n\x07\x45xecute\x12\x1a.effectd.v1.ExecuteRequest\x1a\x1b.effectd.v1.ExecuteResponse0\x01\x12\x45\n\x08\x43omplete\x12\x1b.effectd.v1.CompleteRequest\x1a\x1c.effectd.v1.CompleteResponse\x12K\n\nRenewLease\x12\x1d.effectd.v1.RenewLeaseRequest\x1a\x1e.effectd.v1.RenewLeaseResponse\x12N\n\x0bListEffects\x12\x1e.effectd.v1.ListEffectsRequest\x1a\x1f.effectd.v1.ListEffectsResponse\x12H\n\tGetEffect\x12\x1c.effectd.v1.GetEffectRequest\x1a\x1d.effectd.v1.GetEffectResponse\x12K\n\nListScopes\x12\x1d.effectd.v1.ListScopesRequest\x1a\x1e.effectd.v1.ListScopesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"effectd/v1/effect_controller.proto\x12\neffectd.v1\x1a\x1d\x65\x66\x66\x65\x63td/v1/await_events.proto\x1a\x19\x65\x66\x66\x65\x63td/v1/envelope.proto\x1a\x16\x65\x66\x66\x65\x63td/v1/scope.proto\"\x11\n\x0f\x44\x65scribeRequest\"\x94\x01\n\x10\x44\x65scribeResponse\x12\x33\n\x0f\x64urability_tier\x18\x01 \x01(\x0e\x32\x1a.effectd.v1.DurabilityTier\x12 \n\x18supports_durable_effects\x18\x02 \x01(\x08\x12)\n!requires_durable_attachment_store\x18\x03 \x01(\x08\"\xcf\x02\n\x0e\x45xecuteRequest\x12)\n\x05scope\x18\x01 \x01(\x0b\x32\x1a.effectd.v1.ExecutionScope\x12\x33\n\x08\x65nvelope\x18\x02 \x01(\x0b\x32!.effectd.v1.RuntimeEffectEnvelope\x12\x15\n\rstrict_replay\x18\x03 \x01(\x08\x12\x10\n\x08owner_id\x18\x04 \x01(\t\x12\x14\n\x0clease_ttl_ms\x18\x05 \x01(\r\x12#\n\x16\x61wait_deadline_unix_ms\x18\x06 \x01(\x04H\x00\x88\x01\x01\x12\x1d\n\x15heartbeat_interval_ms\x18\x07 \x01(\r\x12\x32\n\x08\x64\x65legate\x18\x08 \x01(\x0b\x32\x1b.effectd.v1.DelegateOptionsH\x01\x88\x01\x01\x42\x19\n\x17_await_deadline_unix_msB\x0b\n\t_delegate\"\x8e\x02\n\x0f\x44\x65legateOptions\x12\x12\n\ncapability\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12H\n\x0frequired_labels\x18\x03 \x03(\x0b\x32/.effectd.v1.DelegateOptions.RequiredLabelsEntry\x12$\n\x1cschedule_to_start_timeout_ms\x18\x04 \x01(\r\x12\x18\n\x10session_affinity\x18\x05 \x01(\x08\x12\x15\n\rhard_affinity\x18\x06 \x01(\x08\x1a\x35\n\x13RequiredLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"C\n\x0e\x45\x66\x66\x65\x63tProgress\x12\x1f\n\x05value\x18\x01 \x01(\x0b\x32\x10.effectd.v1.Json\x12\x10\n\x08sequence\x18\x02 \x01(\x04\"g\n\x0b\x45\x66\x66\x65\x63tLease\x12\x13\n\x0blease_token\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\x1a\n\x12\x65xpires_at_unix_ms\x18\x03 \x01(\x04\x12\x15\n\renvelope_hash\x18\x04 \x01(\t\"\x85\x02\n\x0f\x45xecuteResponse\x12*\n\theartbeat\x18\x01 \x01(\x0b\x32\x15.effectd.v1.HeartbeatH\x00\x12(\n\x05lease\x18\x02 \x01(\x0b\x32\x17.effectd.v1.EffectLeaseH\x00\x12.\n\x07outcome\x18\x03 \x01(\x0b\x32\x1b.effectd.v1.RecordedOutcomeH\x00\x12\x33\n\x0e\x65xecutor_error\x18\x04 \x01(\x0b\x32\x19.effectd.v1.RecordedErrorH\x00\x12.\n\x08progress\x18\x05 \x01(\x0b\x32\x1a.effectd.v1.EffectProgressH\x00\x42\x07\n\x05\x65vent\"V\n\x0fRecordedOutcome\x12\x31\n\x07outcome\x18\x01 \x01(\x0b\x32 .effectd.v1.RuntimeEffectOutcome\x12\x10\n\x08replayed\x18\x02 \x01(\x08\"M\n\rRecordedError\x12*\n\x05\x65rror\x18\x01 \x01(\x0b\x32\x1b.effectd.v1.ControllerError\x12\x10\n\x08replayed\x18\x02 \x01(\x08\"\xdb\x01\n\x0f\x43ompleteRequest\x12)\n\x05scope\x18\x01 \x01(\x0b\x32\x1a.effectd.v1.ExecutionScope\x12\x12\n\nreplay_key\x18\x02 \x01(\t\x12\x13\n\x0blease_token\x18\x03 \x01(\t\x12\x33\n\x07outcome\x18\x04 \x01(\x0b\x32 .effectd.v1.RuntimeEffectOutcomeH\x00\x12\x35\n\x0e\x65xecutor_error\x18\x05 \x01(\x0b\x32\x1b.effectd.v1.ControllerErrorH\x00\x42\x08\n\x06result\"\x12\n\x10\x43ompleteResponse\"}\n\x11RenewLeaseRequest\x12)\n\x05scope\x18\x01 \x01(\x0b\x32\x1a.effectd.v1.ExecutionScope\x12\x12\n\nreplay_key\x18\x02 \x01(\t\x12\x13\n\x0blease_token\x18\x03 \x01(\t\x12\x14\n\x0clease_ttl_ms\x18\x04 \x01(\r\"0\n\x12RenewLeaseResponse\x12\x1a\n\x12\x65xpires_at_unix_ms\x18\x01 \x01(\x04\"\xf6\x03\n\x0c\x45\x66\x66\x65\x63tRecord\x12)\n\x05scope\x18\x01 \x01(\x0b\x32\x1a.effectd.v1.ExecutionScope\x12\x12\n\nreplay_key\x18\x02 \x01(\t\x12\x15\n\renvelope_hash\x18\x03 \x01(\t\x12(\n\x06status\x18\x04 \x01(\x0e\x32\x18.effectd.v1.EffectStatus\x12\x33\n\x08\x65nvelope\x18\x05 \x01(\x0b\x32!.effectd.v1.RuntimeEffectEnvelope\x12\x36\n\x07outcome\x18\x06 \x01(\x0b\x32 .effectd.v1.RuntimeEffectOutcomeH\x00\x88\x01\x01\x12\x38\n\x0e\x65xecutor_error\x18\x07 \x01(\x0b\x32\x1b.effectd.v1.ControllerErrorH\x01\x88\x01\x01\x12\x16\n\x0elease_owner_id\x18\x08 \x01(\t\x12 \n\x18lease_expires_at_unix_ms\x18\t \x01(\x04\x12\x1b\n\x0e\x64ue_at_unix_ms\x18\n \x01(\x04H\x02\x88\x01\x01\x12\x1a\n\x12\x63reated_at_unix_ms\x18\x0b \x01(\x04\x12\x1a\n\x12updated_at_unix_ms\x18\x0c \x01(\x04\x42\n\n\x08_outcomeB\x11\n\x0f_executor_errorB\x11\n\x0f_due_at_unix_ms\"f\n\x12ListEffectsRequest\x12)\n\x05scope\x18\x01 \x01(\x0b\x32\x1a.effectd.v1.ExecutionScope\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"Y\n\x13ListEffectsResponse\x12)\n\x07\x65\x66\x66\x65\x63ts\x18\x01 \x03(\x0b\x32\x18.effectd.v1.EffectRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"Q\n\x10GetEffectRequest\x12)\n\x05scope\x18\x01 \x01(\x0b\x32\x1a.effectd.v1.ExecutionScope\x12\x12\n\nreplay_key\x18\x02 \x01(\t\"=\n\x11GetEffectResponse\x12(\n\x06\x65\x66\x66\x65\x63t\x18\x01 \x01(\x0b\x32\x18.effectd.v1.EffectRecord\"\"\n\x11ListScopesRequest\x12\r\n\x05limit\x18\x01 \x01(\r\"f\n\x0cScopeSummary\x12)\n\x05scope\x18\x01 \x01(\x0b\x32\x1a.effectd.v1.ExecutionScope\x12\x0f\n\x07\x65\x66\x66\x65\x63ts\x18\x02 \x01(\x04\x12\x1a\n\x12updated_at_unix_ms\x18\x03 \x01(\x03\">\n\x12ListScopesResponse\x12(\n\x06scopes\x18\x01 \x03(\x0b\x32\x18.effectd.v1.ScopeSummary*j\n\x0e\x44urabilityTier\x12\x1f\n\x1b\x44URABILITY_TIER_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x44URABILITY_TIER_INLINE\x10\x01\x12\x1b\n\x17\x44URABILITY_TIER_DURABLE\x10\x02*\x83\x01\n\x0c\x45\x66\x66\x65\x63tStatus\x12\x1d\n\x19\x45\x46\x46\x45\x43T_STATUS_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x45\x46\x46\x45\x43T_STATUS_IN_PROGRESS\x10\x01\x12\x1b\n\x17\x45\x46\x46\x45\x43T_STATUS_COMPLETED\x10\x02\x12\x18\n\x14\x45\x46\x46\x45\x43T_STATUS_FAILED\x10\x03\x32\x9a\x04\n\x10\x45\x66\x66\x65\x63tController\x12\x45\n\x08\x44\x65scribe\x12\x1b.effectd.v1.DescribeRequest\x1a\x1c.effectd.v1.DescribeResponse\x12\x44\n\x07\x45xecute\x12\x1a.effectd.v1.ExecuteRequest\x1a\x1b.effectd.v1.ExecuteResponse0\x01\x12\x45\n\x08\x43omplete\x12\x1b.effectd.v1.CompleteRequest\x1a\x1c.effectd.v1.CompleteResponse\x12K\n\nRenewLease\x12\x1d.effectd.v1.RenewLeaseRequest\x1a\x1e.effectd.v1.RenewLeaseResponse\x12N\n\x0bListEffects\x12\x1e.effectd.v1.ListEffectsRequest\x1a\x1f.effectd.v1.ListEffectsResponse\x12H\n\tGetEffect\x12\x1c.effectd.v1.GetEffectRequest\x1a\x1d.effectd.v1.GetEffectResponse\x12K\n\nListScopes\x12\x1d.effectd.v1.ListScopesRequest\x1a\x1e.effectd.v1.ListScopesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'effectd.v1.effect_controller_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DURABILITYTIER']._serialized_start=2532
-  _globals['_DURABILITYTIER']._serialized_end=2638
-  _globals['_EFFECTSTATUS']._serialized_start=2641
-  _globals['_EFFECTSTATUS']._serialized_end=2772
+  _globals['_DELEGATEOPTIONS_REQUIREDLABELSENTRY']._loaded_options = None
+  _globals['_DELEGATEOPTIONS_REQUIREDLABELSENTRY']._serialized_options = b'8\001'
+  _globals['_DURABILITYTIER']._serialized_start=2987
+  _globals['_DURABILITYTIER']._serialized_end=3093
+  _globals['_EFFECTSTATUS']._serialized_start=3096
+  _globals['_EFFECTSTATUS']._serialized_end=3227
   _globals['_DESCRIBEREQUEST']._serialized_start=132
   _globals['_DESCRIBEREQUEST']._serialized_end=149
   _globals['_DESCRIBERESPONSE']._serialized_start=152
   _globals['_DESCRIBERESPONSE']._serialized_end=300
   _globals['_EXECUTEREQUEST']._serialized_start=303
-  _globals['_EXECUTEREQUEST']._serialized_end=573
-  _globals['_EFFECTLEASE']._serialized_start=575
-  _globals['_EFFECTLEASE']._serialized_end=678
-  _globals['_EXECUTERESPONSE']._serialized_start=681
-  _globals['_EXECUTERESPONSE']._serialized_end=894
-  _globals['_RECORDEDOUTCOME']._serialized_start=896
-  _globals['_RECORDEDOUTCOME']._serialized_end=982
-  _globals['_RECORDEDERROR']._serialized_start=984
-  _globals['_RECORDEDERROR']._serialized_end=1061
-  _globals['_COMPLETEREQUEST']._serialized_start=1064
-  _globals['_COMPLETEREQUEST']._serialized_end=1283
-  _globals['_COMPLETERESPONSE']._serialized_start=1285
-  _globals['_COMPLETERESPONSE']._serialized_end=1303
-  _globals['_RENEWLEASEREQUEST']._serialized_start=1305
-  _globals['_RENEWLEASEREQUEST']._serialized_end=1430
-  _globals['_RENEWLEASERESPONSE']._serialized_start=1432
-  _globals['_RENEWLEASERESPONSE']._serialized_end=1480
-  _globals['_EFFECTRECORD']._serialized_start=1483
-  _globals['_EFFECTRECORD']._serialized_end=1985
-  _globals['_LISTEFFECTSREQUEST']._serialized_start=1987
-  _globals['_LISTEFFECTSREQUEST']._serialized_end=2089
-  _globals['_LISTEFFECTSRESPONSE']._serialized_start=2091
-  _globals['_LISTEFFECTSRESPONSE']._serialized_end=2180
-  _globals['_GETEFFECTREQUEST']._serialized_start=2182
-  _globals['_GETEFFECTREQUEST']._serialized_end=2263
-  _globals['_GETEFFECTRESPONSE']._serialized_start=2265
-  _globals['_GETEFFECTRESPONSE']._serialized_end=2326
-  _globals['_LISTSCOPESREQUEST']._serialized_start=2328
-  _globals['_LISTSCOPESREQUEST']._serialized_end=2362
-  _globals['_SCOPESUMMARY']._serialized_start=2364
-  _globals['_SCOPESUMMARY']._serialized_end=2466
-  _globals['_LISTSCOPESRESPONSE']._serialized_start=2468
-  _globals['_LISTSCOPESRESPONSE']._serialized_end=2530
-  _globals['_EFFECTCONTROLLER']._serialized_start=2775
-  _globals['_EFFECTCONTROLLER']._serialized_end=3313
+  _globals['_EXECUTEREQUEST']._serialized_end=638
+  _globals['_DELEGATEOPTIONS']._serialized_start=641
+  _globals['_DELEGATEOPTIONS']._serialized_end=911
+  _globals['_DELEGATEOPTIONS_REQUIREDLABELSENTRY']._serialized_start=858
+  _globals['_DELEGATEOPTIONS_REQUIREDLABELSENTRY']._serialized_end=911
+  _globals['_EFFECTPROGRESS']._serialized_start=913
+  _globals['_EFFECTPROGRESS']._serialized_end=980
+  _globals['_EFFECTLEASE']._serialized_start=982
+  _globals['_EFFECTLEASE']._serialized_end=1085
+  _globals['_EXECUTERESPONSE']._serialized_start=1088
+  _globals['_EXECUTERESPONSE']._serialized_end=1349
+  _globals['_RECORDEDOUTCOME']._serialized_start=1351
+  _globals['_RECORDEDOUTCOME']._serialized_end=1437
+  _globals['_RECORDEDERROR']._serialized_start=1439
+  _globals['_RECORDEDERROR']._serialized_end=1516
+  _globals['_COMPLETEREQUEST']._serialized_start=1519
+  _globals['_COMPLETEREQUEST']._serialized_end=1738
+  _globals['_COMPLETERESPONSE']._serialized_start=1740
+  _globals['_COMPLETERESPONSE']._serialized_end=1758
+  _globals['_RENEWLEASEREQUEST']._serialized_start=1760
+  _globals['_RENEWLEASEREQUEST']._serialized_end=1885
+  _globals['_RENEWLEASERESPONSE']._serialized_start=1887
+  _globals['_RENEWLEASERESPONSE']._serialized_end=1935
+  _globals['_EFFECTRECORD']._serialized_start=1938
+  _globals['_EFFECTRECORD']._serialized_end=2440
+  _globals['_LISTEFFECTSREQUEST']._serialized_start=2442
+  _globals['_LISTEFFECTSREQUEST']._serialized_end=2544
+  _globals['_LISTEFFECTSRESPONSE']._serialized_start=2546
+  _globals['_LISTEFFECTSRESPONSE']._serialized_end=2635
+  _globals['_GETEFFECTREQUEST']._serialized_start=2637
+  _globals['_GETEFFECTREQUEST']._serialized_end=2718
+  _globals['_GETEFFECTRESPONSE']._serialized_start=2720
+  _globals['_GETEFFECTRESPONSE']._serialized_end=2781
+  _globals['_LISTSCOPESREQUEST']._serialized_start=2783
+  _globals['_LISTSCOPESREQUEST']._serialized_end=2817
+  _globals['_SCOPESUMMARY']._serialized_start=2819
+  _globals['_SCOPESUMMARY']._serialized_end=2921
+  _globals['_LISTSCOPESRESPONSE']._serialized_start=2923
+  _globals['_LISTSCOPESRESPONSE']._serialized_end=2985
+  _globals['_EFFECTCONTROLLER']._serialized_start=3230
+  _globals['_EFFECTCONTROLLER']._serialized_end=3768
 # @@protoc_insertion_point(module_scope)

@@ -45,7 +45,7 @@ class DescribeResponse(_message.Message):
     def __init__(self, durability_tier: _Optional[_Union[DurabilityTier, str]] = ..., supports_durable_effects: _Optional[bool] = ..., requires_durable_attachment_store: _Optional[bool] = ...) -> None: ...
 
 class ExecuteRequest(_message.Message):
-    __slots__ = ("scope", "envelope", "strict_replay", "owner_id", "lease_ttl_ms", "await_deadline_unix_ms", "heartbeat_interval_ms")
+    __slots__ = ("scope", "envelope", "strict_replay", "owner_id", "lease_ttl_ms", "await_deadline_unix_ms", "heartbeat_interval_ms", "delegate")
     SCOPE_FIELD_NUMBER: _ClassVar[int]
     ENVELOPE_FIELD_NUMBER: _ClassVar[int]
     STRICT_REPLAY_FIELD_NUMBER: _ClassVar[int]
@@ -53,6 +53,7 @@ class ExecuteRequest(_message.Message):
     LEASE_TTL_MS_FIELD_NUMBER: _ClassVar[int]
     AWAIT_DEADLINE_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
+    DELEGATE_FIELD_NUMBER: _ClassVar[int]
     scope: _scope_pb2.ExecutionScope
     envelope: _envelope_pb2.RuntimeEffectEnvelope
     strict_replay: bool
@@ -60,7 +61,39 @@ class ExecuteRequest(_message.Message):
     lease_ttl_ms: int
     await_deadline_unix_ms: int
     heartbeat_interval_ms: int
-    def __init__(self, scope: _Optional[_Union[_scope_pb2.ExecutionScope, _Mapping]] = ..., envelope: _Optional[_Union[_envelope_pb2.RuntimeEffectEnvelope, _Mapping]] = ..., strict_replay: _Optional[bool] = ..., owner_id: _Optional[str] = ..., lease_ttl_ms: _Optional[int] = ..., await_deadline_unix_ms: _Optional[int] = ..., heartbeat_interval_ms: _Optional[int] = ...) -> None: ...
+    delegate: DelegateOptions
+    def __init__(self, scope: _Optional[_Union[_scope_pb2.ExecutionScope, _Mapping]] = ..., envelope: _Optional[_Union[_envelope_pb2.RuntimeEffectEnvelope, _Mapping]] = ..., strict_replay: _Optional[bool] = ..., owner_id: _Optional[str] = ..., lease_ttl_ms: _Optional[int] = ..., await_deadline_unix_ms: _Optional[int] = ..., heartbeat_interval_ms: _Optional[int] = ..., delegate: _Optional[_Union[DelegateOptions, _Mapping]] = ...) -> None: ...
+
+class DelegateOptions(_message.Message):
+    __slots__ = ("capability", "version", "required_labels", "schedule_to_start_timeout_ms", "session_affinity", "hard_affinity")
+    class RequiredLabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    CAPABILITY_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    REQUIRED_LABELS_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_TO_START_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+    SESSION_AFFINITY_FIELD_NUMBER: _ClassVar[int]
+    HARD_AFFINITY_FIELD_NUMBER: _ClassVar[int]
+    capability: str
+    version: str
+    required_labels: _containers.ScalarMap[str, str]
+    schedule_to_start_timeout_ms: int
+    session_affinity: bool
+    hard_affinity: bool
+    def __init__(self, capability: _Optional[str] = ..., version: _Optional[str] = ..., required_labels: _Optional[_Mapping[str, str]] = ..., schedule_to_start_timeout_ms: _Optional[int] = ..., session_affinity: _Optional[bool] = ..., hard_affinity: _Optional[bool] = ...) -> None: ...
+
+class EffectProgress(_message.Message):
+    __slots__ = ("value", "sequence")
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    value: _scope_pb2.Json
+    sequence: int
+    def __init__(self, value: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ..., sequence: _Optional[int] = ...) -> None: ...
 
 class EffectLease(_message.Message):
     __slots__ = ("lease_token", "owner_id", "expires_at_unix_ms", "envelope_hash")
@@ -75,16 +108,18 @@ class EffectLease(_message.Message):
     def __init__(self, lease_token: _Optional[str] = ..., owner_id: _Optional[str] = ..., expires_at_unix_ms: _Optional[int] = ..., envelope_hash: _Optional[str] = ...) -> None: ...
 
 class ExecuteResponse(_message.Message):
-    __slots__ = ("heartbeat", "lease", "outcome", "executor_error")
+    __slots__ = ("heartbeat", "lease", "outcome", "executor_error", "progress")
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     LEASE_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
     EXECUTOR_ERROR_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
     heartbeat: _await_events_pb2.Heartbeat
     lease: EffectLease
     outcome: RecordedOutcome
     executor_error: RecordedError
-    def __init__(self, heartbeat: _Optional[_Union[_await_events_pb2.Heartbeat, _Mapping]] = ..., lease: _Optional[_Union[EffectLease, _Mapping]] = ..., outcome: _Optional[_Union[RecordedOutcome, _Mapping]] = ..., executor_error: _Optional[_Union[RecordedError, _Mapping]] = ...) -> None: ...
+    progress: EffectProgress
+    def __init__(self, heartbeat: _Optional[_Union[_await_events_pb2.Heartbeat, _Mapping]] = ..., lease: _Optional[_Union[EffectLease, _Mapping]] = ..., outcome: _Optional[_Union[RecordedOutcome, _Mapping]] = ..., executor_error: _Optional[_Union[RecordedError, _Mapping]] = ..., progress: _Optional[_Union[EffectProgress, _Mapping]] = ...) -> None: ...
 
 class RecordedOutcome(_message.Message):
     __slots__ = ("outcome", "replayed")

@@ -8,7 +8,7 @@ import itertools
 import json
 import logging
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,6 +129,8 @@ class AwaitEventCore:
         self.limits = limits or LimitsConfig()
         self.config = config or AwaitEventsConfig()
         self._revoked_sessions: set[str] = set()
+        self.session_revoked: list[Callable[[str], None]] = []
+        """Called with each revoked session's id, here or on another replica (workers cancel its effects)."""
         self._identities: dict[AwaitEventKey, tuple[KeyRow, str]] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._timers = DeadlineTimers(store, self._fire_due)
@@ -158,6 +160,8 @@ class AwaitEventCore:
                 self._spawn(self.tell_revoked([event.key_id]))
         elif isinstance(event, SessionRevokedEvent):
             self._revoked_sessions.add(event.session_id)
+            for listener in self.session_revoked:
+                listener(event.session_id)
             self._spawn(self.tell_revoked(self.hub.keys_of_session(event.session_id)))
         elif isinstance(event, KeyringChanged):
             self._spawn(self.keyring.refresh())
@@ -401,6 +405,8 @@ class AwaitEventCore:
         _require_session_id(session_id)
         await self.store.revoke_session(session_id, now_ms())
         self._revoked_sessions.add(session_id)
+        for listener in self.session_revoked:
+            listener(session_id)
         log.info("session revoked: session_id=%s", safe(session_id))
         await self.tell_revoked(self.hub.keys_of_session(session_id))
 

@@ -13,7 +13,7 @@ from effectd_server.console.figures import MetricFigures
 from effectd_server.journal.core import Journal
 from effectd_server.processes.core import ProcessRegistryCore
 
-__all__ = ["SOURCES_KEY", "Sources", "WorkerView", "sources_from", "workers_of"]
+__all__ = ["SOURCES_KEY", "Sources", "WorkerView", "WorkersView", "sources_from", "workers_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +29,39 @@ class WorkerView:
     draining: bool
 
 
-def workers_of(parts: dict[str, Any]) -> Any | None:
-    """The workers capability's core, or None while this server has none (the page says so). The
-    workers page calls `list_workers()` on it, answering WorkerView-shaped items."""
-    return parts.get("workers")
+class WorkersView:
+    """The connected workers of this server's dispatcher, as the workers page shows them."""
+
+    def __init__(self, dispatcher: Any) -> None:
+        self._dispatcher = dispatcher
+
+    async def list_workers(self) -> list[WorkerView]:
+        from effectd_server.workers.servicer import worker_info
+
+        views = []
+        for worker in sorted(self._dispatcher.registry.workers.values(), key=lambda w: w.worker_id):
+            info = worker_info(worker)
+            views.append(
+                WorkerView(
+                    worker_id=info.worker_id,
+                    capabilities=tuple(
+                        c.kind + (f" {c.name}" if c.name else "") + (f"@{c.version}" if c.version else "")
+                        for c in info.capabilities
+                    ),
+                    labels=info.labels,
+                    slots=info.slots,
+                    in_flight=len(info.in_flight),
+                    last_heartbeat_ms=info.last_heartbeat_unix_ms or None,
+                    draining=info.draining,
+                )
+            )
+        return views
+
+
+def workers_of(parts: dict[str, Any]) -> WorkersView | None:
+    """The workers capability, or None while this server has none (the page says so)."""
+    dispatcher = parts.get("workers")
+    return None if dispatcher is None else WorkersView(dispatcher)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +69,7 @@ class Sources:
     await_events: AwaitEventCore
     journal: Journal
     processes: ProcessRegistryCore | None
-    workers: Any | None
+    workers: WorkersView | None
     figures: MetricFigures | None
     """The server's own metrics (calls, resolve→wake latency), when it keeps them."""
 

@@ -45,12 +45,32 @@ ROLES: tuple[Role, ...] = get_args(Role)
 _RUNTIME: frozenset[Role] = frozenset({"runtime", "admin"})
 _RESOLVER: frozenset[Role] = frozenset({"runtime", "resolver", "admin"})
 _ADMIN: frozenset[Role] = frozenset({"admin"})
+_WORKER: frozenset[Role] = frozenset({"worker", "admin"})
+_RUNTIME_OR_WORKER: frozenset[Role] = frozenset({"runtime", "worker", "admin"})
 _ANY: frozenset[Role] = frozenset(ROLES)
 
 
 def _service(name: str, roles: Mapping[str, frozenset[Role]]) -> dict[str, frozenset[Role]]:
     return {f"effectd.v1.{name}/{method}": allowed for method, allowed in roles.items()}
 
+
+_PROCESS_RUNNER_METHODS = frozenset(
+    {
+        "GetProcess",
+        "EventsAfter",
+        "RecentEvents",
+        "CountEventsThrough",
+        "WaitEventAfter",
+        "AppendEvent",
+        "SetProcessWait",
+        "ClearProcessWait",
+        "CompleteProcess",
+        "ClaimProcessLease",
+        "RenewProcessLease",
+        "CompleteProcessLease",
+    }
+)
+"""What a worker running a process calls: its state and log, its events, its lease, its completion."""
 
 METHOD_ROLES: dict[str, frozenset[Role]] = {
     # A runtime executes, completes and inspects its effects; anyone may ask what the server is.
@@ -89,11 +109,12 @@ METHOD_ROLES: dict[str, frozenset[Role]] = {
         },
     ),
     **_service("Keyring", {"ListSigningKeys": _ADMIN, "RotateSigningKey": _ADMIN, "RetireSigningKey": _ADMIN}),
-    # The process registry is the runtime's (lash's ProcessRegistry trait); every method.
+    # The process registry is the runtime's (lash's ProcessRegistry trait), every method; a worker that runs
+    # processes also reads and writes the ones it is assigned (below).
     **_service(
         "Processes",
         {
-            method: _RUNTIME
+            method: _RUNTIME_OR_WORKER if method in _PROCESS_RUNNER_METHODS else _RUNTIME
             for method in (
                 "RegisterProcess",
                 "GetProcess",
@@ -127,9 +148,19 @@ METHOD_ROLES: dict[str, frozenset[Role]] = {
             )
         },
     ),
+    # A worker holds the worker stream; runtimes watch their delegated effects' progress and see the fleet.
+    **_service(
+        "Workers",
+        {
+            "Connect": _WORKER,
+            "ListWorkers": _RUNTIME,
+            "DescribeWorker": _RUNTIME,
+            "DrainWorker": _ADMIN,
+            "WatchProgress": _RUNTIME,
+        },
+    ),
 }
-"""Which roles may call each RPC ("effectd.v1.Service/Method"). Admin may call everything; the worker
-role gets the worker stream when the Workers service lands."""
+"""Which roles may call each RPC ("effectd.v1.Service/Method"). Admin may call everything."""
 
 TOKEN_PREFIX = "edt_"
 _BEARER = "Bearer "

@@ -13,6 +13,7 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from effectd._convert_envelope import envelope_from_proto, outcome_from_proto, outcome_to_proto
@@ -35,7 +36,7 @@ from effectd.v1 import envelope_pb2
 from effectd_server.config import JournalConfig
 from effectd_server.edge.metrics import Metrics
 from effectd_server.edge.tracing import Tracing
-from effectd_server.journal.executors import ExecutorTable, ServerCall
+from effectd_server.journal.executors import DelegatedCall, DelegateOptions, Delegator, ExecutorTable, ServerCall
 from effectd_server.store import ListenerResumed
 from effectd_server.store.journal import EffectClaim, EffectFinished, EffectRow, JournalStore, ScopeListing
 
@@ -182,6 +183,8 @@ class Journal:
         self.store = store
         self.executors = executors
         self.config = config or JournalConfig()
+        self.delegator: Delegator | None = None
+        """Runs effects on workers when the workers capability is there."""
         self._waiters = _Waiters()
         self.metrics = metrics or Metrics()
         self.tracing = tracing or Tracing()
@@ -208,12 +211,15 @@ class Journal:
         owner_id: str = "",
         lease_ttl_ms: int = 0,
         await_deadline_ms: int | None = None,
+        delegate: DelegateOptions | None = None,
+        progress: Callable[[str], None] | None = None,
     ) -> Recorded | EffectLease:
+        args = (scope, envelope, envelope_pb, strict, owner_id, lease_ttl_ms, await_deadline_ms, delegate, progress)
         if not self.tracing.enabled:
-            return await self._execute(scope, envelope, envelope_pb, strict, owner_id, lease_ttl_ms, await_deadline_ms)
+            return await self._execute(*args)
         attributes = {"effectd.effect.kind": envelope.command.kind.value, "effectd.strict_replay": strict}
         with self.tracing.span("effect.execute", attributes):
-            return await self._execute(scope, envelope, envelope_pb, strict, owner_id, lease_ttl_ms, await_deadline_ms)
+            return await self._execute(*args)
 
     async def _execute(
         self,
@@ -224,6 +230,8 @@ class Journal:
         owner_id: str,
         lease_ttl_ms: int,
         await_deadline_ms: int | None,
+        delegate: DelegateOptions | None,
+        progress: Callable[[str], None] | None,
     ) -> Recorded | EffectLease:
         validate_scope(scope)
         validate_envelope(envelope)
@@ -244,6 +252,16 @@ class Journal:
                 raise _hash_conflict(replay_key, scope_json, recorded.envelope_hash, envelope_hash)
             self.metrics.journal_replays.inc()
             return await _replayed(recorded)
+        delegator = self.delegator
+        if not server_owned and delegator is not None and delegator.routes(envelope, delegate):
+            if strict and recorded is None:
+                raise NotFoundError(
+                    "effect_replay_missing",
+                    f"no recorded runtime effect for scope {scope_json} and replay key {replay_key!r}",
+                )
+            return await delegator.run(
+                DelegatedCall(scope_json, replay_key, envelope_hash, envelope, envelope_pb, delegate, progress)
+            )
         due_at = None if executor is None else executor.due_at_ms(envelope, now_ms())
         holder_expired = False
         while True:
@@ -283,9 +301,13 @@ class Journal:
                 return EffectLease(row.lease_token, row.lease_owner or owner, row.lease_expires_at_ms, envelope_hash)
             if result.status == "shared":
                 return await self._run_server_owned(envelope, row, await_deadline_ms)
-            holder_expired = await self._wait_for_holder(row)
+            holder_expired = await self.wait_for_holder(row)
 
-    async def _wait_for_holder(self, row: EffectRow) -> bool:
+    def finished(self, scope_json: str, replay_key: str) -> None:
+        """A row was finished or released outside this core (a worker's result): wake its waiters."""
+        self._waiters.wake((scope_json, replay_key))
+
+    async def wait_for_holder(self, row: EffectRow) -> bool:
         """Sleep until the holder finishes or releases (notified), or until its lease expires (True)."""
         key = (row.scope_json, row.replay_key)
         future = self._waiters.wait(key)

@@ -8,12 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from effectd._effects import RuntimeEffectEnvelope, RuntimeEffectOutcome, SleepCommand, SleepOutcome
+from effectd._journal import RecordedError, RecordedOutcome
 
-__all__ = ["ExecutorTable", "ServerCall", "ServerExecutor", "SleepExecutor"]
+__all__ = [
+    "DelegateOptions",
+    "DelegatedCall",
+    "Delegator",
+    "ExecutorTable",
+    "ServerCall",
+    "ServerExecutor",
+    "SleepExecutor",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,3 +61,37 @@ class SleepExecutor:
         if delay > 0:
             await asyncio.sleep(delay)
         return SleepOutcome()
+
+
+@dataclass(frozen=True, slots=True)
+class DelegateOptions:
+    """What the runtime asked of a delegated effect's worker (ExecuteRequest.delegate)."""
+
+    capability: str = ""
+    version: str = ""
+    required_labels: tuple[tuple[str, str], ...] = ()
+    schedule_to_start_timeout_ms: int = 0
+    session_affinity: bool = False
+    hard_affinity: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DelegatedCall:
+    scope_json: str
+    replay_key: str
+    envelope_hash: str
+    envelope: RuntimeEffectEnvelope
+    envelope_pb: bytes
+    options: DelegateOptions | None
+    progress: Callable[[str], None] | None
+    """Receives the handler's live progress (JSON text), in order; never journaled."""
+
+
+class Delegator(Protocol):
+    """Runs effects on workers (the workers capability registers one with the journal)."""
+
+    def routes(self, envelope: RuntimeEffectEnvelope, options: DelegateOptions | None) -> bool:
+        """Whether this effect goes to a worker: the runtime asked, or a routing rule says so."""
+
+    async def run(self, call: DelegatedCall) -> RecordedOutcome | RecordedError:
+        """Deliver the effect to a worker and answer what was journaled (or the existing record)."""

@@ -18,7 +18,7 @@ from effectd._convert_scope import controller_error_to_proto, scope_from_proto
 from effectd._effects import SleepCommand
 from effectd._errors import EffectdError, InvalidArgumentError
 from effectd._journal import EffectLease, RecordedError
-from effectd.v1 import await_events_pb2, effect_controller_pb2
+from effectd.v1 import await_events_pb2, effect_controller_pb2, scope_pb2
 
 from effectd_server.config import LimitsConfig
 from effectd_server.edge.checks import (
@@ -33,8 +33,10 @@ from effectd_server.edge.checks import (
     check_size,
     in_range,
 )
+from effectd_server.edge.errors import shutting_down
 from effectd_server.edge.streams import Streams
 from effectd_server.journal.core import Journal, Recorded, now_ms
+from effectd_server.journal.executors import DelegateOptions
 
 __all__ = ["EffectControllerServicer"]
 
@@ -62,6 +64,47 @@ def _recorded_response(recorded: Recorded) -> effect_controller_pb2.ExecuteRespo
 
 def _heartbeat() -> effect_controller_pb2.ExecuteResponse:
     return pb.ExecuteResponse(heartbeat=await_events_pb2.Heartbeat(server_time_unix_ms=now_ms()))
+
+
+def _delegate_options(request: effect_controller_pb2.ExecuteRequest) -> DelegateOptions | None:
+    if not request.HasField("delegate"):
+        return None
+    options = request.delegate
+    return DelegateOptions(
+        capability=options.capability,
+        version=options.version,
+        required_labels=tuple(sorted(options.required_labels.items())),
+        schedule_to_start_timeout_ms=in_range(
+            "delegate.schedule_to_start_timeout_ms", options.schedule_to_start_timeout_ms, 0, MAX_HEARTBEAT_MS
+        ),
+        session_affinity=options.session_affinity,
+        hard_affinity=options.hard_affinity,
+    )
+
+
+class _ProgressFeed:
+    """A delegated effect's live progress, handed from the worker's stream to this Execute stream."""
+
+    def __init__(self) -> None:
+        self.values: list[str] = []
+        self.arrived: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.sequence = 0
+
+    def push(self, value_json: str) -> None:
+        self.values.append(value_json)
+        if not self.arrived.done():
+            self.arrived.set_result(None)
+
+    def drain(self) -> list[effect_controller_pb2.ExecuteResponse]:
+        values, self.values = self.values, []
+        self.arrived = asyncio.get_running_loop().create_future()
+        responses = []
+        for value in values:
+            self.sequence += 1
+            responses.append(
+                pb.ExecuteResponse(progress=pb.EffectProgress(value=scope_pb2.Json(text=value), sequence=self.sequence))
+            )
+        return responses
 
 
 def _execute_response(result: Recorded | EffectLease) -> effect_controller_pb2.ExecuteResponse:
@@ -109,6 +152,10 @@ class EffectControllerServicer:
             if request.HasField("await_deadline_unix_ms")
             else None
         )
+        delegate = _delegate_options(request)
+        delegator = self._journal.delegator
+        delegated = delegate is not None or (delegator is not None and delegator.routes(envelope, None))
+        feed = _ProgressFeed() if delegated else None
         running = asyncio.ensure_future(
             self._journal.execute(
                 scope,
@@ -118,16 +165,46 @@ class EffectControllerServicer:
                 owner_id=request.owner_id,
                 lease_ttl_ms=lease_ttl_ms,
                 await_deadline_ms=await_deadline,
+                delegate=delegate,
+                progress=None if feed is None else feed.push,
             )
         )
         try:
-            async for response in self._streams.wait_with_heartbeats(running, interval, _heartbeat, _execute_response):
+            if feed is None:
+                answers = self._streams.wait_with_heartbeats(running, interval, _heartbeat, _execute_response)
+            else:
+                answers = self._with_progress(running, interval, feed)
+            async for response in answers:
                 yield response
         finally:
             # A dropped stream records nothing: server-run effects are picked up again on replay.
             running.cancel()
             with contextlib.suppress(asyncio.CancelledError, EffectdError):
                 await running
+
+    async def _with_progress(
+        self, running: asyncio.Future[Recorded | EffectLease], interval: float, feed: _ProgressFeed
+    ) -> AsyncIterator[effect_controller_pb2.ExecuteResponse]:
+        """Heartbeats and live progress, in order, until the answer (progress always before it)."""
+        stop = self._streams.stop_future()
+        try:
+            while True:
+                if not running.done() and not feed.values:
+                    await asyncio.wait(
+                        (running, stop, feed.arrived), timeout=interval, return_when=asyncio.FIRST_COMPLETED
+                    )
+                if feed.values:
+                    for response in feed.drain():
+                        yield response
+                    continue
+                if running.done():
+                    yield _execute_response(running.result())
+                    return
+                if stop.done():
+                    raise shutting_down()
+                yield _heartbeat()
+        finally:
+            self._streams.release(stop)
 
     async def Complete(self, request: effect_controller_pb2.CompleteRequest, context: Context) -> Any:
         scope = self._scope(request)

@@ -11,7 +11,7 @@ import type { Heartbeat } from "./await_events_pb.js";
 import { file_effectd_v1_await_events } from "./await_events_pb.js";
 import type { RuntimeEffectEnvelope, RuntimeEffectOutcome } from "./envelope_pb.js";
 import { file_effectd_v1_envelope } from "./envelope_pb.js";
-import type { ControllerError, ExecutionScope } from "./scope_pb.js";
+import type { ControllerError, ExecutionScope, Json } from "./scope_pb.js";
 import { file_effectd_v1_scope } from "./scope_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file effectd/v1/effect_controller.proto.
  */
 export const file_effectd_v1_effect_controller: GenFile = /*@__PURE__*/
-  fileDesc("CiJlZmZlY3RkL3YxL2VmZmVjdF9jb250cm9sbGVyLnByb3RvEgplZmZlY3RkLnYxIhEKD0Rlc2NyaWJlUmVxdWVzdCKUAQoQRGVzY3JpYmVSZXNwb25zZRIzCg9kdXJhYmlsaXR5X3RpZXIYASABKA4yGi5lZmZlY3RkLnYxLkR1cmFiaWxpdHlUaWVyEiAKGHN1cHBvcnRzX2R1cmFibGVfZWZmZWN0cxgCIAEoCBIpCiFyZXF1aXJlc19kdXJhYmxlX2F0dGFjaG1lbnRfc3RvcmUYAyABKAgijgIKDkV4ZWN1dGVSZXF1ZXN0EikKBXNjb3BlGAEgASgLMhouZWZmZWN0ZC52MS5FeGVjdXRpb25TY29wZRIzCghlbnZlbG9wZRgCIAEoCzIhLmVmZmVjdGQudjEuUnVudGltZUVmZmVjdEVudmVsb3BlEhUKDXN0cmljdF9yZXBsYXkYAyABKAgSEAoIb3duZXJfaWQYBCABKAkSFAoMbGVhc2VfdHRsX21zGAUgASgNEiMKFmF3YWl0X2RlYWRsaW5lX3VuaXhfbXMYBiABKARIAIgBARIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYByABKA1CGQoXX2F3YWl0X2RlYWRsaW5lX3VuaXhfbXMiZwoLRWZmZWN0TGVhc2USEwoLbGVhc2VfdG9rZW4YASABKAkSEAoIb3duZXJfaWQYAiABKAkSGgoSZXhwaXJlc19hdF91bml4X21zGAMgASgEEhUKDWVudmVsb3BlX2hhc2gYBCABKAki1QEKD0V4ZWN1dGVSZXNwb25zZRIqCgloZWFydGJlYXQYASABKAsyFS5lZmZlY3RkLnYxLkhlYXJ0YmVhdEgAEigKBWxlYXNlGAIgASgLMhcuZWZmZWN0ZC52MS5FZmZlY3RMZWFzZUgAEi4KB291dGNvbWUYAyABKAsyGy5lZmZlY3RkLnYxLlJlY29yZGVkT3V0Y29tZUgAEjMKDmV4ZWN1dG9yX2Vycm9yGAQgASgLMhkuZWZmZWN0ZC52MS5SZWNvcmRlZEVycm9ySABCBwoFZXZlbnQiVgoPUmVjb3JkZWRPdXRjb21lEjEKB291dGNvbWUYASABKAsyIC5lZmZlY3RkLnYxLlJ1bnRpbWVFZmZlY3RPdXRjb21lEhAKCHJlcGxheWVkGAIgASgIIk0KDVJlY29yZGVkRXJyb3ISKgoFZXJyb3IYASABKAsyGy5lZmZlY3RkLnYxLkNvbnRyb2xsZXJFcnJvchIQCghyZXBsYXllZBgCIAEoCCLbAQoPQ29tcGxldGVSZXF1ZXN0EikKBXNjb3BlGAEgASgLMhouZWZmZWN0ZC52MS5FeGVjdXRpb25TY29wZRISCgpyZXBsYXlfa2V5GAIgASgJEhMKC2xlYXNlX3Rva2VuGAMgASgJEjMKB291dGNvbWUYBCABKAsyIC5lZmZlY3RkLnYxLlJ1bnRpbWVFZmZlY3RPdXRjb21lSAASNQoOZXhlY3V0b3JfZXJyb3IYBSABKAsyGy5lZmZlY3RkLnYxLkNvbnRyb2xsZXJFcnJvckgAQggKBnJlc3VsdCISChBDb21wbGV0ZVJlc3BvbnNlIn0KEVJlbmV3TGVhc2VSZXF1ZXN0EikKBXNjb3BlGAEgASgLMhouZWZmZWN0ZC52MS5FeGVjdXRpb25TY29wZRISCgpyZXBsYXlfa2V5GAIgASgJEhMKC2xlYXNlX3Rva2VuGAMgASgJEhQKDGxlYXNlX3R0bF9tcxgEIAEoDSIwChJSZW5ld0xlYXNlUmVzcG9uc2USGgoSZXhwaXJlc19hdF91bml4X21zGAEgASgEIvYDCgxFZmZlY3RSZWNvcmQSKQoFc2NvcGUYASABKAsyGi5lZmZlY3RkLnYxLkV4ZWN1dGlvblNjb3BlEhIKCnJlcGxheV9rZXkYAiABKAkSFQoNZW52ZWxvcGVfaGFzaBgDIAEoCRIoCgZzdGF0dXMYBCABKA4yGC5lZmZlY3RkLnYxLkVmZmVjdFN0YXR1cxIzCghlbnZlbG9wZRgFIAEoCzIhLmVmZmVjdGQudjEuUnVudGltZUVmZmVjdEVudmVsb3BlEjYKB291dGNvbWUYBiABKAsyIC5lZmZlY3RkLnYxLlJ1bnRpbWVFZmZlY3RPdXRjb21lSACIAQESOAoOZXhlY3V0b3JfZXJyb3IYByABKAsyGy5lZmZlY3RkLnYxLkNvbnRyb2xsZXJFcnJvckgBiAEBEhYKDmxlYXNlX293bmVyX2lkGAggASgJEiAKGGxlYXNlX2V4cGlyZXNfYXRfdW5peF9tcxgJIAEoBBIbCg5kdWVfYXRfdW5peF9tcxgKIAEoBEgCiAEBEhoKEmNyZWF0ZWRfYXRfdW5peF9tcxgLIAEoBBIaChJ1cGRhdGVkX2F0X3VuaXhfbXMYDCABKARCCgoIX291dGNvbWVCEQoPX2V4ZWN1dG9yX2Vycm9yQhEKD19kdWVfYXRfdW5peF9tcyJmChJMaXN0RWZmZWN0c1JlcXVlc3QSKQoFc2NvcGUYASABKAsyGi5lZmZlY3RkLnYxLkV4ZWN1dGlvblNjb3BlEhEKCXBhZ2Vfc2l6ZRgCIAEoDRISCgpwYWdlX3Rva2VuGAMgASgJIlkKE0xpc3RFZmZlY3RzUmVzcG9uc2USKQoHZWZmZWN0cxgBIAMoCzIYLmVmZmVjdGQudjEuRWZmZWN0UmVjb3JkEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJRChBHZXRFZmZlY3RSZXF1ZXN0EikKBXNjb3BlGAEgASgLMhouZWZmZWN0ZC52MS5FeGVjdXRpb25TY29wZRISCgpyZXBsYXlfa2V5GAIgASgJIj0KEUdldEVmZmVjdFJlc3BvbnNlEigKBmVmZmVjdBgBIAEoCzIYLmVmZmVjdGQudjEuRWZmZWN0UmVjb3JkIiIKEUxpc3RTY29wZXNSZXF1ZXN0Eg0KBWxpbWl0GAEgASgNImYKDFNjb3BlU3VtbWFyeRIpCgVzY29wZRgBIAEoCzIaLmVmZmVjdGQudjEuRXhlY3V0aW9uU2NvcGUSDwoHZWZmZWN0cxgCIAEoBBIaChJ1cGRhdGVkX2F0X3VuaXhfbXMYAyABKAMiPgoSTGlzdFNjb3Blc1Jlc3BvbnNlEigKBnNjb3BlcxgBIAMoCzIYLmVmZmVjdGQudjEuU2NvcGVTdW1tYXJ5KmoKDkR1cmFiaWxpdHlUaWVyEh8KG0RVUkFCSUxJVFlfVElFUl9VTlNQRUNJRklFRBAAEhoKFkRVUkFCSUxJVFlfVElFUl9JTkxJTkUQARIbChdEVVJBQklMSVRZX1RJRVJfRFVSQUJMRRACKoMBCgxFZmZlY3RTdGF0dXMSHQoZRUZGRUNUX1NUQVRVU19VTlNQRUNJRklFRBAAEh0KGUVGRkVDVF9TVEFUVVNfSU5fUFJPR1JFU1MQARIbChdFRkZFQ1RfU1RBVFVTX0NPTVBMRVRFRBACEhgKFEVGRkVDVF9TVEFUVVNfRkFJTEVEEAMymgQKEEVmZmVjdENvbnRyb2xsZXISRQoIRGVzY3JpYmUSGy5lZmZlY3RkLnYxLkRlc2NyaWJlUmVxdWVzdBocLmVmZmVjdGQudjEuRGVzY3JpYmVSZXNwb25zZRJECgdFeGVjdXRlEhouZWZmZWN0ZC52MS5FeGVjdXRlUmVxdWVzdBobLmVmZmVjdGQudjEuRXhlY3V0ZVJlc3BvbnNlMAESRQoIQ29tcGxldGUSGy5lZmZlY3RkLnYxLkNvbXBsZXRlUmVxdWVzdBocLmVmZmVjdGQudjEuQ29tcGxldGVSZXNwb25zZRJLCgpSZW5ld0xlYXNlEh0uZWZmZWN0ZC52MS5SZW5ld0xlYXNlUmVxdWVzdBoeLmVmZmVjdGQudjEuUmVuZXdMZWFzZVJlc3BvbnNlEk4KC0xpc3RFZmZlY3RzEh4uZWZmZWN0ZC52MS5MaXN0RWZmZWN0c1JlcXVlc3QaHy5lZmZlY3RkLnYxLkxpc3RFZmZlY3RzUmVzcG9uc2USSAoJR2V0RWZmZWN0EhwuZWZmZWN0ZC52MS5HZXRFZmZlY3RSZXF1ZXN0Gh0uZWZmZWN0ZC52MS5HZXRFZmZlY3RSZXNwb25zZRJLCgpMaXN0U2NvcGVzEh0uZWZmZWN0ZC52MS5MaXN0U2NvcGVzUmVxdWVzdBoeLmVmZmVjdGQudjEuTGlzdFNjb3Blc1Jlc3BvbnNlYgZwcm90bzM", [file_effectd_v1_await_events, file_effectd_v1_envelope, file_effectd_v1_scope]);
+  fileDesc("CiJlZmZlY3RkL3YxL2VmZmVjdF9jb250cm9sbGVyLnByb3RvEgplZmZlY3RkLnYxIhEKD0Rlc2NyaWJlUmVxdWVzdCKUAQoQRGVzY3JpYmVSZXNwb25zZRIzCg9kdXJhYmlsaXR5X3RpZXIYASABKA4yGi5lZmZlY3RkLnYxLkR1cmFiaWxpdHlUaWVyEiAKGHN1cHBvcnRzX2R1cmFibGVfZWZmZWN0cxgCIAEoCBIpCiFyZXF1aXJlc19kdXJhYmxlX2F0dGFjaG1lbnRfc3RvcmUYAyABKAgizwIKDkV4ZWN1dGVSZXF1ZXN0EikKBXNjb3BlGAEgASgLMhouZWZmZWN0ZC52MS5FeGVjdXRpb25TY29wZRIzCghlbnZlbG9wZRgCIAEoCzIhLmVmZmVjdGQudjEuUnVudGltZUVmZmVjdEVudmVsb3BlEhUKDXN0cmljdF9yZXBsYXkYAyABKAgSEAoIb3duZXJfaWQYBCABKAkSFAoMbGVhc2VfdHRsX21zGAUgASgNEiMKFmF3YWl0X2RlYWRsaW5lX3VuaXhfbXMYBiABKARIAIgBARIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYByABKA0SMgoIZGVsZWdhdGUYCCABKAsyGy5lZmZlY3RkLnYxLkRlbGVnYXRlT3B0aW9uc0gBiAEBQhkKF19hd2FpdF9kZWFkbGluZV91bml4X21zQgsKCV9kZWxlZ2F0ZSKOAgoPRGVsZWdhdGVPcHRpb25zEhIKCmNhcGFiaWxpdHkYASABKAkSDwoHdmVyc2lvbhgCIAEoCRJICg9yZXF1aXJlZF9sYWJlbHMYAyADKAsyLy5lZmZlY3RkLnYxLkRlbGVnYXRlT3B0aW9ucy5SZXF1aXJlZExhYmVsc0VudHJ5EiQKHHNjaGVkdWxlX3RvX3N0YXJ0X3RpbWVvdXRfbXMYBCABKA0SGAoQc2Vzc2lvbl9hZmZpbml0eRgFIAEoCBIVCg1oYXJkX2FmZmluaXR5GAYgASgIGjUKE1JlcXVpcmVkTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJDCg5FZmZlY3RQcm9ncmVzcxIfCgV2YWx1ZRgBIAEoCzIQLmVmZmVjdGQudjEuSnNvbhIQCghzZXF1ZW5jZRgCIAEoBCJnCgtFZmZlY3RMZWFzZRITCgtsZWFzZV90b2tlbhgBIAEoCRIQCghvd25lcl9pZBgCIAEoCRIaChJleHBpcmVzX2F0X3VuaXhfbXMYAyABKAQSFQoNZW52ZWxvcGVfaGFzaBgEIAEoCSKFAgoPRXhlY3V0ZVJlc3BvbnNlEioKCWhlYXJ0YmVhdBgBIAEoCzIVLmVmZmVjdGQudjEuSGVhcnRiZWF0SAASKAoFbGVhc2UYAiABKAsyFy5lZmZlY3RkLnYxLkVmZmVjdExlYXNlSAASLgoHb3V0Y29tZRgDIAEoCzIbLmVmZmVjdGQudjEuUmVjb3JkZWRPdXRjb21lSAASMwoOZXhlY3V0b3JfZXJyb3IYBCABKAsyGS5lZmZlY3RkLnYxLlJlY29yZGVkRXJyb3JIABIuCghwcm9ncmVzcxgFIAEoCzIaLmVmZmVjdGQudjEuRWZmZWN0UHJvZ3Jlc3NIAEIHCgVldmVudCJWCg9SZWNvcmRlZE91dGNvbWUSMQoHb3V0Y29tZRgBIAEoCzIgLmVmZmVjdGQudjEuUnVudGltZUVmZmVjdE91dGNvbWUSEAoIcmVwbGF5ZWQYAiABKAgiTQoNUmVjb3JkZWRFcnJvchIqCgVlcnJvchgBIAEoCzIbLmVmZmVjdGQudjEuQ29udHJvbGxlckVycm9yEhAKCHJlcGxheWVkGAIgASgIItsBCg9Db21wbGV0ZVJlcXVlc3QSKQoFc2NvcGUYASABKAsyGi5lZmZlY3RkLnYxLkV4ZWN1dGlvblNjb3BlEhIKCnJlcGxheV9rZXkYAiABKAkSEwoLbGVhc2VfdG9rZW4YAyABKAkSMwoHb3V0Y29tZRgEIAEoCzIgLmVmZmVjdGQudjEuUnVudGltZUVmZmVjdE91dGNvbWVIABI1Cg5leGVjdXRvcl9lcnJvchgFIAEoCzIbLmVmZmVjdGQudjEuQ29udHJvbGxlckVycm9ySABCCAoGcmVzdWx0IhIKEENvbXBsZXRlUmVzcG9uc2UifQoRUmVuZXdMZWFzZVJlcXVlc3QSKQoFc2NvcGUYASABKAsyGi5lZmZlY3RkLnYxLkV4ZWN1dGlvblNjb3BlEhIKCnJlcGxheV9rZXkYAiABKAkSEwoLbGVhc2VfdG9rZW4YAyABKAkSFAoMbGVhc2VfdHRsX21zGAQgASgNIjAKElJlbmV3TGVhc2VSZXNwb25zZRIaChJleHBpcmVzX2F0X3VuaXhfbXMYASABKAQi9gMKDEVmZmVjdFJlY29yZBIpCgVzY29wZRgBIAEoCzIaLmVmZmVjdGQudjEuRXhlY3V0aW9uU2NvcGUSEgoKcmVwbGF5X2tleRgCIAEoCRIVCg1lbnZlbG9wZV9oYXNoGAMgASgJEigKBnN0YXR1cxgEIAEoDjIYLmVmZmVjdGQudjEuRWZmZWN0U3RhdHVzEjMKCGVudmVsb3BlGAUgASgLMiEuZWZmZWN0ZC52MS5SdW50aW1lRWZmZWN0RW52ZWxvcGUSNgoHb3V0Y29tZRgGIAEoCzIgLmVmZmVjdGQudjEuUnVudGltZUVmZmVjdE91dGNvbWVIAIgBARI4Cg5leGVjdXRvcl9lcnJvchgHIAEoCzIbLmVmZmVjdGQudjEuQ29udHJvbGxlckVycm9ySAGIAQESFgoObGVhc2Vfb3duZXJfaWQYCCABKAkSIAoYbGVhc2VfZXhwaXJlc19hdF91bml4X21zGAkgASgEEhsKDmR1ZV9hdF91bml4X21zGAogASgESAKIAQESGgoSY3JlYXRlZF9hdF91bml4X21zGAsgASgEEhoKEnVwZGF0ZWRfYXRfdW5peF9tcxgMIAEoBEIKCghfb3V0Y29tZUIRCg9fZXhlY3V0b3JfZXJyb3JCEQoPX2R1ZV9hdF91bml4X21zImYKEkxpc3RFZmZlY3RzUmVxdWVzdBIpCgVzY29wZRgBIAEoCzIaLmVmZmVjdGQudjEuRXhlY3V0aW9uU2NvcGUSEQoJcGFnZV9zaXplGAIgASgNEhIKCnBhZ2VfdG9rZW4YAyABKAkiWQoTTGlzdEVmZmVjdHNSZXNwb25zZRIpCgdlZmZlY3RzGAEgAygLMhguZWZmZWN0ZC52MS5FZmZlY3RSZWNvcmQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIlEKEEdldEVmZmVjdFJlcXVlc3QSKQoFc2NvcGUYASABKAsyGi5lZmZlY3RkLnYxLkV4ZWN1dGlvblNjb3BlEhIKCnJlcGxheV9rZXkYAiABKAkiPQoRR2V0RWZmZWN0UmVzcG9uc2USKAoGZWZmZWN0GAEgASgLMhguZWZmZWN0ZC52MS5FZmZlY3RSZWNvcmQiIgoRTGlzdFNjb3Blc1JlcXVlc3QSDQoFbGltaXQYASABKA0iZgoMU2NvcGVTdW1tYXJ5EikKBXNjb3BlGAEgASgLMhouZWZmZWN0ZC52MS5FeGVjdXRpb25TY29wZRIPCgdlZmZlY3RzGAIgASgEEhoKEnVwZGF0ZWRfYXRfdW5peF9tcxgDIAEoAyI+ChJMaXN0U2NvcGVzUmVzcG9uc2USKAoGc2NvcGVzGAEgAygLMhguZWZmZWN0ZC52MS5TY29wZVN1bW1hcnkqagoORHVyYWJpbGl0eVRpZXISHwobRFVSQUJJTElUWV9USUVSX1VOU1BFQ0lGSUVEEAASGgoWRFVSQUJJTElUWV9USUVSX0lOTElORRABEhsKF0RVUkFCSUxJVFlfVElFUl9EVVJBQkxFEAIqgwEKDEVmZmVjdFN0YXR1cxIdChlFRkZFQ1RfU1RBVFVTX1VOU1BFQ0lGSUVEEAASHQoZRUZGRUNUX1NUQVRVU19JTl9QUk9HUkVTUxABEhsKF0VGRkVDVF9TVEFUVVNfQ09NUExFVEVEEAISGAoURUZGRUNUX1NUQVRVU19GQUlMRUQQAzKaBAoQRWZmZWN0Q29udHJvbGxlchJFCghEZXNjcmliZRIbLmVmZmVjdGQudjEuRGVzY3JpYmVSZXF1ZXN0GhwuZWZmZWN0ZC52MS5EZXNjcmliZVJlc3BvbnNlEkQKB0V4ZWN1dGUSGi5lZmZlY3RkLnYxLkV4ZWN1dGVSZXF1ZXN0GhsuZWZmZWN0ZC52MS5FeGVjdXRlUmVzcG9uc2UwARJFCghDb21wbGV0ZRIbLmVmZmVjdGQudjEuQ29tcGxldGVSZXF1ZXN0GhwuZWZmZWN0ZC52MS5Db21wbGV0ZVJlc3BvbnNlEksKClJlbmV3TGVhc2USHS5lZmZlY3RkLnYxLlJlbmV3TGVhc2VSZXF1ZXN0Gh4uZWZmZWN0ZC52MS5SZW5ld0xlYXNlUmVzcG9uc2USTgoLTGlzdEVmZmVjdHMSHi5lZmZlY3RkLnYxLkxpc3RFZmZlY3RzUmVxdWVzdBofLmVmZmVjdGQudjEuTGlzdEVmZmVjdHNSZXNwb25zZRJICglHZXRFZmZlY3QSHC5lZmZlY3RkLnYxLkdldEVmZmVjdFJlcXVlc3QaHS5lZmZlY3RkLnYxLkdldEVmZmVjdFJlc3BvbnNlEksKCkxpc3RTY29wZXMSHS5lZmZlY3RkLnYxLkxpc3RTY29wZXNSZXF1ZXN0Gh4uZWZmZWN0ZC52MS5MaXN0U2NvcGVzUmVzcG9uc2ViBnByb3RvMw", [file_effectd_v1_await_events, file_effectd_v1_envelope, file_effectd_v1_scope]);
 
 /**
  * @generated from message effectd.v1.DescribeRequest
@@ -110,6 +110,14 @@ export type ExecuteRequest = Message<"effectd.v1.ExecuteRequest"> & {
    * @generated from field: uint32 heartbeat_interval_ms = 7;
    */
   heartbeatIntervalMs: number;
+
+  /**
+   * Run the effect on a worker that registered for it (see workers.proto) instead of leasing it to the
+   * caller. The server also delegates kinds and tools its routing rules name, without this field.
+   *
+   * @generated from field: optional effectd.v1.DelegateOptions delegate = 8;
+   */
+  delegate?: DelegateOptions | undefined;
 };
 
 /**
@@ -118,6 +126,94 @@ export type ExecuteRequest = Message<"effectd.v1.ExecuteRequest"> & {
  */
 export const ExecuteRequestSchema: GenMessage<ExecuteRequest> = /*@__PURE__*/
   messageDesc(file_effectd_v1_effect_controller, 2);
+
+/**
+ * How a delegated effect finds its worker: a live worker whose capability matches the envelope (kind,
+ * and the tool name, step id or provider/model), with every required label, a free slot, least loaded.
+ *
+ * @generated from message effectd.v1.DelegateOptions
+ */
+export type DelegateOptions = Message<"effectd.v1.DelegateOptions"> & {
+  /**
+   * Matches a capability's name instead of the one read from the envelope (a queue name); empty: the
+   * envelope's tool name (tool_call), step id (durable_step) or model (llm_call, direct).
+   *
+   * @generated from field: string capability = 1;
+   */
+  capability: string;
+
+  /**
+   * A capability version the worker must have registered; empty: any.
+   *
+   * @generated from field: string version = 2;
+   */
+  version: string;
+
+  /**
+   * Labels the worker must carry with these values.
+   *
+   * @generated from field: map<string, string> required_labels = 3;
+   */
+  requiredLabels: { [key: string]: string };
+
+  /**
+   * How long to wait for a worker with a free slot before `no_worker_available`: 0 (the server
+   * default) or 1..3600000.
+   *
+   * @generated from field: uint32 schedule_to_start_timeout_ms = 4;
+   */
+  scheduleToStartTimeoutMs: number;
+
+  /**
+   * Prefer the worker that ran this session's previous delegated effect (soft affinity).
+   *
+   * @generated from field: bool session_affinity = 5;
+   */
+  sessionAffinity: boolean;
+
+  /**
+   * With session_affinity: wait for that worker (a free slot on it, or its return) instead of taking
+   * another, up to the schedule-to-start timeout (hard affinity).
+   *
+   * @generated from field: bool hard_affinity = 6;
+   */
+  hardAffinity: boolean;
+};
+
+/**
+ * Describes the message effectd.v1.DelegateOptions.
+ * Use `create(DelegateOptionsSchema)` to create a new message.
+ */
+export const DelegateOptionsSchema: GenMessage<DelegateOptions> = /*@__PURE__*/
+  messageDesc(file_effectd_v1_effect_controller, 3);
+
+/**
+ * What a worker's handler reported while it ran: delivered in order, never journaled.
+ *
+ * @generated from message effectd.v1.EffectProgress
+ */
+export type EffectProgress = Message<"effectd.v1.EffectProgress"> & {
+  /**
+   * The handler's value as JSON.
+   *
+   * @generated from field: effectd.v1.Json value = 1;
+   */
+  value?: Json | undefined;
+
+  /**
+   * 1, 2, ... within one delivery of the effect.
+   *
+   * @generated from field: uint64 sequence = 2;
+   */
+  sequence: bigint;
+};
+
+/**
+ * Describes the message effectd.v1.EffectProgress.
+ * Use `create(EffectProgressSchema)` to create a new message.
+ */
+export const EffectProgressSchema: GenMessage<EffectProgress> = /*@__PURE__*/
+  messageDesc(file_effectd_v1_effect_controller, 4);
 
 /**
  * @generated from message effectd.v1.EffectLease
@@ -149,7 +245,7 @@ export type EffectLease = Message<"effectd.v1.EffectLease"> & {
  * Use `create(EffectLeaseSchema)` to create a new message.
  */
 export const EffectLeaseSchema: GenMessage<EffectLease> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_effect_controller, 3);
+  messageDesc(file_effectd_v1_effect_controller, 5);
 
 /**
  * @generated from message effectd.v1.ExecuteResponse
@@ -188,6 +284,14 @@ export type ExecuteResponse = Message<"effectd.v1.ExecuteResponse"> & {
      */
     value: RecordedError;
     case: "executorError";
+  } | {
+    /**
+     * Live progress of a delegated effect (never on a replay).
+     *
+     * @generated from field: effectd.v1.EffectProgress progress = 5;
+     */
+    value: EffectProgress;
+    case: "progress";
   } | { case: undefined; value?: undefined };
 };
 
@@ -196,7 +300,7 @@ export type ExecuteResponse = Message<"effectd.v1.ExecuteResponse"> & {
  * Use `create(ExecuteResponseSchema)` to create a new message.
  */
 export const ExecuteResponseSchema: GenMessage<ExecuteResponse> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_effect_controller, 4);
+  messageDesc(file_effectd_v1_effect_controller, 6);
 
 /**
  * @generated from message effectd.v1.RecordedOutcome
@@ -218,7 +322,7 @@ export type RecordedOutcome = Message<"effectd.v1.RecordedOutcome"> & {
  * Use `create(RecordedOutcomeSchema)` to create a new message.
  */
 export const RecordedOutcomeSchema: GenMessage<RecordedOutcome> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_effect_controller, 5);
+  messageDesc(file_effectd_v1_effect_controller, 7);
 
 /**
  * @generated from message effectd.v1.RecordedError
@@ -240,7 +344,7 @@ export type RecordedError = Message<"effectd.v1.RecordedError"> & {
  * Use `create(RecordedErrorSchema)` to create a new message.
  */
 export const RecordedErrorSchema: GenMessage<RecordedError> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_effect_controller, 6);
+  messageDesc(file_effectd_v1_effect_controller, 8);
 
 /**
  * @generated from message effectd.v1.CompleteRequest
@@ -284,7 +388,7 @@ export type CompleteRequest = Message<"effectd.v1.CompleteRequest"> & {
  * Use `create(CompleteRequestSchema)` to create a new message.
  */
 export const CompleteRequestSchema: GenMessage<CompleteRequest> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_effect_controller, 7);
+  messageDesc(file_effectd_v1_effect_controller, 9);
 
 /**
  * @generated from message effectd.v1.CompleteResponse
@@ -297,7 +401,7 @@ export type CompleteResponse = Message<"effectd.v1.CompleteResponse"> & {
  * Use `create(CompleteResponseSchema)` to create a new message.
  */
 export const CompleteResponseSchema: GenMessage<CompleteResponse> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_effect_controller, 8);
+  messageDesc(file_effectd_v1_effect_controller, 10);
 
 /**
  * @generated from message effectd.v1.RenewLeaseRequest
@@ -331,7 +435,7 @@ export type RenewLeaseRequest = Message<"effectd.v1.RenewLeaseRequest"> & {
  * Use `create(RenewLeaseRequestSchema)` to create a new message.
  */
 export const RenewLeaseRequestSchema: GenMessage<RenewLeaseRequest> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_effect_controller, 9);
+  messageDesc(file_effectd_v1_effect_controller, 11);
 
 /**
  * @generated from message effectd.v1.RenewLeaseResponse
@@ -348,7 +452,7 @@ export type RenewLeaseResponse = Message<"effectd.v1.RenewLeaseResponse"> & {
  * Use `create(RenewLeaseResponseSchema)` to create a new message.
  */
 export const RenewLeaseResponseSchema: GenMessage<RenewLeaseResponse> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_effect_controller, 10);
+  messageDesc(file_effectd_v1_effect_controller, 12);
 
 /**
  * @generated from message effectd.v1.EffectRecord
@@ -420,7 +524,7 @@ export type EffectRecord = Message<"effectd.v1.EffectRecord"> & {
  * Use `create(EffectRecordSchema)` to create a new message.
  */
 export const EffectRecordSchema: GenMessage<EffectRecord> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_effect_controller, 11);
+  messageDesc(file_effectd_v1_effect_controller, 13);
 
 /**
  * @generated from message effectd.v1.ListEffectsRequest
@@ -451,7 +555,7 @@ export type ListEffectsRequest = Message<"effectd.v1.ListEffectsRequest"> & {
  * Use `create(ListEffectsRequestSchema)` to create a new message.
  */
 export const ListEffectsRequestSchema: GenMessage<ListEffectsRequest> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_effect_controller, 12);
+  messageDesc(file_effectd_v1_effect_controller, 14);
 
 /**
  * @generated from message effectd.v1.ListEffectsResponse
@@ -473,7 +577,7 @@ export type ListEffectsResponse = Message<"effectd.v1.ListEffectsResponse"> & {
  * Use `create(ListEffectsResponseSchema)` to create a new message.
  */
 export const ListEffectsResponseSchema: GenMessage<ListEffectsResponse> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_effect_controller, 13);
+  messageDesc(file_effectd_v1_effect_controller, 15);
 
 /**
  * @generated from message effectd.v1.GetEffectRequest
@@ -495,7 +599,7 @@ export type GetEffectRequest = Message<"effectd.v1.GetEffectRequest"> & {
  * Use `create(GetEffectRequestSchema)` to create a new message.
  */
 export const GetEffectRequestSchema: GenMessage<GetEffectRequest> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_effect_controller, 14);
+  messageDesc(file_effectd_v1_effect_controller, 16);
 
 /**
  * @generated from message effectd.v1.GetEffectResponse
@@ -512,7 +616,7 @@ export type GetEffectResponse = Message<"effectd.v1.GetEffectResponse"> & {
  * Use `create(GetEffectResponseSchema)` to create a new message.
  */
 export const GetEffectResponseSchema: GenMessage<GetEffectResponse> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_effect_controller, 15);
+  messageDesc(file_effectd_v1_effect_controller, 17);
 
 /**
  * @generated from message effectd.v1.ListScopesRequest
@@ -531,7 +635,7 @@ export type ListScopesRequest = Message<"effectd.v1.ListScopesRequest"> & {
  * Use `create(ListScopesRequestSchema)` to create a new message.
  */
 export const ListScopesRequestSchema: GenMessage<ListScopesRequest> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_effect_controller, 16);
+  messageDesc(file_effectd_v1_effect_controller, 18);
 
 /**
  * @generated from message effectd.v1.ScopeSummary
@@ -562,7 +666,7 @@ export type ScopeSummary = Message<"effectd.v1.ScopeSummary"> & {
  * Use `create(ScopeSummarySchema)` to create a new message.
  */
 export const ScopeSummarySchema: GenMessage<ScopeSummary> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_effect_controller, 17);
+  messageDesc(file_effectd_v1_effect_controller, 19);
 
 /**
  * @generated from message effectd.v1.ListScopesResponse
@@ -579,7 +683,7 @@ export type ListScopesResponse = Message<"effectd.v1.ListScopesResponse"> & {
  * Use `create(ListScopesResponseSchema)` to create a new message.
  */
 export const ListScopesResponseSchema: GenMessage<ListScopesResponse> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_effect_controller, 18);
+  messageDesc(file_effectd_v1_effect_controller, 20);
 
 /**
  * @generated from enum effectd.v1.DurabilityTier

@@ -1,0 +1,151 @@
+"""`effectd worker run` and `effectd workers ls|show|drain`: the workers part of the `effectd` command.
+
+`effectd worker run MODULE:FUNCTION --worker-id ID` imports the module, calls `FUNCTION(worker)` to
+register handlers on an `effectd.Worker`, and serves until drained (SIGTERM drains). It prints one JSON
+line when registered and one per result the server answered (`recorded`, or the record that stood).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from effectd._client import Client
+from effectd._errors import InvalidArgumentError
+from effectd._journal import RecordedError, RecordedOutcome
+from effectd._lashjson import dumps
+from effectd._worker import RemoteWorkers, ResultReceipt, Worker
+
+__all__ = ["add_commands"]
+
+Action = Callable[[Client], Awaitable[int]]
+
+
+def _line(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, separators=(",", ":"), ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _labels(items: list[str]) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise InvalidArgumentError("invalid_request", f"--label takes KEY=VALUE, got {item!r}")
+        labels[name] = value
+    return labels
+
+
+def _setup_function(spec: str) -> Callable[[Worker], Any]:
+    module_name, sep, attribute = spec.partition(":")
+    if not sep or not module_name or not attribute:
+        raise InvalidArgumentError("invalid_request", f"expected MODULE:FUNCTION, got {spec!r}")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise InvalidArgumentError("invalid_request", f"cannot import {module_name}: {exc}") from None
+    setup = getattr(module, attribute, None)
+    if not callable(setup):
+        raise InvalidArgumentError("invalid_request", f"{spec} is not a function")
+    return setup  # type: ignore[no-any-return]
+
+
+def _receipt_json(receipt: ResultReceipt) -> dict[str, Any]:
+    line: dict[str, Any] = {
+        "event": "result",
+        "replay_key": receipt.assignment.replay_key,
+        "fencing_token": receipt.assignment.fencing_token,
+        "recorded": receipt.recorded,
+    }
+    existing = receipt.existing
+    if isinstance(existing, RecordedOutcome):
+        line["already_recorded"] = {"outcome": json.loads(dumps(existing.outcome))}
+    elif isinstance(existing, RecordedError):
+        line["already_recorded"] = {"error": {"code": existing.error.code, "message": existing.error.message}}
+    return line
+
+
+def _worker_run(args: argparse.Namespace) -> Action:
+    setup = _setup_function(args.setup)
+    labels = _labels(args.label)
+    if not 1 <= args.slots <= 100_000:
+        raise InvalidArgumentError("value_out_of_range", f"--slots must be in 1..100000, got {args.slots}")
+    if not 0.1 <= args.heartbeat <= 3600:
+        raise InvalidArgumentError("value_out_of_range", f"--heartbeat must be in [0.1, 3600], got {args.heartbeat}")
+
+    async def run(client: Client) -> int:
+        logging.basicConfig(
+            level=os.environ.get("EFFECTD_LOG_LEVEL", "WARNING").upper(),
+            format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        )
+        worker = Worker(
+            client.rpc, worker_id=args.worker_id, slots=args.slots, labels=labels, heartbeat_interval=args.heartbeat
+        )
+        setup(worker)
+
+        async def report() -> None:
+            await worker.registered.wait()
+            _line({"event": "registered", "worker_id": worker.worker_id, "instance_id": worker.instance_id})
+            while True:
+                _line(_receipt_json(await worker.receipts.get()))
+
+        reporter = asyncio.create_task(report())
+        try:
+            await worker.run(handle_signals=True)
+        finally:
+            reporter.cancel()
+        while not worker.receipts.empty():
+            _line(_receipt_json(worker.receipts.get_nowait()))
+        _line({"event": "drained", "worker_id": worker.worker_id})
+        return 0
+
+    return run
+
+
+def _workers(args: argparse.Namespace) -> Action:
+    async def run(client: Client) -> int:
+        workers = RemoteWorkers(client.rpc)
+        if args.workers_command == "ls":
+            for info in await workers.list_workers():
+                _line(info.to_json())
+        elif args.workers_command == "show":
+            _line((await workers.describe_worker(args.worker_id)).to_json())
+        else:
+            _line((await workers.drain_worker(args.worker_id)).to_json())
+        return 0
+
+    return run
+
+
+def add_commands(commands: Any) -> None:
+    """Add `worker` and `workers` to the `effectd` command's subparsers."""
+    worker = commands.add_parser("worker", help="run a worker").add_subparsers(dest="worker_command", required=True)
+    run = worker.add_parser("run", help="serve delegated effects with the handlers a function registers")
+    run.add_argument("setup", metavar="MODULE:FUNCTION", help="called with the effectd.Worker to register handlers")
+    run.add_argument(
+        "--worker-id", required=True, metavar="ID", help="this worker's stable id (its instance id is new each start)"
+    )
+    run.add_argument("--slots", type=int, default=16, help="effects run at once (default %(default)s)")
+    run.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", help="repeatable")
+    run.add_argument("--heartbeat", type=float, default=1.0, metavar="SECONDS", help="default %(default)s")
+    run.set_defaults(action=_worker_run)
+
+    workers = commands.add_parser("workers", help="the connected workers").add_subparsers(
+        dest="workers_command", required=True
+    )
+    workers.add_parser("ls", help="every connected worker, one JSON line each").set_defaults(action=_workers)
+    show = workers.add_parser("show", help="one worker: capabilities, labels, slots, in-flight effects")
+    show.add_argument("worker_id", metavar="ID", help="the worker's id (as `workers ls` prints it)")
+    show.set_defaults(action=_workers)
+    drain = workers.add_parser("drain", help="the worker finishes what it holds, takes nothing new, and exits")
+    drain.add_argument("worker_id", metavar="ID", help="the worker's id (as `workers ls` prints it)")
+    drain.set_defaults(action=_workers)
