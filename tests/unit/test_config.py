@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 from effectd_server import ServerConfig, StoreConfig, load_config
-from effectd_server.config import LimitRule
-from effectd_server.config import AwaitEventsConfig, StreamsConfig, _leaf_paths, env_name, redacted_config
+from effectd_server.config import AwaitEventsConfig, LimitRule, StreamsConfig, _leaf_paths, env_name, redacted_config
 
 
 def test_defaults_serve_sqlite_in_the_current_directory() -> None:
