@@ -116,11 +116,14 @@ def test_every_field_has_an_environment_variable() -> None:
 
 
 def test_limit_rules_come_from_a_config_file(tmp_path: Path) -> None:
-    text = '[workers]\nroute_tools = ["search"]\n[[workers.limits]]\nselector = "tool:search"\nrate_per_s = 5.0\nburst = 10.0\n'
+    text = (
+        '[workers]\nroute_tools = ["search"]\n'
+        '[[workers.limits]]\nselector = "tool:search"\nrate_per_s = 5.0\nburst = 10.0\n'
+    )
     config = load_config(config_file=_write(tmp_path, text), env={})
     assert config.workers.route_tools == ("search",)
     assert config.workers.limits == (LimitRule("tool:search", rate_per_s=5.0, burst=10.0),)
-    with pytest.raises(ValueError, match="workers.limits"):
+    with pytest.raises(ValueError, match=r"workers\.limits"):
         load_config(config_file=_write(tmp_path, '[[workers.limits]]\nselectr = "tool:x"\n'), env={})
 
 
