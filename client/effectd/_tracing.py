@@ -14,7 +14,7 @@ except ImportError:  # OpenTelemetry is optional for the SDK
     propagate = None  # type: ignore[assignment]
     trace = None  # type: ignore[assignment]
 
-__all__ = ["span", "trace_metadata"]
+__all__ = ["span", "span_under", "trace_metadata"]
 
 _INSTRUMENTATION = "effectd"
 
@@ -36,4 +36,16 @@ def span(name: str, attributes: dict[str, Any] | None = None) -> Iterator[None]:
         yield
         return
     with trace.get_tracer(_INSTRUMENTATION).start_as_current_span(name, attributes=attributes):
+        yield
+
+
+@contextlib.contextmanager
+def span_under(carried: dict[str, str], name: str, attributes: dict[str, Any] | None = None) -> Iterator[None]:
+    """A span for the block whose parent is the carried context (a worker running an effect under the
+    runtime's trace); a no-op without OpenTelemetry or without a carried context."""
+    if trace is None or not carried:
+        yield
+        return
+    parent = propagate.extract(carried)
+    with trace.get_tracer(_INSTRUMENTATION).start_as_current_span(name, context=parent, attributes=attributes):
         yield

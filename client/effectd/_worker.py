@@ -70,6 +70,7 @@ from effectd._process import (
 from effectd._processes import RemoteProcessRegistry
 from effectd._rpc import Rpc, Watchdog, backoff, error_from_rpc, heartbeat_ms
 from effectd._scope import ExecutionScope
+from effectd._tracing import span_under
 from effectd.v1 import scope_pb2, workers_pb2
 from effectd.v1 import workers_pb2_grpc as pb_grpc
 
@@ -184,6 +185,8 @@ def _receipt(ack: workers_pb2.ResultAck) -> ResultReceipt:
 class _Running:
     context: WorkerContext
     ref: workers_pb2.AssignmentRef
+    trace_context: dict[str, str]
+    """The runtime's trace context the server carried, for the handler's span."""
     task: asyncio.Task[None] | None = None
     evicted: bool = False
 
@@ -484,7 +487,7 @@ class Worker:
             _send=self._send,
             _ref=ref,
         )
-        running = _Running(context, ref)
+        running = _Running(context, ref, dict(assign.trace_context))
         self._running[_slot_key(ref)] = running
         running.task = asyncio.create_task(self._run_handler(running, ref))
 
@@ -549,7 +552,9 @@ class Worker:
         try:
             if registered is None:
                 raise ExecutorError("worker_handler_missing", f"worker {self.worker_id} has no handler for this effect")
-            outcome = await self._call(registered, context, started)
+            attributes = {"effectd.effect.kind": context.envelope.command.kind.value, "effectd.worker": self.worker_id}
+            with span_under(running.trace_context, "worker.run", attributes):
+                outcome = await self._call(registered, context, started)
             result.outcome.CopyFrom(outcome_to_proto(outcome))
         except ProviderRateLimited as exc:
             result.rate_limited.CopyFrom(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -144,3 +145,37 @@ async def test_without_a_provider_the_server_records_no_span(
         controller = RemoteEffectController(client)
         await controller.scoped(SCOPE).execute_effect(step("quiet"), LocalExecutor.durable_step(lambda v: v))
     assert spans.get_finished_spans() == ()
+
+
+async def test_a_delegated_effect_is_traced_through_the_worker_to_its_commit(
+    traced: RunningServer, spans: InMemorySpanExporter
+) -> None:
+    """The runtime's trace goes with the effect to the worker that runs it (the Assign carries its context)
+    and comes back: the worker's run and the server's commit of its result are in the runtime's trace."""
+    from effectd import Worker
+
+    async with await Client.connect(traced.target) as client:
+        worker = Worker(client.rpc, worker_id="traced-worker", slots=1)
+
+        @worker.durable_step("delegated")
+        async def delegated(value: Any, ctx: Any) -> Any:
+            return value
+
+        running = asyncio.create_task(worker.run())
+        try:
+            await asyncio.wait_for(worker.registered.wait(), 10)
+            controller = RemoteEffectController(client)
+            with trace.get_tracer("a-runtime").start_as_current_span("runtime.turn") as turn:
+                await controller.scoped(SCOPE).execute_effect(step("delegated"), LocalExecutor.remote())
+            trace_id = turn.get_span_context().trace_id
+        finally:
+            worker.drain()
+            await asyncio.wait_for(running, 10)
+
+    finished = spans.get_finished_spans()
+    rpc = "effectd.v1.EffectController/Execute"
+    [worker_run] = by_name(finished, "worker.run")
+    assert worker_run.context is not None and worker_run.context.trace_id == trace_id
+    assert ancestors(worker_run, finished)[-2:] == [rpc, "runtime.turn"]
+    [execute] = by_name(finished, "effect.execute")
+    assert ancestors(execute, finished) == [rpc, "runtime.turn"]

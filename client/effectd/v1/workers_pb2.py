@@ -29,7 +29,7 @@ from effectd.v1 import process_pb2 as effectd_dot_v1_dot_process__pb2
 from effectd.v1 import scope_pb2 as effectd_dot_v1_dot_scope__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x65\x66\x66\x65\x63td/v1/workers.proto\x12\neffectd.v1\x1a\x1d\x65\x66\x66\x65\x63td/v1/await_events.proto\x1a\"effectd/v1/effect_controller.proto\x1a\x19\x65\x66\x66\x65\x63td/v1/envelope.proto\x1a\x18\x65\x66\x66\x65\x63td/v1/process.proto\x1a\x16\x65\x66\x66\x65\x63td/v1/scope.proto\"g\n\nCapability\x12+\n\x04kind\x18\x01 \x01(\x0e\x32\x1d.effectd.v1.RuntimeEffectKind\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\r\n\x05slots\x18\x04 \x01(\r\"\xfb\x01\n\x0eWorkerRegister\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12\x13\n\x0binstance_id\x18\x02 \x01(\t\x12,\n\x0c\x63\x61pabilities\x18\x03 \x03(\x0b\x32\x16.effectd.v1.Capability\x12\x36\n\x06labels\x18\x04 \x03(\x0b\x32&.effectd.v1.WorkerRegister.LabelsEntry\x12\r\n\x05slots\x18\x05 \x01(\r\x12\x1d\n\x15heartbeat_interval_ms\x18\x06 \x01(\r\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x11\n\x0fWorkerHeartbeat\"\x1d\n\x0cWorkerCredit\x12\r\n\x05slots\x18\x01 \x01(\r\"e\n\rAssignmentRef\x12)\n\x05scope\x18\x01 \x01(\x0b\x32\x1a.effectd.v1.ExecutionScope\x12\x12\n\nreplay_key\x18\x02 \x01(\t\x12\x15\n\rfencing_token\x18\x03 \x01(\x04\"B\n\x11WorkerExtendLease\x12-\n\nassignment\x18\x01 \x01(\x0b\x32\x19.effectd.v1.AssignmentRef\"\x81\x02\n\x0cWorkerResult\x12-\n\nassignment\x18\x01 \x01(\x0b\x32\x19.effectd.v1.AssignmentRef\x12\x33\n\x07outcome\x18\x02 \x01(\x0b\x32 .effectd.v1.RuntimeEffectOutcomeH\x00\x12\x35\n\x0e\x65xecutor_error\x18\x03 \x01(\x0b\x32\x1b.effectd.v1.ControllerErrorH\x00\x12\x13\n\tabandoned\x18\x04 \x01(\tH\x00\x12\x37\n\x0crate_limited\x18\x05 \x01(\x0b\x32\x1f.effectd.v1.ProviderRateLimitedH\x00\x42\x08\n\x06result\"=\n\x13ProviderRateLimited\x12\x16\n\x0eretry_after_ms\x18\x01 \x01(\r\x12\x0e\n\x06reason\x18\x02 \x01(\t\"`\n\x0eWorkerProgress\x12-\n\nassignment\x18\x01 \x01(\x0b\x32\x19.effectd.v1.AssignmentRef\x12\x1f\n\x05value\x18\x02 \x01(\x0b\x32\x10.effectd.v1.Json\"\r\n\x0bWorkerDrain\"\xe5\x02\n\rWorkerMessage\x12.\n\x08register\x18\x01 \x01(\x0b\x32\x1a.effectd.v1.WorkerRegisterH\x00\x12\x30\n\theartbeat\x18\x02 \x01(\x0b\x32\x1b.effectd.v1.WorkerHeartbeatH\x00\x12*\n\x06\x63redit\x18\x03 \x01(\x0b\x32\x18.effectd.v1.WorkerCreditH\x00\x12\x35\n\x0c\x65xtend_lease\x18\x04 \x01(\x0b\x32\x1d.effectd.v1.WorkerExtendLeaseH\x00\x12*\n\x06result\x18\x05 \x01(\x0b\x32\x18.effectd.v1.WorkerResultH\x00\x12.\n\x08progress\x18\x06 \x01(\x0b\x32\x1a.effectd.v1.WorkerProgressH\x00\x12(\n\x05\x64rain\x18\x07 \x01(\x0b\x32\x17.effectd.v1.WorkerDrainH\x00\x42\t\n\x07message\"T\n\nRegistered\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12\x1d\n\x15heartbeat_interval_ms\x18\x02 \x01(\r\x12\x14\n\x0clease_ttl_ms\x18\x03 \x01(\r\"\x9d\x01\n\x06\x41ssign\x12-\n\nassignment\x18\x01 \x01(\x0b\x32\x19.effectd.v1.AssignmentRef\x12\x33\n\x08\x65nvelope\x18\x02 \x01(\x0b\x32!.effectd.v1.RuntimeEffectEnvelope\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\r\x12\x1e\n\x16lease_deadline_unix_ms\x18\x04 \x01(\x04\"G\n\x06\x43\x61ncel\x12-\n\nassignment\x18\x01 \x01(\x0b\x32\x19.effectd.v1.AssignmentRef\x12\x0e\n\x06reason\x18\x02 \x01(\t\"H\n\x07\x45victed\x12-\n\nassignment\x18\x01 \x01(\x0b\x32\x19.effectd.v1.AssignmentRef\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x91\x01\n\tResultAck\x12-\n\nassignment\x18\x01 \x01(\x0b\x32\x19.effectd.v1.AssignmentRef\x12\x12\n\x08recorded\x18\x02 \x01(\x08H\x00\x12\x37\n\x10\x61lready_recorded\x18\x03 \x01(\x0b\x32\x1b.effectd.v1.AlreadyRecordedH\x00\x42\x08\n\x06\x61nswer\"\x82\x01\n\x0f\x41lreadyRecorded\x12.\n\x07outcome\x18\x01 \x01(\x0b\x32\x1b.effectd.v1.RecordedOutcomeH\x00\x12\x33\n\x0e\x65xecutor_error\x18\x02 \x01(\x0b\x32\x19.effectd.v1.RecordedErrorH\x00\x42\n\n\x08recorded\"^\n\rLeaseExtended\x12-\n\nassignment\x18\x01 \x01(\x0b\x32\x19.effectd.v1.AssignmentRef\x12\x1e\n\x16lease_deadline_unix_ms\x18\x02 \x01(\x04\"\x07\n\x05\x44rain\"\x9d\x03\n\rServerMessage\x12,\n\nregistered\x18\x01 \x01(\x0b\x32\x16.effectd.v1.RegisteredH\x00\x12*\n\theartbeat\x18\x02 \x01(\x0b\x32\x15.effectd.v1.HeartbeatH\x00\x12$\n\x06\x61ssign\x18\x03 \x01(\x0b\x32\x12.effectd.v1.AssignH\x00\x12$\n\x06\x63\x61ncel\x18\x04 \x01(\x0b\x32\x12.effectd.v1.CancelH\x00\x12&\n\x07\x65victed\x18\x05 \x01(\x0b\x32\x13.effectd.v1.EvictedH\x00\x12+\n\nresult_ack\x18\x06 \x01(\x0b\x32\x15.effectd.v1.ResultAckH\x00\x12\x33\n\x0elease_extended\x18\x07 \x01(\x0b\x32\x19.effectd.v1.LeaseExtendedH\x00\x12\"\n\x05\x64rain\x18\x08 \x01(\x0b\x32\x11.effectd.v1.DrainH\x00\x12-\n\x0brun_process\x18\t \x01(\x0b\x32\x16.effectd.v1.RunProcessH\x00\x42\t\n\x07message\"`\n\nRunProcess\x12)\n\x06record\x18\x01 \x01(\x0b\x32\x19.effectd.v1.ProcessRecord\x12\'\n\x05lease\x18\x02 \x01(\x0b\x32\x18.effectd.v1.ProcessLease\"\x14\n\x12ListWorkersRequest\"\xe5\x02\n\nWorkerInfo\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12\x13\n\x0binstance_id\x18\x02 \x01(\t\x12,\n\x0c\x63\x61pabilities\x18\x03 \x03(\x0b\x32\x16.effectd.v1.Capability\x12\x32\n\x06labels\x18\x04 \x03(\x0b\x32\".effectd.v1.WorkerInfo.LabelsEntry\x12\r\n\x05slots\x18\x05 \x01(\r\x12,\n\tin_flight\x18\x06 \x03(\x0b\x32\x19.effectd.v1.AssignmentRef\x12\x1e\n\x16last_heartbeat_unix_ms\x18\x07 \x01(\x04\x12\x10\n\x08\x64raining\x18\x08 \x01(\x08\x12\x1c\n\x14\x63onnected_at_unix_ms\x18\t \x01(\x04\x12\x11\n\tcompleted\x18\n \x01(\x04\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\">\n\x13ListWorkersResponse\x12\'\n\x07workers\x18\x01 \x03(\x0b\x32\x16.effectd.v1.WorkerInfo\"*\n\x15\x44\x65scribeWorkerRequest\x12\x11\n\tworker_id\x18\x01 \x01(\t\"@\n\x16\x44\x65scribeWorkerResponse\x12&\n\x06worker\x18\x01 \x01(\x0b\x32\x16.effectd.v1.WorkerInfo\"\'\n\x12\x44rainWorkerRequest\x12\x11\n\tworker_id\x18\x01 \x01(\t\"=\n\x13\x44rainWorkerResponse\x12&\n\x06worker\x18\x01 \x01(\x0b\x32\x16.effectd.v1.WorkerInfo\"t\n\x14WatchProgressRequest\x12)\n\x05scope\x18\x01 \x01(\x0b\x32\x1a.effectd.v1.ExecutionScope\x12\x12\n\nreplay_key\x18\x02 \x01(\t\x12\x1d\n\x15heartbeat_interval_ms\x18\x03 \x01(\r\"\xe1\x01\n\x15WatchProgressResponse\x12*\n\theartbeat\x18\x01 \x01(\x0b\x32\x15.effectd.v1.HeartbeatH\x00\x12.\n\x08progress\x18\x02 \x01(\x0b\x32\x1a.effectd.v1.EffectProgressH\x00\x12.\n\x07outcome\x18\x03 \x01(\x0b\x32\x1b.effectd.v1.RecordedOutcomeH\x00\x12\x33\n\x0e\x65xecutor_error\x18\x04 \x01(\x0b\x32\x19.effectd.v1.RecordedErrorH\x00\x42\x07\n\x05\x65vent2\x9f\x03\n\x07Workers\x12\x43\n\x07\x43onnect\x12\x19.effectd.v1.WorkerMessage\x1a\x19.effectd.v1.ServerMessage(\x01\x30\x01\x12N\n\x0bListWorkers\x12\x1e.effectd.v1.ListWorkersRequest\x1a\x1f.effectd.v1.ListWorkersResponse\x12W\n\x0e\x44\x65scribeWorker\x12!.effectd.v1.DescribeWorkerRequest\x1a\".effectd.v1.DescribeWorkerResponse\x12N\n\x0b\x44rainWorker\x12\x1e.effectd.v1.DrainWorkerRequest\x1a\x1f.effectd.v1.DrainWorkerResponse\x12V\n\rWatchProgress\x12 .effectd.v1.WatchProgressRequest\x1a!.effectd.v1.WatchProgressResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x65\x66\x66\x65\x63td/v1/workers.proto\x12\neffectd.v1\x1a\x1d\x65\x66\x66\x65\x63td/v1/await_events.proto\x1a\"effectd/v1/effect_controller.proto\x1a\x19\x65\x66\x66\x65\x63td/v1/envelope.proto\x1a\x18\x65\x66\x66\x65\x63td/v1/process.proto\x1a\x16\x65\x66\x66\x65\x63td/v1/scope.proto\"g\n\nCapability\x12+\n\x04kind\x18\x01 \x01(\x0e\x32\x1d.effectd.v1.RuntimeEffectKind\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\r\n\x05slots\x18\x04 \x01(\r\"\xfb\x01\n\x0eWorkerRegister\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12\x13\n\x0binstance_id\x18\x02 \x01(\t\x12,\n\x0c\x63\x61pabilities\x18\x03 \x03(\x0b\x32\x16.effectd.v1.Capability\x12\x36\n\x06labels\x18\x04 \x03(\x0b\x32&.effectd.v1.WorkerRegister.LabelsEntry\x12\r\n\x05slots\x18\x05 \x01(\r\x12\x1d\n\x15heartbeat_interval_ms\x18\x06 \x01(\r\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x11\n\x0fWorkerHeartbeat\"\x1d\n\x0cWorkerCredit\x12\r\n\x05slots\x18\x01 \x01(\r\"e\n\rAssignmentRef\x12)\n\x05scope\x18\x01 \x01(\x0b\x32\x1a.effectd.v1.ExecutionScope\x12\x12\n\nreplay_key\x18\x02 \x01(\t\x12\x15\n\rfencing_token\x18\x03 \x01(\x04\"B\n\x11WorkerExtendLease\x12-\n\nassignment\x18\x01 \x01(\x0b\x32\x19.effectd.v1.AssignmentRef\"\x81\x02\n\x0cWorkerResult\x12-\n\nassignment\x18\x01 \x01(\x0b\x32\x19.effectd.v1.AssignmentRef\x12\x33\n\x07outcome\x18\x02 \x01(\x0b\x32 .effectd.v1.RuntimeEffectOutcomeH\x00\x12\x35\n\x0e\x65xecutor_error\x18\x03 \x01(\x0b\x32\x1b.effectd.v1.ControllerErrorH\x00\x12\x13\n\tabandoned\x18\x04 \x01(\tH\x00\x12\x37\n\x0crate_limited\x18\x05 \x01(\x0b\x32\x1f.effectd.v1.ProviderRateLimitedH\x00\x42\x08\n\x06result\"=\n\x13ProviderRateLimited\x12\x16\n\x0eretry_after_ms\x18\x01 \x01(\r\x12\x0e\n\x06reason\x18\x02 \x01(\t\"`\n\x0eWorkerProgress\x12-\n\nassignment\x18\x01 \x01(\x0b\x32\x19.effectd.v1.AssignmentRef\x12\x1f\n\x05value\x18\x02 \x01(\x0b\x32\x10.effectd.v1.Json\"\r\n\x0bWorkerDrain\"\xe5\x02\n\rWorkerMessage\x12.\n\x08register\x18\x01 \x01(\x0b\x32\x1a.effectd.v1.WorkerRegisterH\x00\x12\x30\n\theartbeat\x18\x02 \x01(\x0b\x32\x1b.effectd.v1.WorkerHeartbeatH\x00\x12*\n\x06\x63redit\x18\x03 \x01(\x0b\x32\x18.effectd.v1.WorkerCreditH\x00\x12\x35\n\x0c\x65xtend_lease\x18\x04 \x01(\x0b\x32\x1d.effectd.v1.WorkerExtendLeaseH\x00\x12*\n\x06result\x18\x05 \x01(\x0b\x32\x18.effectd.v1.WorkerResultH\x00\x12.\n\x08progress\x18\x06 \x01(\x0b\x32\x1a.effectd.v1.WorkerProgressH\x00\x12(\n\x05\x64rain\x18\x07 \x01(\x0b\x32\x17.effectd.v1.WorkerDrainH\x00\x42\t\n\x07message\"T\n\nRegistered\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12\x1d\n\x15heartbeat_interval_ms\x18\x02 \x01(\r\x12\x14\n\x0clease_ttl_ms\x18\x03 \x01(\r\"\x8f\x02\n\x06\x41ssign\x12-\n\nassignment\x18\x01 \x01(\x0b\x32\x19.effectd.v1.AssignmentRef\x12\x33\n\x08\x65nvelope\x18\x02 \x01(\x0b\x32!.effectd.v1.RuntimeEffectEnvelope\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\r\x12\x1e\n\x16lease_deadline_unix_ms\x18\x04 \x01(\x04\x12;\n\rtrace_context\x18\x05 \x03(\x0b\x32$.effectd.v1.Assign.TraceContextEntry\x1a\x33\n\x11TraceContextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"G\n\x06\x43\x61ncel\x12-\n\nassignment\x18\x01 \x01(\x0b\x32\x19.effectd.v1.AssignmentRef\x12\x0e\n\x06reason\x18\x02 \x01(\t\"H\n\x07\x45victed\x12-\n\nassignment\x18\x01 \x01(\x0b\x32\x19.effectd.v1.AssignmentRef\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x91\x01\n\tResultAck\x12-\n\nassignment\x18\x01 \x01(\x0b\x32\x19.effectd.v1.AssignmentRef\x12\x12\n\x08recorded\x18\x02 \x01(\x08H\x00\x12\x37\n\x10\x61lready_recorded\x18\x03 \x01(\x0b\x32\x1b.effectd.v1.AlreadyRecordedH\x00\x42\x08\n\x06\x61nswer\"\x82\x01\n\x0f\x41lreadyRecorded\x12.\n\x07outcome\x18\x01 \x01(\x0b\x32\x1b.effectd.v1.RecordedOutcomeH\x00\x12\x33\n\x0e\x65xecutor_error\x18\x02 \x01(\x0b\x32\x19.effectd.v1.RecordedErrorH\x00\x42\n\n\x08recorded\"^\n\rLeaseExtended\x12-\n\nassignment\x18\x01 \x01(\x0b\x32\x19.effectd.v1.AssignmentRef\x12\x1e\n\x16lease_deadline_unix_ms\x18\x02 \x01(\x04\"\x07\n\x05\x44rain\"\x9d\x03\n\rServerMessage\x12,\n\nregistered\x18\x01 \x01(\x0b\x32\x16.effectd.v1.RegisteredH\x00\x12*\n\theartbeat\x18\x02 \x01(\x0b\x32\x15.effectd.v1.HeartbeatH\x00\x12$\n\x06\x61ssign\x18\x03 \x01(\x0b\x32\x12.effectd.v1.AssignH\x00\x12$\n\x06\x63\x61ncel\x18\x04 \x01(\x0b\x32\x12.effectd.v1.CancelH\x00\x12&\n\x07\x65victed\x18\x05 \x01(\x0b\x32\x13.effectd.v1.EvictedH\x00\x12+\n\nresult_ack\x18\x06 \x01(\x0b\x32\x15.effectd.v1.ResultAckH\x00\x12\x33\n\x0elease_extended\x18\x07 \x01(\x0b\x32\x19.effectd.v1.LeaseExtendedH\x00\x12\"\n\x05\x64rain\x18\x08 \x01(\x0b\x32\x11.effectd.v1.DrainH\x00\x12-\n\x0brun_process\x18\t \x01(\x0b\x32\x16.effectd.v1.RunProcessH\x00\x42\t\n\x07message\"`\n\nRunProcess\x12)\n\x06record\x18\x01 \x01(\x0b\x32\x19.effectd.v1.ProcessRecord\x12\'\n\x05lease\x18\x02 \x01(\x0b\x32\x18.effectd.v1.ProcessLease\"\x14\n\x12ListWorkersRequest\"\xe5\x02\n\nWorkerInfo\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12\x13\n\x0binstance_id\x18\x02 \x01(\t\x12,\n\x0c\x63\x61pabilities\x18\x03 \x03(\x0b\x32\x16.effectd.v1.Capability\x12\x32\n\x06labels\x18\x04 \x03(\x0b\x32\".effectd.v1.WorkerInfo.LabelsEntry\x12\r\n\x05slots\x18\x05 \x01(\r\x12,\n\tin_flight\x18\x06 \x03(\x0b\x32\x19.effectd.v1.AssignmentRef\x12\x1e\n\x16last_heartbeat_unix_ms\x18\x07 \x01(\x04\x12\x10\n\x08\x64raining\x18\x08 \x01(\x08\x12\x1c\n\x14\x63onnected_at_unix_ms\x18\t \x01(\x04\x12\x11\n\tcompleted\x18\n \x01(\x04\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\">\n\x13ListWorkersResponse\x12\'\n\x07workers\x18\x01 \x03(\x0b\x32\x16.effectd.v1.WorkerInfo\"*\n\x15\x44\x65scribeWorkerRequest\x12\x11\n\tworker_id\x18\x01 \x01(\t\"@\n\x16\x44\x65scribeWorkerResponse\x12&\n\x06worker\x18\x01 \x01(\x0b\x32\x16.effectd.v1.WorkerInfo\"\'\n\x12\x44rainWorkerRequest\x12\x11\n\tworker_id\x18\x01 \x01(\t\"=\n\x13\x44rainWorkerResponse\x12&\n\x06worker\x18\x01 \x01(\x0b\x32\x16.effectd.v1.WorkerInfo\"t\n\x14WatchProgressRequest\x12)\n\x05scope\x18\x01 \x01(\x0b\x32\x1a.effectd.v1.ExecutionScope\x12\x12\n\nreplay_key\x18\x02 \x01(\t\x12\x1d\n\x15heartbeat_interval_ms\x18\x03 \x01(\r\"\xe1\x01\n\x15WatchProgressResponse\x12*\n\theartbeat\x18\x01 \x01(\x0b\x32\x15.effectd.v1.HeartbeatH\x00\x12.\n\x08progress\x18\x02 \x01(\x0b\x32\x1a.effectd.v1.EffectProgressH\x00\x12.\n\x07outcome\x18\x03 \x01(\x0b\x32\x1b.effectd.v1.RecordedOutcomeH\x00\x12\x33\n\x0e\x65xecutor_error\x18\x04 \x01(\x0b\x32\x19.effectd.v1.RecordedErrorH\x00\x42\x07\n\x05\x65vent2\x9f\x03\n\x07Workers\x12\x43\n\x07\x43onnect\x12\x19.effectd.v1.WorkerMessage\x1a\x19.effectd.v1.ServerMessage(\x01\x30\x01\x12N\n\x0bListWorkers\x12\x1e.effectd.v1.ListWorkersRequest\x1a\x1f.effectd.v1.ListWorkersResponse\x12W\n\x0e\x44\x65scribeWorker\x12!.effectd.v1.DescribeWorkerRequest\x1a\".effectd.v1.DescribeWorkerResponse\x12N\n\x0b\x44rainWorker\x12\x1e.effectd.v1.DrainWorkerRequest\x1a\x1f.effectd.v1.DrainWorkerResponse\x12V\n\rWatchProgress\x12 .effectd.v1.WatchProgressRequest\x1a!.effectd.v1.WatchProgressResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,6 +38,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_WORKERREGISTER_LABELSENTRY']._loaded_options = None
   _globals['_WORKERREGISTER_LABELSENTRY']._serialized_options = b'8\001'
+  _globals['_ASSIGN_TRACECONTEXTENTRY']._loaded_options = None
+  _globals['_ASSIGN_TRACECONTEXTENTRY']._serialized_options = b'8\001'
   _globals['_WORKERINFO_LABELSENTRY']._loaded_options = None
   _globals['_WORKERINFO_LABELSENTRY']._serialized_options = b'8\001'
   _globals['_CAPABILITY']._serialized_start=184
@@ -67,43 +69,45 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REGISTERED']._serialized_start=1560
   _globals['_REGISTERED']._serialized_end=1644
   _globals['_ASSIGN']._serialized_start=1647
-  _globals['_ASSIGN']._serialized_end=1804
-  _globals['_CANCEL']._serialized_start=1806
-  _globals['_CANCEL']._serialized_end=1877
-  _globals['_EVICTED']._serialized_start=1879
-  _globals['_EVICTED']._serialized_end=1951
-  _globals['_RESULTACK']._serialized_start=1954
-  _globals['_RESULTACK']._serialized_end=2099
-  _globals['_ALREADYRECORDED']._serialized_start=2102
-  _globals['_ALREADYRECORDED']._serialized_end=2232
-  _globals['_LEASEEXTENDED']._serialized_start=2234
-  _globals['_LEASEEXTENDED']._serialized_end=2328
-  _globals['_DRAIN']._serialized_start=2330
-  _globals['_DRAIN']._serialized_end=2337
-  _globals['_SERVERMESSAGE']._serialized_start=2340
-  _globals['_SERVERMESSAGE']._serialized_end=2753
-  _globals['_RUNPROCESS']._serialized_start=2755
-  _globals['_RUNPROCESS']._serialized_end=2851
-  _globals['_LISTWORKERSREQUEST']._serialized_start=2853
-  _globals['_LISTWORKERSREQUEST']._serialized_end=2873
-  _globals['_WORKERINFO']._serialized_start=2876
-  _globals['_WORKERINFO']._serialized_end=3233
+  _globals['_ASSIGN']._serialized_end=1918
+  _globals['_ASSIGN_TRACECONTEXTENTRY']._serialized_start=1867
+  _globals['_ASSIGN_TRACECONTEXTENTRY']._serialized_end=1918
+  _globals['_CANCEL']._serialized_start=1920
+  _globals['_CANCEL']._serialized_end=1991
+  _globals['_EVICTED']._serialized_start=1993
+  _globals['_EVICTED']._serialized_end=2065
+  _globals['_RESULTACK']._serialized_start=2068
+  _globals['_RESULTACK']._serialized_end=2213
+  _globals['_ALREADYRECORDED']._serialized_start=2216
+  _globals['_ALREADYRECORDED']._serialized_end=2346
+  _globals['_LEASEEXTENDED']._serialized_start=2348
+  _globals['_LEASEEXTENDED']._serialized_end=2442
+  _globals['_DRAIN']._serialized_start=2444
+  _globals['_DRAIN']._serialized_end=2451
+  _globals['_SERVERMESSAGE']._serialized_start=2454
+  _globals['_SERVERMESSAGE']._serialized_end=2867
+  _globals['_RUNPROCESS']._serialized_start=2869
+  _globals['_RUNPROCESS']._serialized_end=2965
+  _globals['_LISTWORKERSREQUEST']._serialized_start=2967
+  _globals['_LISTWORKERSREQUEST']._serialized_end=2987
+  _globals['_WORKERINFO']._serialized_start=2990
+  _globals['_WORKERINFO']._serialized_end=3347
   _globals['_WORKERINFO_LABELSENTRY']._serialized_start=496
   _globals['_WORKERINFO_LABELSENTRY']._serialized_end=541
-  _globals['_LISTWORKERSRESPONSE']._serialized_start=3235
-  _globals['_LISTWORKERSRESPONSE']._serialized_end=3297
-  _globals['_DESCRIBEWORKERREQUEST']._serialized_start=3299
-  _globals['_DESCRIBEWORKERREQUEST']._serialized_end=3341
-  _globals['_DESCRIBEWORKERRESPONSE']._serialized_start=3343
-  _globals['_DESCRIBEWORKERRESPONSE']._serialized_end=3407
-  _globals['_DRAINWORKERREQUEST']._serialized_start=3409
-  _globals['_DRAINWORKERREQUEST']._serialized_end=3448
-  _globals['_DRAINWORKERRESPONSE']._serialized_start=3450
-  _globals['_DRAINWORKERRESPONSE']._serialized_end=3511
-  _globals['_WATCHPROGRESSREQUEST']._serialized_start=3513
-  _globals['_WATCHPROGRESSREQUEST']._serialized_end=3629
-  _globals['_WATCHPROGRESSRESPONSE']._serialized_start=3632
-  _globals['_WATCHPROGRESSRESPONSE']._serialized_end=3857
-  _globals['_WORKERS']._serialized_start=3860
-  _globals['_WORKERS']._serialized_end=4275
+  _globals['_LISTWORKERSRESPONSE']._serialized_start=3349
+  _globals['_LISTWORKERSRESPONSE']._serialized_end=3411
+  _globals['_DESCRIBEWORKERREQUEST']._serialized_start=3413
+  _globals['_DESCRIBEWORKERREQUEST']._serialized_end=3455
+  _globals['_DESCRIBEWORKERRESPONSE']._serialized_start=3457
+  _globals['_DESCRIBEWORKERRESPONSE']._serialized_end=3521
+  _globals['_DRAINWORKERREQUEST']._serialized_start=3523
+  _globals['_DRAINWORKERREQUEST']._serialized_end=3562
+  _globals['_DRAINWORKERRESPONSE']._serialized_start=3564
+  _globals['_DRAINWORKERRESPONSE']._serialized_end=3625
+  _globals['_WATCHPROGRESSREQUEST']._serialized_start=3627
+  _globals['_WATCHPROGRESSREQUEST']._serialized_end=3743
+  _globals['_WATCHPROGRESSRESPONSE']._serialized_start=3746
+  _globals['_WATCHPROGRESSRESPONSE']._serialized_end=3971
+  _globals['_WORKERS']._serialized_start=3974
+  _globals['_WORKERS']._serialized_end=4389
 # @@protoc_insertion_point(module_scope)

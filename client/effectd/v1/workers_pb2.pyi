@@ -135,16 +135,25 @@ class Registered(_message.Message):
     def __init__(self, worker_id: _Optional[str] = ..., heartbeat_interval_ms: _Optional[int] = ..., lease_ttl_ms: _Optional[int] = ...) -> None: ...
 
 class Assign(_message.Message):
-    __slots__ = ("assignment", "envelope", "attempt", "lease_deadline_unix_ms")
+    __slots__ = ("assignment", "envelope", "attempt", "lease_deadline_unix_ms", "trace_context")
+    class TraceContextEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     ASSIGNMENT_FIELD_NUMBER: _ClassVar[int]
     ENVELOPE_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     LEASE_DEADLINE_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    TRACE_CONTEXT_FIELD_NUMBER: _ClassVar[int]
     assignment: AssignmentRef
     envelope: _envelope_pb2.RuntimeEffectEnvelope
     attempt: int
     lease_deadline_unix_ms: int
-    def __init__(self, assignment: _Optional[_Union[AssignmentRef, _Mapping]] = ..., envelope: _Optional[_Union[_envelope_pb2.RuntimeEffectEnvelope, _Mapping]] = ..., attempt: _Optional[int] = ..., lease_deadline_unix_ms: _Optional[int] = ...) -> None: ...
+    trace_context: _containers.ScalarMap[str, str]
+    def __init__(self, assignment: _Optional[_Union[AssignmentRef, _Mapping]] = ..., envelope: _Optional[_Union[_envelope_pb2.RuntimeEffectEnvelope, _Mapping]] = ..., attempt: _Optional[int] = ..., lease_deadline_unix_ms: _Optional[int] = ..., trace_context: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class Cancel(_message.Message):
     __slots__ = ("assignment", "reason")

@@ -105,3 +105,13 @@ class RpcTracer:
             span.set_status(Status(StatusCode.ERROR, error_code))
         otel_context.detach(token)  # type: ignore[arg-type]
         span.end()
+
+
+def current_trace_context() -> dict[str, str] | None:
+    """The current span's context as W3C propagation fields (for a worker the effect goes to), or None
+    when no span is recording (tracing off costs one check)."""
+    if not trace.get_current_span().get_span_context().is_valid:
+        return None
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier or None

@@ -39,6 +39,7 @@ from effectd._journal import RecordedError, RecordedOutcome
 from effectd.v1 import envelope_pb2
 
 from effectd_server.config import WorkersConfig
+from effectd_server.edge.tracing import current_trace_context
 from effectd_server.journal.core import Journal, Recorded, decode_outcome, now_ms
 from effectd_server.journal.executors import DelegatedCall, DelegateOptions
 from effectd_server.store.journal import EffectRow
@@ -129,6 +130,7 @@ class Assignment:
     envelope_pb: bytes
     attempt: int
     lease_deadline_ms: int
+    trace_context: dict[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -441,7 +443,10 @@ class Dispatcher:
         ttl_s = self.config.lease_ttl_ms / 1000
         delivery = _Delivery(key, worker, capability, call, time.monotonic() + ttl_s)
         worker.in_flight[(call.scope_json, call.replay_key)] = delivery
-        worker.send(("assign", Assignment(key, call.envelope_pb, attempt, now_ms() + self.config.lease_ttl_ms)))
+        assignment = Assignment(
+            key, call.envelope_pb, attempt, now_ms() + self.config.lease_ttl_ms, current_trace_context()
+        )
+        worker.send(("assign", assignment))
         if not worker.alive:
             delivery.end(Lost("the worker was lost"))
         try:

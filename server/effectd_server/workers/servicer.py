@@ -138,6 +138,7 @@ def _message(item: Outgoing) -> workers_pb2.ServerMessage:
                 envelope=envelope_pb2.RuntimeEffectEnvelope.FromString(payload.envelope_pb),
                 attempt=payload.attempt,
                 lease_deadline_unix_ms=payload.lease_deadline_ms,
+                trace_context=payload.trace_context,
             )
         )
     if what == "ack":
