@@ -260,7 +260,8 @@ async def test_every_key_command_takes_the_token(cli: Cli, client: Client) -> No
     # Exact on the way back: the integer past 2**53 and the float 1.0 are what was sent.
     peeked = await cli("peek", token)
     assert peeked.stdout == '{"status":"ok","payload":{"f":1.0,"order_id":9007199254740993}}\n'
-    assert (await cli("await", token)).stdout == peeked.stdout
+    awaited = await cli("await", token)
+    assert awaited.stdout == peeked.stdout, awaited
     assert ok(await cli("cancel", token))["status"] == "already_resolved"
     watched = await cli("watch", token)
     assert watched.json()["key_id"] == key_id
