@@ -91,6 +91,7 @@ async def test_a_resolved_key_shows_its_terminal(console: Console, page: Page) -
     await page.goto(console.url + f"key?id={console.seeded.resolved.key_id}")
     await expect(page.locator("#terminal")).to_contain_text('"approved": true')
     await expect(page.locator(".facts")).to_contain_text("resolved")
+    await expect(page.locator("#resolved-by")).to_contain_text("ipv4:127.0.0.1:")  # the seed's client
     await expect(page.get_by_role("button", name="Resolve…")).to_have_count(0)
     await screenshot(page, "key-resolved")
 
@@ -111,6 +112,7 @@ async def test_resolve_from_the_page_wakes_a_waiting_client(console: Console, pa
     await page.get_by_role("button", name="Confirm resolve").click()
     await expect(page.get_by_role("status")).to_contain_text("Resolved: the key took this resolution")
     await expect(page.locator("#terminal")).to_contain_text('"build": 42')
+    await expect(page.locator("#resolved-by")).to_have_text("console")
     assert await asyncio.wait_for(waiting, 15) == Ok({"deploy": "approved", "build": 42})
     await screenshot(page, "key-resolved-from-page")
 

@@ -110,3 +110,38 @@ async def test_operator_resolve_wakes_a_waiter_and_keeps_first_writer_wins(
     assert await keys.resolve_stored(seeded.waited.key_id, Cancelled()) == AlreadyResolved(Ok({"go": True}))
     assert await keys.resolve_stored(seeded.revoked.key_id, Cancelled()) == UnknownOrRevoked()
     assert await keys.resolve_stored("f" * 64, Cancelled()) == UnknownOrRevoked()
+
+
+async def test_a_terminal_keeps_who_recorded_it(server: RunningServer, client: Client) -> None:
+    """The key page says who resolved a key: the caller's address over gRPC (with its role when tokens are
+    configured), the console, a deadline, or the process signal that resolved it."""
+    from effectd import CustomWait, ProcessScope, ProcessSignalWait, Timeout, TurnScope
+
+    keys, _, processes = cores(server)
+    by_grpc = await client.mint_key(TurnScope("who", "t"), CustomWait("grpc"))
+    assert await client.resolve(by_grpc, Ok(1)) == Accepted()
+    listed = await keys.get_key(by_grpc.key_id)
+    assert listed is not None and listed.resolved_by is not None
+    assert listed.resolved_by.startswith("ipv4:127.0.0.1:")
+
+    by_console = await client.mint_key(TurnScope("who", "t"), CustomWait("console"))
+    assert await keys.resolve_stored(by_console.key_id, Ok(2)) == Accepted()
+    listed = await keys.get_key(by_console.key_id)
+    assert listed is not None and listed.resolved_by == "console"
+
+    by_deadline = await client.mint_key(TurnScope("who", "t"), CustomWait("deadline"))
+    assert await asyncio.wait_for(client.await_event(by_deadline, timeout=0.2), 10) == Timeout()
+    listed = await keys.get_key(by_deadline.key_id)
+    assert listed is not None and listed.resolved_by == "deadline"
+
+    from tests.integration.test_process_registry import registration, signal_wait
+    from tests.integration.test_processes_service import signal_type
+
+    await processes.register_process(registration("who-p", signal_type("go")))
+    await processes.set_process_wait("who-p", signal_wait("who-p", "go", 1))
+    from effectd_server.processes.signals import send_signal
+
+    await send_signal(processes, keys, "who-p", "go", "s-1", {"n": 1})
+    signal_key = await client.mint_key(ProcessScope("who-p"), ProcessSignalWait("who-p", "go", 1))
+    listed = await keys.get_key(signal_key.key_id)
+    assert listed is not None and listed.resolved_by == "signal go of process who-p"

@@ -24,11 +24,11 @@ from tests.pg import fresh_schema, require_postgres
 KEY = "k-missing"
 NOTE = ',"t":"r","k":"x","d":"s","o":"o"}'
 ARGS: dict[str, tuple[Any, ...]] = {
-    "resolve_one_update": (KEY, '{"status":"ok","payload":1}', "s", 1, NOTE),
-    "resolve_one_insert": (KEY, "{}", "{}", "s", '{"status":"ok","payload":1}', 1, NOTE),
+    "resolve_one_update": (KEY, '{"status":"ok","payload":1}', "s", 1, NOTE, "runtime ipv4:127.0.0.1:1"),
+    "resolve_one_insert": (KEY, "{}", "{}", "s", '{"status":"ok","payload":1}', 1, NOTE, "console"),
     "resolve_one_read": (KEY, "s"),
-    "resolve_update": ([KEY], ['{"status":"ok"}'], ["s"], 1),
-    "resolve_insert": ([KEY], ["{}"], ["{}"], ["s"], ['{"status":"ok"}'], 1),
+    "resolve_update": ([KEY], ['{"status":"ok"}'], ["s"], 1, ["console"]),
+    "resolve_insert": ([KEY], ["{}"], ["{}"], ["s"], ['{"status":"ok"}'], 1, ["console"]),
     "resolve_read": ([KEY], ["s"]),
     "lock_keys": ([KEY],),
     "fire_due": (1, 10, '{"status":"timeout"}', NOTE),

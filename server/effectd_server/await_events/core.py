@@ -38,6 +38,7 @@ from effectd_server.await_events.deadlines import DeadlineTimers
 from effectd_server.await_events.hub import Hub, KeyEvent, KeyRevoked, KeyTerminal
 from effectd_server.await_events.keyring import Keyring, mac_message
 from effectd_server.config import AwaitEventsConfig, LimitsConfig
+from effectd_server.edge.caller import current_caller
 from effectd_server.edge.logs import safe
 from effectd_server.store import ListenerResumed
 from effectd_server.store.await_events import (
@@ -284,22 +285,27 @@ class AwaitEventCore:
         self._remember(key, (row, signature.split(".")[1]))
         return key
 
-    async def resolve(self, key: AwaitEventKey, resolution: Resolution) -> ResolveOutcome:
-        result = await self.resolve_many([(key, resolution)])
+    async def resolve(
+        self, key: AwaitEventKey, resolution: Resolution, *, resolved_by: str | None = None
+    ) -> ResolveOutcome:
+        result = await self.resolve_many([(key, resolution)], resolved_by=resolved_by)
         outcome = result[0]
         if isinstance(outcome, EffectdError):
             raise outcome
         return outcome
 
     async def resolve_many(
-        self, items: Sequence[tuple[AwaitEventKey, Resolution]]
+        self, items: Sequence[tuple[AwaitEventKey, Resolution]], *, resolved_by: str | None = None
     ) -> list[ResolveOutcome | EffectdError]:
-        """Each item answered on its own: an outcome, or the error that made that item invalid."""
+        """Each item answered on its own: an outcome, or the error that made that item invalid. Each
+        terminal recorded keeps who recorded it: `resolved_by`, else the caller being served."""
         if len(items) > self.config.max_batch:
             raise InvalidArgumentError(
                 "batch_too_large", f"a batch holds at most {self.config.max_batch} items, got {len(items)}"
             )
         arrived = time.perf_counter()
+        if resolved_by is None:
+            resolved_by = current_caller()
         answers: list[ResolveOutcome | EffectdError | None] = [None] * len(items)
         to_store: list[ResolveItem] = []
         positions: list[int] = []
@@ -314,7 +320,7 @@ class AwaitEventCore:
                 log.info("resolve refused: key_id=%s reason=%s", safe(key.key_id), reason)
                 answers[index] = UnknownOrRevoked()
                 continue
-            to_store.append(ResolveItem(row, text))
+            to_store.append(ResolveItem(row, text, resolved_by))
             positions.append(index)
         if to_store:
             results = await self.store.resolve(to_store, now_ms())
@@ -417,7 +423,8 @@ class AwaitEventCore:
             return 0
         cancelled = Cancelled()
         text = dumps(cancelled)
-        results = await self.store.resolve([ResolveItem(row, text) for row in rows], now_ms())
+        by = current_caller()
+        results = await self.store.resolve([ResolveItem(row, text, by) for row in rows], now_ms())
         count = 0
         for row, result in zip(rows, results, strict=True):
             if result.status == "accepted":
@@ -469,7 +476,7 @@ class AwaitEventCore:
         row = KeyRow(listing.key_id, listing.scope_json, listing.wait_json, listing.session_id)
         if row.session_id is not None and row.session_id in self._revoked_sessions:
             return UnknownOrRevoked()
-        (result,) = await self.store.resolve([ResolveItem(row, text)], now_ms())
+        (result,) = await self.store.resolve([ResolveItem(row, text, "console")], now_ms())
         log.info("operator resolve: key_id=%s status=%s", safe(key_id), result.status)
         return self._answer(key_id, resolution, result)
 

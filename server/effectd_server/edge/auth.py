@@ -294,11 +294,11 @@ class Authorizer:
             "unauthenticated", "this call needs a known bearer token (authorization: Bearer ...)"
         )
 
-    def check(self, method: str, metadata: Iterable[Any] | None) -> None:
-        """Raise UnauthenticatedError or PermissionDeniedError unless the call may go on."""
+    def check(self, method: str, metadata: Iterable[Any] | None) -> Role:
+        """The caller's role; UnauthenticatedError or PermissionDeniedError unless the call may go on."""
         role = self.role_of(metadata)
         if role == "admin" or role in METHOD_ROLES.get(method, ()):
-            return
+            return role
         raise PermissionDeniedError("permission_denied", f"the role {role} may not call {method}")
 
 

@@ -23,6 +23,7 @@ from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message import DecodeError, Message
 
 from effectd_server.edge.auth import Authorizer
+from effectd_server.edge.caller import enter_call
 from effectd_server.edge.errors import classify, failed_status, shutting_down
 from effectd_server.edge.logs import REQUEST_ID_KEY, safe
 from effectd_server.edge.logs import request_id as _request_id
@@ -146,14 +147,17 @@ def _diagnose(cls: type[Message], raw: bytes) -> Exception:
 def _admit(
     method: str, context: grpc.aio.ServicerContext[Any, Any], in_flight: InFlight, authorizer: Authorizer | None
 ) -> Exception | None:
-    """Why the call is refused before it runs (draining, no or unknown token, a role without the method)."""
+    """Why the call is refused before it runs (draining, no or unknown token, a role without the method);
+    else the call's caller is noted for what records who made it."""
     if in_flight.refusing:
         return shutting_down()
+    role = None
     if authorizer is not None:
         try:
-            authorizer.check(method, context.invocation_metadata())
+            role = authorizer.check(method, context.invocation_metadata())
         except Exception as exc:
             return exc
+    enter_call(context, role)
     return None
 
 

@@ -21,18 +21,20 @@ ACTION_METHODS: dict[HttpAction, str] = {
 class CallChecker(Protocol):
     """What checks a call's bearer token and role (the edge's token authorizer)."""
 
-    def check(self, method: str, metadata: Iterable[Any] | None) -> None:
-        """Raise an AuthError (unauthenticated / permission_denied) unless the call may go on."""
+    def check(self, method: str, metadata: Iterable[Any] | None) -> str | None:
+        """The caller's role; raise an AuthError (unauthenticated / permission_denied) unless the call may
+        go on."""
 
 
-def authorize(request: web.Request, action: HttpAction, checker: CallChecker | None) -> None:
-    """Raise an `effectd.AuthError` when `request` may not do `action`.
+def authorize(request: web.Request, action: HttpAction, checker: CallChecker | None) -> str | None:
+    """The caller's role (None without tokens); raise an `effectd.AuthError` when `request` may not do
+    `action`.
 
     Without configured bearer tokens (`checker` None) every request is allowed, as on gRPC: the key token
     in the path is itself the capability (signed, and unknown to whoever was not handed it). With tokens,
     the request's `Authorization: Bearer ...` header is checked as gRPC metadata would be.
     """
     if checker is None:
-        return
+        return None
     header = request.headers.get("Authorization")
-    checker.check(ACTION_METHODS[action], [] if header is None else [("authorization", header)])
+    return checker.check(ACTION_METHODS[action], [] if header is None else [("authorization", header)])

@@ -104,7 +104,7 @@ class _Routes:
             return None
 
     async def resolve(self, request: web.Request) -> web.Response:
-        authorize(request, "resolve", self._checker)
+        role = authorize(request, "resolve", self._checker)
         key = self._key(request)
         try:
             data = await request.read()
@@ -115,7 +115,10 @@ class _Routes:
                 413,
             )
         resolution = resolution_from_body(data)
-        outcome: ResolveOutcome = UnknownOrRevoked() if key is None else await self._core.resolve(key, resolution)
+        by = f"http {request.remote or 'unknown'}" if role is None else f"{role} http {request.remote or 'unknown'}"
+        outcome: ResolveOutcome = (
+            UnknownOrRevoked() if key is None else await self._core.resolve(key, resolution, resolved_by=by)
+        )
         if isinstance(outcome, UnknownOrRevoked):
             return _json(_UNKNOWN, 404)
         if isinstance(outcome, AlreadyResolved):

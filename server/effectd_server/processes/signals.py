@@ -48,7 +48,9 @@ async def send_signal(
     key = None
     if outcome.delivery is not None:
         key = await await_events.mint(outcome.delivery.scope, outcome.delivery.wait)
-        resolved = await await_events.resolve(key, outcome.delivery.resolution)
+        resolved = await await_events.resolve(
+            key, outcome.delivery.resolution, resolved_by=f"signal {signal_name} of process {process_id}"
+        )
         if outcome.replayed and not isinstance(resolved, Accepted):
             key = None
     return SignalAnswer(outcome.event, outcome.replayed, key)

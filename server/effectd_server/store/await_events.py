@@ -121,6 +121,8 @@ class KeyState:
 class ResolveItem:
     key: KeyRow
     terminal_json: str
+    resolved_by: str | None = None
+    """Who records it (kept with the terminal for operators): see `await_events.callers`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,11 +182,13 @@ class KeyListing:
     deadline_ms: int | None
     revoked: bool
     """The key itself, or its session, is revoked."""
+    resolved_by: str | None = None
+    """Who recorded the terminal (see `edge.caller`); None before anyone did, or for old rows."""
 
 
 KEY_LISTING_COLUMNS = (
     "k.key_id, k.scope_json, k.wait_json, k.session_id, k.created_at_ms, k.terminal_json, k.resolved_at_ms,"
-    " k.deadline_ms, (k.revoked_at_ms IS NOT NULL OR r.session_id IS NOT NULL)"
+    " k.deadline_ms, (k.revoked_at_ms IS NOT NULL OR r.session_id IS NOT NULL), k.resolved_by"
 )
 """Selected FROM await_keys k LEFT JOIN revoked_sessions r ON r.session_id = k.session_id."""
 
@@ -201,6 +205,7 @@ def key_listing_from(r: Any) -> KeyListing:
         resolved_at_ms=None if r[6] is None else int(r[6]),
         deadline_ms=None if r[7] is None else int(r[7]),
         revoked=bool(r[8]),
+        resolved_by=r[9],
     )
 
 

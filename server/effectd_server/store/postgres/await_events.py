@@ -59,10 +59,11 @@ _LOCK_KEYS = 'SELECT 1 FROM await_keys WHERE key_id = ANY($1::text[]) ORDER BY k
 # with one notification (see `_announce`), sent in the same transaction.
 _RESOLVE_UPDATE = f"""
 WITH v AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS v(key_id, terminal, session_id)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $5::text[]) AS v(key_id, terminal, session_id, resolved_by)
 )
 UPDATE await_keys k
-SET terminal_json = v.terminal, resolved_at_ms = $4, resolution_seq = nextval('resolution_seq')
+SET terminal_json = v.terminal, resolved_at_ms = $4, resolution_seq = nextval('resolution_seq'),
+    resolved_by = v.resolved_by
 FROM v
 WHERE k.key_id = v.key_id AND k.terminal_json IS NULL AND k.revoked_at_ms IS NULL AND {_NO_REVOKED_SESSION}
 RETURNING k.key_id, k.resolution_seq
@@ -71,12 +72,13 @@ RETURNING k.key_id, k.resolution_seq
 # A resolution that arrives before the key was recorded is kept: the key is inserted with it.
 _RESOLVE_INSERT = f"""
 WITH v AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
-        AS v(key_id, scope_json, wait_json, session_id, terminal)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $7::text[])
+        AS v(key_id, scope_json, wait_json, session_id, terminal, resolved_by)
 )
 INSERT INTO await_keys AS k (key_id, scope_json, wait_json, session_id, created_at_ms, terminal_json,
-                             resolved_at_ms, resolution_seq)
-SELECT v.key_id, v.scope_json, v.wait_json, v.session_id, $6, v.terminal, $6, nextval('resolution_seq')
+                             resolved_at_ms, resolution_seq, resolved_by)
+SELECT v.key_id, v.scope_json, v.wait_json, v.session_id, $6, v.terminal, $6, nextval('resolution_seq'),
+       v.resolved_by
 FROM v WHERE {_NO_REVOKED_SESSION}
 ORDER BY v.key_id COLLATE "C"
 ON CONFLICT (key_id) DO NOTHING
@@ -88,7 +90,7 @@ RETURNING k.key_id, k.resolution_seq
 _RESOLVE_ONE_UPDATE = f"""
 WITH u AS (
     UPDATE await_keys k
-    SET terminal_json = $2, resolved_at_ms = $4, resolution_seq = nextval('resolution_seq')
+    SET terminal_json = $2, resolved_at_ms = $4, resolution_seq = nextval('resolution_seq'), resolved_by = $6
     WHERE k.key_id = $1 AND k.terminal_json IS NULL AND k.revoked_at_ms IS NULL
       AND NOT EXISTS (SELECT 1 FROM revoked_sessions r WHERE r.session_id = $3)
     RETURNING k.resolution_seq
@@ -99,8 +101,8 @@ SELECT resolution_seq, pg_notify('{CHANNEL}', '{{"q":' || resolution_seq || $5) 
 _RESOLVE_ONE_INSERT = f"""
 WITH i AS (
     INSERT INTO await_keys AS k (key_id, scope_json, wait_json, session_id, created_at_ms, terminal_json,
-                                 resolved_at_ms, resolution_seq)
-    SELECT $1, $2, $3, $4, $6, $5, $6, nextval('resolution_seq')
+                                 resolved_at_ms, resolution_seq, resolved_by)
+    SELECT $1, $2, $3, $4, $6, $5, $6, nextval('resolution_seq'), $8
     WHERE NOT EXISTS (SELECT 1 FROM revoked_sessions r WHERE r.session_id = $4)
     ON CONFLICT (key_id) DO NOTHING
     RETURNING k.resolution_seq
@@ -133,7 +135,7 @@ WITH due AS (
     FOR UPDATE SKIP LOCKED
 ), fired AS (
     UPDATE await_keys k
-    SET terminal_json = $3, resolved_at_ms = $1, resolution_seq = nextval('resolution_seq')
+    SET terminal_json = $3, resolved_at_ms = $1, resolution_seq = nextval('resolution_seq'), resolved_by = 'deadline'
     FROM due
     WHERE k.key_id = due.key_id AND due.usable AND k.terminal_json IS NULL AND k.revoked_at_ms IS NULL
     RETURNING k.key_id, k.resolution_seq
@@ -369,7 +371,9 @@ class PostgresAwaitEventsStore:
     async def _resolve_one(self, conn: Any, item: ResolveItem, note: str, now_ms: int) -> ResolveResult:
         key = item.key
         for _ in range(_RESOLVE_ROUNDS):
-            row = await conn.fetchrow(_RESOLVE_ONE_UPDATE, key.key_id, item.terminal_json, key.session_id, now_ms, note)
+            row = await conn.fetchrow(
+                _RESOLVE_ONE_UPDATE, key.key_id, item.terminal_json, key.session_id, now_ms, note, item.resolved_by
+            )
             if row is not None:
                 return ResolveResult("accepted", item.terminal_json, int(row[0]))
             row = await conn.fetchrow(
@@ -381,6 +385,7 @@ class PostgresAwaitEventsStore:
                 item.terminal_json,
                 now_ms,
                 note,
+                item.resolved_by,
             )
             if row is not None:
                 return ResolveResult("accepted", item.terminal_json, int(row[0]))
@@ -433,6 +438,7 @@ class PostgresAwaitEventsStore:
             [items[i].terminal_json for i in todo],
             [k.session_id for k in keys],
             now_ms,
+            [items[i].resolved_by for i in todo],
         )
         accepted = {r[0]: int(r[1]) for r in rows}
         rest = []
@@ -453,6 +459,7 @@ class PostgresAwaitEventsStore:
             [k.session_id for k in keys],
             [items[i].terminal_json for i in rest],
             now_ms,
+            [items[i].resolved_by for i in rest],
         )
         accepted = {r[0]: int(r[1]) for r in rows}
         unsettled = []

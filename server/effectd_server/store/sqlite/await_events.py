@@ -148,9 +148,9 @@ class SqliteAwaitEventsStore:
         # The common case in one statement: a pending, unrevoked key takes this terminal.
         seq = self._last_seq + 1
         updated = conn.execute(
-            "UPDATE await_keys SET terminal_json = ?, resolved_at_ms = ?, resolution_seq = ?"
+            "UPDATE await_keys SET terminal_json = ?, resolved_at_ms = ?, resolution_seq = ?, resolved_by = ?"
             " WHERE key_id = ? AND terminal_json IS NULL AND revoked_at_ms IS NULL",
-            (item.terminal_json, now_ms, seq, key.key_id),
+            (item.terminal_json, now_ms, seq, item.resolved_by, key.key_id),
         ).rowcount
         if updated:
             self._last_seq = seq
@@ -162,8 +162,18 @@ class SqliteAwaitEventsStore:
             self._last_seq = seq
             conn.execute(
                 "INSERT INTO await_keys (key_id, scope_json, wait_json, session_id, created_at_ms,"
-                " terminal_json, resolved_at_ms, resolution_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (key.key_id, key.scope_json, key.wait_json, key.session_id, now_ms, item.terminal_json, now_ms, seq),
+                " terminal_json, resolved_at_ms, resolution_seq, resolved_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key.key_id,
+                    key.scope_json,
+                    key.wait_json,
+                    key.session_id,
+                    now_ms,
+                    item.terminal_json,
+                    now_ms,
+                    seq,
+                    item.resolved_by,
+                ),
             )
             return ResolveResult("accepted", item.terminal_json, seq)
         if row[2] is not None:
@@ -230,7 +240,8 @@ class SqliteAwaitEventsStore:
             ).fetchall()
             fired: list[tuple[str, ResolveResult]] = []
             for r in due:
-                result = self._resolve_one(conn, ResolveItem(KeyRow(r[0], r[1], r[2], r[3]), TIMEOUT_JSON), now_ms)
+                item = ResolveItem(KeyRow(r[0], r[1], r[2], r[3]), TIMEOUT_JSON, "deadline")
+                result = self._resolve_one(conn, item, now_ms)
                 if result.status == "accepted":
                     fired.append((r[0], result))
                 elif result.status == "revoked":
