@@ -40,6 +40,8 @@ async def test_overview_shows_calls_and_resolve_to_wake_from_the_metrics(console
     key = await console.client.mint_key(SCOPE, CustomWait("woken-for-the-overview"))
     waiting = asyncio.create_task(console.client.await_event(key))
     await asyncio.sleep(0.3)
+    await page.reload()
+    assert int(await count(page, "open_streams").inner_text()) >= 1  # the waiter's Await stream
     await console.client.resolve(key, Ok("now"))
     assert await asyncio.wait_for(waiting, 15) == Ok("now")
     await page.reload()

@@ -59,7 +59,9 @@ class MetricFigures:
             (float(labels["le"]), value) for labels, value in _samples(self._metrics.resolve_to_wake, "_bucket")
         )
         wakes = buckets[-1][1] if buckets else 0.0
+        open_streams = self._metrics.registry.get_sample_value("effectd_open_streams")
         return {
+            "open_streams": open_streams,
             "rpc_calls": calls,
             "rpc_errors": errors,
             "rpc_per_s": None if rate is None else round(rate, 1),
