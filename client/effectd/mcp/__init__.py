@@ -25,6 +25,7 @@ from effectd.mcp._output import (
     tool_value,
 )
 from effectd.mcp._spec import McpServerSpec
+from effectd.mcp._worker_tools import McpWorkerTools
 
 __all__ = [
     "CompletedToolCall",
@@ -34,6 +35,7 @@ __all__ = [
     "McpServerStatus",
     "McpServerUnavailableError",
     "McpTool",
+    "McpWorkerTools",
     "ModelToolReturn",
     "ToolCallOutput",
     "ToolCancellation",
