@@ -26,13 +26,17 @@ CALLS: list[tuple[str, str, JsonValue]] = [
 ]
 
 
+def append_line(path: str, line: str) -> None:
+    with open(path, "a", encoding="utf-8") as out:
+        out.write(line)
+
+
 async def run(target: str, outcomes_file: str, replay: bool) -> None:
     async with await Client.connect(target) as client:
         effects = ToolEffects(RemoteEffectController(client).scoped(SCOPE), RUNTIME)
         for replay_key, tool, arguments in CALLS:
             outcome = await effects.call_tool(tool, arguments, replay_key=replay_key, strict_replay=replay)
-            with open(outcomes_file, "a", encoding="utf-8") as out:
-                out.write(json.dumps({"replay_key": replay_key, "outcome": dumps(outcome)}) + "\n")
+            append_line(outcomes_file, json.dumps({"replay_key": replay_key, "outcome": dumps(outcome)}) + "\n")
         print("done", flush=True)
         if not replay:
             await asyncio.Event().wait()  # killed here with -9
