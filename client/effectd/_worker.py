@@ -405,7 +405,7 @@ class Worker:
         call = self._stub.Connect()
         writer = asyncio.create_task(self._write(call, session))
         beats = asyncio.create_task(self._heartbeats(session))
-        extender = asyncio.create_task(self._extend_forever(session))
+        extender: asyncio.Task[None] | None = None
         try:
             register = self._register_message()
             session.send(register)
@@ -413,6 +413,8 @@ class Worker:
             if first is grpc.aio.EOF or first.WhichOneof("message") != "registered":
                 raise UnavailableError("unavailable", "effectd did not answer the registration")
             self._lease_ttl_s = max(0.3, first.registered.lease_ttl_ms / 1000)
+            # Started once the server said how long a lease lasts (a third of it apart).
+            extender = asyncio.create_task(self._extend_forever(session))
             self._stall_s = 2 * max(first.registered.heartbeat_interval_ms / 1000, self.heartbeat_interval) + 1.0
             self._session = session
             offered = self._capabilities()
@@ -429,7 +431,8 @@ class Worker:
             self._registered.clear()
             self._session = None
             beats.cancel()
-            extender.cancel()
+            if extender is not None:
+                extender.cancel()
             session.outgoing.put_nowait(None)
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(writer, 1.0)
