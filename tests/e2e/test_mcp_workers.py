@@ -78,10 +78,17 @@ def spawn_mcp_worker(tmp_path: Path) -> Iterator[Any]:
     started: list[McpWorker] = []
 
     def spawn(
-        server: ServerProcess, worker_id: str, mcp_name: str = "counting", *extra: str, prefix: bool = False
+        server: ServerProcess,
+        worker_id: str,
+        mcp_name: str = "counting",
+        *extra: str,
+        prefix: bool = False,
+        url: str | None = None,
+        count_file: Path | None = None,
     ) -> McpWorker:
-        count_file = tmp_path / f"{worker_id}-{mcp_name}.calls.jsonl"
-        command_line = " ".join(
+        """A worker running the counting server over stdio, or connecting to `url` (Streamable HTTP)."""
+        count_file = count_file or tmp_path / f"{worker_id}-{mcp_name}.calls.jsonl"
+        command_line = url or " ".join(
             [sys.executable, str(COUNTING), "--name", mcp_name, "--count-file", str(count_file), *extra]
         )
         command = [
@@ -349,6 +356,31 @@ async def test_two_workers_with_different_servers_route_calls_by_tool_name(
     assert output_of(to_beta)["outcome"]["payload"] == [{"type": "text", "text": "b"}]
     assert [c["arguments"] for c in alpha.calls()] == [{"text": "a"}]
     assert [c["arguments"] for c in beta.calls()] == [{"text": "b"}]
+
+
+async def test_a_worker_serves_a_streamable_http_server_by_url(
+    spawn_server: SpawnServer, spawn_mcp_worker: Any, tmp_path: Path
+) -> None:
+    count_file, port_file = tmp_path / "web.calls.jsonl", tmp_path / "web.port"
+    web = await asyncio.create_subprocess_exec(
+        sys.executable, str(COUNTING), "--count-file", str(count_file), "--http-port-file", str(port_file)
+    )
+    try:
+        await until(port_file.exists, "the HTTP server is listening")
+        server = await spawn_server()
+        url = f"http://127.0.0.1:{port_file.read_text()}/mcp"
+        worker = spawn_mcp_worker(server, "w-web", "web", url=url, count_file=count_file)
+        async with await server.connect() as client:
+            await offered(client, "add")
+            [add] = [tool for tool in await client.list_tools() if tool.name == "add"]
+            effects = ToolEffects(RemoteEffectController(client).scoped(SCOPE), RUNTIME)
+            outcome = await effects.call_tool("add", {"a": 2, "b": 3}, replay_key="web-add")
+    finally:
+        web.kill()
+        await web.wait()
+    assert add.server == "web"
+    assert output_of(outcome)["outcome"] == {"status": "success", "payload": {"sum": 5}}
+    assert worker.calls() == [{"event": "call", "tool": "add", "arguments": {"a": 2, "b": 3}}]
 
 
 async def test_worker_run_without_setup_or_mcp_is_refused() -> None:
