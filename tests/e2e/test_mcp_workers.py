@@ -41,6 +41,8 @@ COUNTING = REPO / "tests" / "mcp_counting_server.py"
 SCOPE = TurnScope("mcp-workers", "turn-1")
 RUNTIME = RuntimeScope("mcp-workers", "turn-1", 0, 0)
 BUILTIN = ["add", "add_tool", "crash", "echo", "fail", "progress", "wait_cancel"]
+LISTING_ORDER = ["echo", "fail", "add", "progress", "wait_cancel", "crash", "add_tool"]
+"""The counting server's tools in its listing order (what the worker's `tools` lines show)."""
 
 
 def read_lines(path: Path) -> list[dict[str, Any]]:
@@ -264,11 +266,7 @@ async def test_a_tool_added_while_running_is_offered_and_called(
         outcome = await effects.call_tool("shout", {"text": "hey"}, replay_key="call-shout")
     assert output_of(outcome)["outcome"] == {"status": "success", "payload": [{"type": "text", "text": "hey"}]}
     assert worker.calls("shout") == [{"event": "call", "tool": "shout", "arguments": {"text": "hey"}}]
-    assert {"event": "tools", "tools": [*_listing_order(), "shout"]} in worker.output()
-
-
-def _listing_order() -> list[str]:
-    return ["echo", "fail", "add", "progress", "wait_cancel", "crash", "add_tool"]
+    assert {"event": "tools", "tools": [*LISTING_ORDER, "shout"]} in worker.output()
 
 
 async def test_a_server_crashing_mid_call_is_restarted_and_the_call_delivered_again_and_recorded_once(
