@@ -4,7 +4,7 @@ grpc.aio echo measured in the same run, with its target and met / not met. See b
     python bench/run_all.py                          # the full run (~10-15 minutes on 2 cores)
     python bench/run_all.py --quick                  # small sizes: checks that everything works (CI smoke)
     python bench/run_all.py --store sqlite --only resolve,wake
-    python bench/run_all.py --scripts ''          # without bench_streams and bench_workers (run by default)
+    python bench/run_all.py --scripts ''          # without bench_streams, bench_workers, bench_mcp (run by default)
 
 stdout: one JSON document ("summary" first: one row per figure and store, and the same as a Markdown
 table); stderr: progress, and the table again at the end. Missed targets never fail the run (the exit
@@ -68,10 +68,19 @@ ALIASES = {
     "append": "processes",
     "process_wake": "processes",
 }
-SCRIPTS = ("bench_latency", "bench_resolve", "bench_streams", "bench_journal", "bench_replicas", "bench_workers")
+SCRIPTS = (
+    "bench_latency",
+    "bench_resolve",
+    "bench_streams",
+    "bench_journal",
+    "bench_replicas",
+    "bench_workers",
+    "bench_mcp",
+)
 # --quick sizes of the standalone scripts.
 QUICK_ARGS = {
     "bench_workers": ["--iterations", "100", "--warmup", "20", "--seconds", "0.5", "--kill-reps", "1"],
+    "bench_mcp": ["--iterations", "100", "--warmup", "20", "--seconds", "0.5"],
     "bench_latency": ["--iterations", "60", "--idle-iterations", "40", "--echo-wake-iterations", "40"],
     "bench_resolve": ["--resolve-keys", "2000", "--raw-keys", "2000", "--many-keys", "4000", "--echo-seconds", "1"],
     "bench_streams": [
@@ -838,10 +847,11 @@ def main() -> int:
     parser.add_argument("--growth-keys", type=int, default=0, help="keys stored for the growth figure (1,000,000)")
     parser.add_argument(
         "--scripts",
-        default="bench_streams,bench_workers",
+        default="bench_streams,bench_workers,bench_mcp",
         help=f"standalone scripts to run too ({', '.join(SCRIPTS)}), comma-separated; default bench_streams "
-        "(idle stream memory, 100k-key Watch, late-subscriber snapshot) and bench_workers (delegated effects, a"
-        " bare hand-off, redelivery after kill -9); '' for none",
+        "(idle stream memory, 100k-key Watch, late-subscriber snapshot), bench_workers (delegated effects, a"
+        " bare hand-off, redelivery after kill -9) and bench_mcp (MCP tool calls through a worker vs a direct"
+        " MCP client); '' for none",
     )
     args = parser.parse_args()
     try:

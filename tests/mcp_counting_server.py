@@ -10,7 +10,8 @@ tools/call it receives, ``{"event": "cancelled", "tool": ...}`` when a call is c
 - ``add {a, b}``: declares an output schema and returns structured content ``{"sum": a + b}``;
 - ``progress {steps}``: reports progress 1..steps, then succeeds;
 - ``wait_cancel``: waits until the client cancels it (records ``cancelled``);
-- ``crash``: exits the process in the middle of the call;
+- ``crash``: exits the process in the middle of the call (with ``--crash-marker PATH``: only when PATH
+  does not exist yet, creating it first, so the call succeeds on the restarted server);
 - ``add_tool {name}``: adds a tool ``name`` (an echo) while running and announces that the list changed.
 
 Tools are listed two per page, so a client must follow the cursor. ``--legacy`` refuses the 2026
@@ -67,8 +68,9 @@ BUILTIN_TOOLS = [
 
 
 class CountingServer:
-    def __init__(self, name: str, version: str, count_file: str, legacy: bool) -> None:
+    def __init__(self, name: str, version: str, count_file: str, legacy: bool, crash_marker: str | None = None) -> None:
         self.count_file = count_file
+        self.crash_marker = crash_marker
         self.legacy = legacy
         self.tools = list(BUILTIN_TOOLS)
         self.bus = InMemorySubscriptionBus()
@@ -85,6 +87,15 @@ class CountingServer:
     def record(self, event: dict[str, Any]) -> None:
         with open(self.count_file, "a", encoding="utf-8") as out:
             out.write(json.dumps(event) + "\n")
+
+    def first_crash(self) -> bool:
+        """Whether `crash` exits now: always, or with a marker only the first time."""
+        if self.crash_marker is None:
+            return True
+        if os.path.exists(self.crash_marker):
+            return False
+        with open(self.crash_marker, "w", encoding="utf-8"):
+            return True
 
     async def refuse_discover(self, ctx: ServerRequestContext[Any], params: types.RequestParams) -> Any:
         raise MCPError(code=types.METHOD_NOT_FOUND, message="Method not found")
@@ -121,7 +132,9 @@ class CountingServer:
                 self.record({"event": "cancelled", "tool": params.name})
                 raise
         if params.name == "crash":
-            os._exit(3)
+            if self.first_crash():
+                os._exit(3)
+            return _text("survived")
         if params.name == "add_tool":
             self.tools.append(_tool(str(arguments["name"]), {"text": {"type": "string"}}, ["text"]))
             if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
@@ -163,9 +176,10 @@ def main() -> None:
     parser.add_argument("--version", default="1.0.0")
     parser.add_argument("--count-file", required=True)
     parser.add_argument("--legacy", action="store_true")
+    parser.add_argument("--crash-marker", help="`crash` exits only when this file does not exist yet")
     parser.add_argument("--http-port-file", help="serve Streamable HTTP instead of stdio; the port goes here")
     args = parser.parse_args()
-    server = CountingServer(args.name, args.version, args.count_file, args.legacy)
+    server = CountingServer(args.name, args.version, args.count_file, args.legacy, args.crash_marker)
     if args.http_port_file is None:
         anyio.run(server.run)
         return

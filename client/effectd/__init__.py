@@ -19,7 +19,7 @@ from effectd._controller import (
     RemoteEffectController,
     ScopedEffectController,
 )
-from effectd._convert_workers import AssignmentRef, WorkerCapability, WorkerInfo
+from effectd._convert_workers import AssignmentRef, ToolDescription, WorkerCapability, WorkerInfo
 from effectd._effects import (
     AwaitEventCommand,
     AwaitEventOutcome,
@@ -226,8 +226,11 @@ from effectd._scope import (
     key_from_token,
     key_token,
 )
+from effectd._tool_effects import ToolEffects
+from effectd._tools import ToolInfo
 from effectd._worker import (
     DelegatedEffect,
+    DeliverAgain,
     ProcessRunContext,
     ProviderRateLimited,
     RemoteWorkers,
@@ -257,6 +260,7 @@ __all__ = [
     "CustomWait",
     "DeadlineExceededError",
     "DelegatedEffect",
+    "DeliverAgain",
     "DirectCommand",
     "DirectOutcome",
     "DurabilityTier",
@@ -407,7 +411,10 @@ __all__ = [
     "ToolCallProcessInput",
     "ToolCallRef",
     "ToolCompletionWait",
+    "ToolDescription",
+    "ToolEffects",
     "ToolFailureClass",
+    "ToolInfo",
     "TriggerOccurrenceRef",
     "TriggerOccurrenceSubject",
     "TurnRef",

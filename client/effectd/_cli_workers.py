@@ -1,8 +1,12 @@
-"""`effectd worker run` and `effectd workers ls|show|drain`: the workers part of the `effectd` command.
+"""`effectd worker run`, `effectd workers ls|show|drain` and `effectd tools ls`: the workers part of the
+`effectd` command.
 
 `effectd worker run MODULE:FUNCTION --worker-id ID` imports the module, calls `FUNCTION(worker)` to
-register handlers on an `effectd.Worker`, and serves until drained (SIGTERM drains). It prints one JSON
-line when registered and one per result the server answered (`recorded`, or the record that stood).
+register handlers on an `effectd.Worker`, and serves until drained (SIGTERM drains). `--mcp NAME=COMMAND
+ARGS...` (a stdio MCP server the worker starts and supervises) or `--mcp NAME=URL` (Streamable HTTP),
+repeatable, serves those servers' tools too (MODULE:FUNCTION is then optional; needs `effectd[mcp]`).
+It prints one JSON line when registered, one each time the MCP tools offered change (`tools`) and one per
+result the server answered (`recorded`, or the record that stood).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from typing import Any
 
 from effectd._client import Client
@@ -74,8 +79,37 @@ def _receipt_json(receipt: ResultReceipt) -> dict[str, Any]:
     return line
 
 
+def _mcp_servers(items: list[str]) -> list[Any]:
+    """The `--mcp` servers as `McpServerSpec`s (the `mcp` extra is imported only when one is given)."""
+    if not items:
+        return []
+    try:
+        from effectd.mcp import McpServerSpec  # the [mcp] extra is optional
+    except ImportError as exc:
+        raise InvalidArgumentError(
+            "invalid_request", f"--mcp needs the MCP extra (pip install 'effectd[mcp]'): {exc}"
+        ) from None
+    specs = []
+    for item in items:
+        try:
+            specs.append(McpServerSpec.parse(item))
+        except ValueError as exc:
+            raise InvalidArgumentError("invalid_request", f"--mcp: {exc}") from None
+    names = [spec.name for spec in specs]
+    if len(set(names)) != len(names):
+        raise InvalidArgumentError("invalid_request", f"--mcp server names must be unique, got {names}")
+    return specs
+
+
 def _worker_run(args: argparse.Namespace) -> Action:
-    setup = _setup_function(args.setup)
+    if args.setup is None and not args.mcp:
+        raise InvalidArgumentError(
+            "invalid_request", "worker run needs MODULE:FUNCTION, --mcp NAME=COMMAND..., or both"
+        )
+    setup = _setup_function(args.setup) if args.setup is not None else None
+    servers = _mcp_servers(args.mcp)
+    if args.mcp_prefix and not servers:
+        raise InvalidArgumentError("invalid_request", "--mcp-prefix needs --mcp")
     labels = _labels(args.label)
     if not 1 <= args.slots <= 100_000:
         raise InvalidArgumentError("value_out_of_range", f"--slots must be in 1..100000, got {args.slots}")
@@ -90,7 +124,8 @@ def _worker_run(args: argparse.Namespace) -> Action:
         worker = Worker(
             client.rpc, worker_id=args.worker_id, slots=args.slots, labels=labels, heartbeat_interval=args.heartbeat
         )
-        setup(worker)
+        if setup is not None:
+            setup(worker)
 
         async def report() -> None:
             await worker.registered.wait()
@@ -100,7 +135,16 @@ def _worker_run(args: argparse.Namespace) -> Action:
 
         reporter = asyncio.create_task(report())
         try:
-            await worker.run(handle_signals=True)
+            async with AsyncExitStack() as stack:
+                if servers:
+                    from effectd.mcp import McpWorkerTools  # the extra is there: _mcp_servers checked
+
+                    def offered(tools: tuple[Any, ...]) -> None:
+                        _line({"event": "tools", "tools": [tool.name for tool in tools]})
+
+                    mcp_tools = McpWorkerTools(worker, servers, prefix=args.mcp_prefix, on_offered=offered)
+                    await stack.enter_async_context(mcp_tools)
+                await worker.run(handle_signals=True)
         finally:
             reporter.cancel()
         while not worker.receipts.empty():
@@ -126,11 +170,35 @@ def _workers(args: argparse.Namespace) -> Action:
     return run
 
 
+def _tools(args: argparse.Namespace) -> Action:
+    async def run(client: Client) -> int:
+        for tool in await client.list_tools():
+            _line(tool.to_json())
+        return 0
+
+    return run
+
+
 def add_commands(commands: Any) -> None:
     """Add `worker` and `workers` to the `effectd` command's subparsers."""
     worker = commands.add_parser("worker", help="run a worker").add_subparsers(dest="worker_command", required=True)
     run = worker.add_parser("run", help="serve delegated effects with the handlers a function registers")
-    run.add_argument("setup", metavar="MODULE:FUNCTION", help="called with the effectd.Worker to register handlers")
+    run.add_argument(
+        "setup",
+        metavar="MODULE:FUNCTION",
+        nargs="?",
+        help="called with the effectd.Worker to register handlers (optional with --mcp)",
+    )
+    run.add_argument(
+        "--mcp",
+        action="append",
+        default=[],
+        metavar="NAME=COMMAND|NAME=URL",
+        help="serve an MCP server's tools: a command started over stdio, or a Streamable HTTP URL; repeatable",
+    )
+    run.add_argument(
+        "--mcp-prefix", action="store_true", help="offer each MCP tool as NAME.tool, to keep servers apart"
+    )
     run.add_argument(
         "--worker-id", required=True, metavar="ID", help="this worker's stable id (its instance id is new each start)"
     )
@@ -149,3 +217,10 @@ def add_commands(commands: Any) -> None:
     drain = workers.add_parser("drain", help="the worker finishes what it holds, takes nothing new, and exits")
     drain.add_argument("worker_id", metavar="ID", help="the worker's id (as `workers ls` prints it)")
     drain.set_defaults(action=_workers)
+
+    tools = commands.add_parser("tools", help="the tools live workers offer").add_subparsers(
+        dest="tools_command", required=True
+    )
+    tools.add_parser(
+        "ls", help="every tool live workers offer (name, server, version, workers, input schema), one JSON line each"
+    ).set_defaults(action=_tools)

@@ -29,6 +29,7 @@ from effectd._convert_scope import (
     scope_to_proto,
     wait_to_proto,
 )
+from effectd._convert_workers import worker_info_from_proto
 from effectd._errors import EffectdError, InvalidArgumentError, error_for
 from effectd._rpc import DEFAULT_TIMEOUT_S, Reconnect, Rpc, Watchdog, heartbeat_ms, stall_after
 from effectd._scope import (
@@ -40,8 +41,10 @@ from effectd._scope import (
     ResolveOutcome,
     key_from_token,
 )
+from effectd._tools import ToolInfo, tools_of
 from effectd.v1 import await_events_pb2 as pb
 from effectd.v1 import await_events_pb2_grpc as pb_grpc
+from effectd.v1 import workers_pb2, workers_pb2_grpc
 
 __all__ = [
     "RPC_METHODS",
@@ -211,6 +214,7 @@ class Client:
         self.rpc = rpc if isinstance(rpc, Rpc) else Rpc(rpc, default_timeout=default_timeout)
         self._events = self.rpc.stub(pb_grpc.AwaitEventsStub)
         self._keyring = self.rpc.stub(pb_grpc.KeyringStub)
+        self._workers = self.rpc.stub(workers_pb2_grpc.WorkersStub)
 
     @classmethod
     async def connect(
@@ -410,6 +414,13 @@ class Client:
             )
             for k in response.keys
         ]
+
+    # -- Tools -------------------------------------------------------------------------------
+    async def list_tools(self, *, timeout: float | None = None) -> list[ToolInfo]:
+        """Every tool live workers offer (name, MCP server, version, workers, input schema), read from
+        `ListWorkers`: what a runtime hands its LLM. Call one with `ToolEffects.call_tool`."""
+        response = await self.rpc.unary(self._workers.ListWorkers, workers_pb2.ListWorkersRequest(), timeout=timeout)
+        return tools_of([worker_info_from_proto(worker) for worker in response.workers])
 
     # -- Keyring -----------------------------------------------------------------------------
     async def list_signing_keys(self, *, timeout: float | None = None) -> list[SigningKey]:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import cast
 
 from effectd._convert_scope import scope_from_proto, scope_to_proto
+from effectd._lashjson import JsonValue
 from effectd._lineage import RuntimeEffectKind
 from effectd._scope import ExecutionScope
-from effectd.v1 import envelope_pb2, workers_pb2
+from effectd.v1 import envelope_pb2, scope_pb2, workers_pb2
 
 __all__ = [
     "AssignmentRef",
+    "ToolDescription",
     "WorkerCapability",
     "WorkerInfo",
     "assignment_from_proto",
@@ -20,6 +23,8 @@ __all__ = [
     "capability_to_proto",
     "kind_from_proto",
     "kind_to_proto",
+    "tool_description_from_proto",
+    "tool_description_to_proto",
     "worker_info_from_proto",
     "worker_info_to_proto",
 ]
@@ -41,6 +46,25 @@ def kind_from_proto(number: int) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolDescription:
+    """What a runtime hands its LLM about a tool a worker offers."""
+
+    input_schema_json: str = ""
+    """The input's JSON Schema as JSON text (kept as sent); "" when the worker gave none."""
+    description: str = ""
+    server: str = ""
+    """The MCP server the tool comes from; "" for a handler."""
+
+    @property
+    def input_schema(self) -> JsonValue:
+        """The input schema parsed (None when there is none)."""
+        return json.loads(self.input_schema_json) if self.input_schema_json else None
+
+    def to_json(self) -> dict[str, JsonValue]:
+        return {"server": self.server, "description": self.description, "input_schema": self.input_schema}
+
+
+@dataclass(frozen=True, slots=True)
 class WorkerCapability:
     """One thing a worker runs: an effect kind and, for tools, steps and models, a name (and version)."""
 
@@ -48,16 +72,39 @@ class WorkerCapability:
     name: str = ""
     version: str = ""
     slots: int = 0
+    tool: ToolDescription | None = None
+    """tool_call: the tool's description and input schema, when the worker gave them."""
+
+    def to_json(self) -> dict[str, object]:
+        value: dict[str, object] = {"kind": self.kind, "name": self.name, "version": self.version, "slots": self.slots}
+        if self.tool is not None:
+            value["tool"] = self.tool.to_json()
+        return value
+
+
+def tool_description_to_proto(value: ToolDescription) -> workers_pb2.ToolDescription:
+    schema = scope_pb2.Json(text=value.input_schema_json) if value.input_schema_json else None
+    return workers_pb2.ToolDescription(input_schema=schema, description=value.description, server=value.server)
+
+
+def tool_description_from_proto(msg: workers_pb2.ToolDescription) -> ToolDescription:
+    schema = msg.input_schema.text if msg.HasField("input_schema") else ""
+    return ToolDescription(schema, msg.description, msg.server)
 
 
 def capability_to_proto(value: WorkerCapability) -> workers_pb2.Capability:
     return workers_pb2.Capability(
-        kind=kind_to_proto(value.kind), name=value.name, version=value.version, slots=value.slots
+        kind=kind_to_proto(value.kind),
+        name=value.name,
+        version=value.version,
+        slots=value.slots,
+        tool=tool_description_to_proto(value.tool) if value.tool is not None else None,
     )
 
 
 def capability_from_proto(msg: workers_pb2.Capability) -> WorkerCapability:
-    return WorkerCapability(kind_from_proto(msg.kind), msg.name, msg.version, msg.slots)
+    tool = tool_description_from_proto(msg.tool) if msg.HasField("tool") else None
+    return WorkerCapability(kind_from_proto(msg.kind), msg.name, msg.version, msg.slots, tool)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +145,7 @@ class WorkerInfo:
         return {
             "worker_id": self.worker_id,
             "instance_id": self.instance_id,
-            "capabilities": [
-                {"kind": c.kind, "name": c.name, "version": c.version, "slots": c.slots} for c in self.capabilities
-            ],
+            "capabilities": [c.to_json() for c in self.capabilities],
             "labels": dict(sorted(self.labels.items())),
             "slots": self.slots,
             "in_flight": [{"replay_key": a.replay_key, "fencing_token": a.fencing_token} for a in self.in_flight],

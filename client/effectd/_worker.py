@@ -25,7 +25,7 @@ import logging
 import secrets
 import signal
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +37,7 @@ from effectd._convert_process import lease_from_proto, process_record_from_proto
 from effectd._convert_scope import controller_error_from_proto, scope_from_proto, scope_to_proto
 from effectd._convert_workers import (
     AssignmentRef,
+    ToolDescription,
     WorkerCapability,
     WorkerInfo,
     capability_to_proto,
@@ -76,6 +77,7 @@ from effectd.v1 import workers_pb2_grpc as pb_grpc
 
 __all__ = [
     "DelegatedEffect",
+    "DeliverAgain",
     "ProcessRunContext",
     "ProviderRateLimited",
     "RemoteWorkers",
@@ -102,6 +104,16 @@ class ProviderRateLimited(Exception):
             raise ValueError(f"retry_after must be in (0, 3600] seconds, got {retry_after}")
         super().__init__(f"rate limited for {retry_after:g} s" + (f": {reason}" if reason else ""))
         self.retry_after = retry_after
+        self.reason = reason
+
+
+class DeliverAgain(Exception):
+    """Raise it from a handler that could not run the effect for a passing reason (the server behind a
+    tool is down or crashed): nothing is recorded and effectd delivers the effect again, to this or
+    another worker, counted against the redelivery budget."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
         self.reason = reason
 
 
@@ -161,6 +173,8 @@ class _Registered:
     handler: Handler
     shape: str
     """How the handler is called and its return value wrapped: tool, step, llm, any."""
+    group: str = ""
+    """Set for handlers offered with `offer(group, ...)`, which replaces them all at once."""
 
 
 def _slot_key(ref: workers_pb2.AssignmentRef) -> tuple[bytes, str]:
@@ -235,6 +249,8 @@ class Worker:
         self.heartbeat_interval = heartbeat_interval
         self._stub = rpc.stub(pb_grpc.WorkersStub)
         self._handlers: list[_Registered] = []
+        self._groups: set[str] = set()
+        self._offers_changed = asyncio.Event()
         self._running: dict[tuple[bytes, str], _Running] = {}
         self._unacked: dict[tuple[bytes, str, int], workers_pb2.WorkerMessage] = {}
         self._session: _Session | None = None
@@ -261,10 +277,23 @@ class Worker:
 
         return decorate
 
-    def tool(self, name: str, *, version: str = "", slots: int = 0) -> Callable[[Handler], Handler]:
+    def tool(
+        self,
+        name: str,
+        *,
+        version: str = "",
+        slots: int = 0,
+        description: str = "",
+        input_schema: dict[str, JsonValue] | None = None,
+    ) -> Callable[[Handler], Handler]:
         """`async def fn(args, ctx)` runs tool `name`; its JSON return value is the tool's output (or
-        return a `ToolCallOutcome` yourself)."""
-        return self._register(WorkerCapability("tool_call", name, version, slots), "tool")
+        return a `ToolCallOutcome` yourself). `description` and `input_schema` are what `list_tools()`
+        shows runtimes."""
+        tool = None
+        if description or input_schema is not None:
+            schema = "" if input_schema is None else json.dumps(input_schema, separators=(",", ":"), ensure_ascii=False)
+            tool = ToolDescription(schema, description)
+        return self._register(WorkerCapability("tool_call", name, version, slots, tool), "tool")
 
     def durable_step(self, step_id: str, *, version: str = "", slots: int = 0) -> Callable[[Handler], Handler]:
         """`async def fn(input, ctx)` runs durable step `step_id`; its JSON return value is recorded."""
@@ -287,10 +316,30 @@ class Worker:
         """`async def fn(envelope, ctx) -> RuntimeEffectOutcome` for any effect of `kind` (and `name`)."""
         return self._register(WorkerCapability(kind, name, version, slots), "any")
 
+    def offer(self, group: str, capabilities: Sequence[WorkerCapability], handler: Handler) -> None:
+        """Replace what `group` offers (every capability runs `handler(envelope, ctx)`, which returns a
+        `RuntimeEffectOutcome`): an MCP server's tools, say, as its tool list changes. On a live stream
+        the new list reaches the server at once, in order with results; effects already running go on.
+        An empty list withdraws the group."""
+        if not group:
+            raise ValueError("an offer needs a group name")
+        self._groups.add(group)
+        self._handlers = [h for h in self._handlers if h.group != group]
+        self._handlers.extend(_Registered(capability, handler, "any", group) for capability in capabilities)
+        session = self._session
+        if session is not None:
+            session.send(pb.WorkerMessage(capabilities=pb.WorkerCapabilities(capabilities=self._capabilities())))
+        if self._handlers:
+            self._offers_changed.set()
+
+    def _capabilities(self) -> list[workers_pb2.Capability]:
+        return [capability_to_proto(h.capability) for h in self._handlers]
+
     # -- running ---------------------------------------------------------------------------------
     def drain(self) -> None:
         """Finish what is held, take nothing new, then `run` returns."""
         self._draining.set()
+        self._offers_changed.set()
         session = self._session
         if session is not None:
             session.send(pb.WorkerMessage(drain=pb.WorkerDrain()))
@@ -303,8 +352,8 @@ class Worker:
 
     async def run(self, *, handle_signals: bool = False) -> None:
         """Serve until drained; reconnects (and sends unacknowledged results again) when the link drops."""
-        if not self._handlers:
-            raise ValueError("register at least one handler before run()")
+        if not self._handlers and not self._groups:
+            raise ValueError("register at least one handler (or make an offer) before run()")
         loop = asyncio.get_running_loop()
         if handle_signals:
             loop.add_signal_handler(signal.SIGTERM, self.drain)
@@ -339,7 +388,7 @@ class Worker:
             register=pb.WorkerRegister(
                 worker_id=self.worker_id,
                 instance_id=self.instance_id,
-                capabilities=[capability_to_proto(h.capability) for h in self._handlers],
+                capabilities=self._capabilities(),
                 labels=self.labels,
                 slots=self.slots,
                 heartbeat_interval_ms=int(self.heartbeat_interval * 1000),
@@ -347,19 +396,30 @@ class Worker:
         )
 
     async def _serve_once(self) -> None:
+        while not self._handlers:  # a registration offers something: wait for an offer (a server came up)
+            if self._draining.is_set():
+                return
+            self._offers_changed.clear()
+            await self._offers_changed.wait()
         session = _Session()
         call = self._stub.Connect()
         writer = asyncio.create_task(self._write(call, session))
         beats = asyncio.create_task(self._heartbeats(session))
-        extender = asyncio.create_task(self._extend_forever(session))
+        extender: asyncio.Task[None] | None = None
         try:
-            session.send(self._register_message())
+            register = self._register_message()
+            session.send(register)
             first = await call.read()
             if first is grpc.aio.EOF or first.WhichOneof("message") != "registered":
                 raise UnavailableError("unavailable", "effectd did not answer the registration")
             self._lease_ttl_s = max(0.3, first.registered.lease_ttl_ms / 1000)
+            # Started once the server said how long a lease lasts (a third of it apart).
+            extender = asyncio.create_task(self._extend_forever(session))
             self._stall_s = 2 * max(first.registered.heartbeat_interval_ms / 1000, self.heartbeat_interval) + 1.0
             self._session = session
+            offered = self._capabilities()
+            if offered != list(register.register.capabilities):  # an offer changed while registering
+                session.send(pb.WorkerMessage(capabilities=pb.WorkerCapabilities(capabilities=offered)))
             self._registered.set()
             if self._draining.is_set():
                 session.send(pb.WorkerMessage(drain=pb.WorkerDrain()))
@@ -371,7 +431,8 @@ class Worker:
             self._registered.clear()
             self._session = None
             beats.cancel()
-            extender.cancel()
+            if extender is not None:
+                extender.cancel()
             session.outgoing.put_nowait(None)
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(writer, 1.0)
@@ -562,6 +623,8 @@ class Worker:
             )
         except ExecutorError as exc:
             result.executor_error.CopyFrom(scope_pb2.ControllerError(code=exc.code, message=exc.message))
+        except DeliverAgain as exc:
+            result.abandoned = exc.reason or "the handler could not run it now"
         except asyncio.CancelledError:
             result.abandoned = context.cancel_reason or "the worker is stopping"
         except Exception as exc:  # a handler's bug is its answer: recorded as an error, not run again

@@ -16,7 +16,7 @@ from .conftest import ServerProcess, SpawnServer, clean_env, free_port
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 RUN_TIMEOUT_S = 120.0
 
-AGAINST_ONE_SERVER = ["await_and_resolve", "journal_replay", "watch_many", "delegate_to_worker"]
+AGAINST_ONE_SERVER = ["await_and_resolve", "journal_replay", "watch_many", "delegate_to_worker", "mcp_tools"]
 WITH_OWN_SETUP = ["http_resolve", "two_replicas"]
 
 

@@ -481,6 +481,7 @@ def test_the_public_surface_of_effectd_mcp() -> None:
         "McpServerStatus",
         "McpServerUnavailableError",
         "McpTool",
+        "McpWorkerTools",
         "ModelToolReturn",
         "ToolCallOutput",
         "ToolCancellation",

@@ -14,6 +14,7 @@ import pytest
 from effectd import _convert_envelope as cenv
 from effectd import _convert_process as cproc
 from effectd import _convert_scope as cscope
+from effectd import _convert_workers as cworkers
 from effectd import _effects as fx
 from effectd import _process as px
 from effectd import _scope as sc
@@ -300,6 +301,15 @@ outcomes = st.one_of(
     st.builds(fx.DurableStepOutcome, json_values),
 )
 
+capabilities = st.builds(
+    cworkers.WorkerCapability,
+    st.sampled_from([kind.value for kind in fx.RuntimeEffectKind]),
+    text,
+    text,
+    u32,
+    optional(st.builds(cworkers.ToolDescription, text, text, text)),
+)
+
 # -- the property -------------------------------------------------------------------------------------
 
 
@@ -328,6 +338,7 @@ PAIRS: list[tuple[str, st.SearchStrategy[Any], Callable[[Any], Any], Callable[[A
     ),
     ("process_record", records, cproc.process_record_to_proto, cproc.process_record_from_proto),
     ("process_event", events, cproc.process_event_to_proto, cproc.process_event_from_proto),
+    ("worker_capability", capabilities, cworkers.capability_to_proto, cworkers.capability_from_proto),
 ]
 
 

@@ -4,9 +4,11 @@
 - `McpBridge`: connects them, lists and follows their tools, calls them and answers the outcome a
   `tool_call` effect records (lash's `CompletedToolCall`, built with the shapes of `_output`);
 - `ToolEffects(scoped, runtime_scope).call_tool(name, arguments, replay_key=..., executor=...)`: a tool
-  call run once through the journal.
+  call run once through the journal (from the core SDK, `effectd.ToolEffects`; here for convenience);
+- `McpWorkerTools(worker, bridge)`: a worker serving the bridge's tools (`effectd worker run --mcp`).
 """
 
+from effectd._tool_effects import ToolEffects
 from effectd.mcp._bridge import McpBridge, McpServerStatus, McpTool, ToolProgress
 from effectd.mcp._errors import InvalidToolArgumentsError, McpServerUnavailableError
 from effectd.mcp._output import (
@@ -23,7 +25,7 @@ from effectd.mcp._output import (
     tool_value,
 )
 from effectd.mcp._spec import McpServerSpec
-from effectd.mcp._tool_effects import ToolEffects
+from effectd.mcp._worker_tools import McpWorkerTools
 
 __all__ = [
     "CompletedToolCall",
@@ -33,6 +35,7 @@ __all__ = [
     "McpServerStatus",
     "McpServerUnavailableError",
     "McpTool",
+    "McpWorkerTools",
     "ModelToolReturn",
     "ToolCallOutput",
     "ToolCancellation",

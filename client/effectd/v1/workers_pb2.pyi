@@ -12,16 +12,34 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Capability(_message.Message):
-    __slots__ = ("kind", "name", "version", "slots")
+    __slots__ = ("kind", "name", "version", "slots", "tool")
     KIND_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     SLOTS_FIELD_NUMBER: _ClassVar[int]
+    TOOL_FIELD_NUMBER: _ClassVar[int]
     kind: _envelope_pb2.RuntimeEffectKind
     name: str
     version: str
     slots: int
-    def __init__(self, kind: _Optional[_Union[_envelope_pb2.RuntimeEffectKind, str]] = ..., name: _Optional[str] = ..., version: _Optional[str] = ..., slots: _Optional[int] = ...) -> None: ...
+    tool: ToolDescription
+    def __init__(self, kind: _Optional[_Union[_envelope_pb2.RuntimeEffectKind, str]] = ..., name: _Optional[str] = ..., version: _Optional[str] = ..., slots: _Optional[int] = ..., tool: _Optional[_Union[ToolDescription, _Mapping]] = ...) -> None: ...
+
+class ToolDescription(_message.Message):
+    __slots__ = ("input_schema", "description", "server")
+    INPUT_SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    SERVER_FIELD_NUMBER: _ClassVar[int]
+    input_schema: _scope_pb2.Json
+    description: str
+    server: str
+    def __init__(self, input_schema: _Optional[_Union[_scope_pb2.Json, _Mapping]] = ..., description: _Optional[str] = ..., server: _Optional[str] = ...) -> None: ...
+
+class WorkerCapabilities(_message.Message):
+    __slots__ = ("capabilities",)
+    CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
+    capabilities: _containers.RepeatedCompositeFieldContainer[Capability]
+    def __init__(self, capabilities: _Optional[_Iterable[_Union[Capability, _Mapping]]] = ...) -> None: ...
 
 class WorkerRegister(_message.Message):
     __slots__ = ("worker_id", "instance_id", "capabilities", "labels", "slots", "heartbeat_interval_ms")
@@ -107,7 +125,7 @@ class WorkerDrain(_message.Message):
     def __init__(self) -> None: ...
 
 class WorkerMessage(_message.Message):
-    __slots__ = ("register", "heartbeat", "credit", "extend_lease", "result", "progress", "drain")
+    __slots__ = ("register", "heartbeat", "credit", "extend_lease", "result", "progress", "drain", "capabilities")
     REGISTER_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     CREDIT_FIELD_NUMBER: _ClassVar[int]
@@ -115,6 +133,7 @@ class WorkerMessage(_message.Message):
     RESULT_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
     DRAIN_FIELD_NUMBER: _ClassVar[int]
+    CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
     register: WorkerRegister
     heartbeat: WorkerHeartbeat
     credit: WorkerCredit
@@ -122,7 +141,8 @@ class WorkerMessage(_message.Message):
     result: WorkerResult
     progress: WorkerProgress
     drain: WorkerDrain
-    def __init__(self, register: _Optional[_Union[WorkerRegister, _Mapping]] = ..., heartbeat: _Optional[_Union[WorkerHeartbeat, _Mapping]] = ..., credit: _Optional[_Union[WorkerCredit, _Mapping]] = ..., extend_lease: _Optional[_Union[WorkerExtendLease, _Mapping]] = ..., result: _Optional[_Union[WorkerResult, _Mapping]] = ..., progress: _Optional[_Union[WorkerProgress, _Mapping]] = ..., drain: _Optional[_Union[WorkerDrain, _Mapping]] = ...) -> None: ...
+    capabilities: WorkerCapabilities
+    def __init__(self, register: _Optional[_Union[WorkerRegister, _Mapping]] = ..., heartbeat: _Optional[_Union[WorkerHeartbeat, _Mapping]] = ..., credit: _Optional[_Union[WorkerCredit, _Mapping]] = ..., extend_lease: _Optional[_Union[WorkerExtendLease, _Mapping]] = ..., result: _Optional[_Union[WorkerResult, _Mapping]] = ..., progress: _Optional[_Union[WorkerProgress, _Mapping]] = ..., drain: _Optional[_Union[WorkerDrain, _Mapping]] = ..., capabilities: _Optional[_Union[WorkerCapabilities, _Mapping]] = ...) -> None: ...
 
 class Registered(_message.Message):
     __slots__ = ("worker_id", "heartbeat_interval_ms", "lease_ttl_ms")

@@ -45,7 +45,14 @@ from effectd_server.journal.executors import DelegatedCall, DelegateOptions
 from effectd_server.store.journal import EffectRow
 from effectd_server.store.workers import Delivery, DeliveryClaim, EffectOffered, ProgressAnnounced, WorkersStore
 from effectd_server.workers.limits import Limits, tokens_used
-from effectd_server.workers.registry import AssignmentKey, ConnectedWorker, Match, Registry, no_worker_available
+from effectd_server.workers.registry import (
+    AssignmentKey,
+    Capability,
+    ConnectedWorker,
+    Match,
+    Registry,
+    no_worker_available,
+)
 
 __all__ = ["Assignment", "Dispatcher", "Lost", "ResultAnswer", "Revoked", "envelope_match", "recorded_of"]
 
@@ -146,7 +153,7 @@ class ResultAnswer:
 class _Delivery:
     key: AssignmentKey
     worker: ConnectedWorker
-    capability: int
+    capability: Capability
     call: DelegatedCall
     lease_deadline: float
     """Monotonic time the lease runs out (moved on by progress and extensions)."""
@@ -437,7 +444,7 @@ class Dispatcher:
             self._flushes.pop((event.scope_json, event.replay_key), None)
 
     async def _deliver(
-        self, call: DelegatedCall, worker: ConnectedWorker, capability: int, token: int, attempt: int
+        self, call: DelegatedCall, worker: ConnectedWorker, capability: Capability, token: int, attempt: int
     ) -> Recorded | Lost | Revoked:
         key = AssignmentKey(call.scope_json, call.replay_key, token)
         ttl_s = self.config.lease_ttl_ms / 1000
@@ -494,7 +501,7 @@ class Dispatcher:
             del worker.in_flight[slot]
             self._give_back(worker, delivery.capability)
 
-    def _give_back(self, worker: ConnectedWorker, capability: int) -> None:
+    def _give_back(self, worker: ConnectedWorker, capability: Capability) -> None:
         worker.give_back(capability)
         self.registry.slots_changed()
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from effectd._convert_workers import ToolDescription
 from effectd._errors import UnavailableError
 
 __all__ = [
@@ -33,6 +34,8 @@ class Capability:
     version: str = ""
     slots: int = 0
     """0: only the worker's own slots bound it."""
+    tool: ToolDescription | None = None
+    """tool_call: what `ListWorkers` shows of the tool (input schema, description, MCP server)."""
 
     def offers(self, match: Match) -> bool:
         if self.kind != match.kind:
@@ -97,34 +100,39 @@ class ConnectedWorker:
     draining: bool = False
     busy: int = 0
     """Slots taken (reserved for a delivery being claimed, or held by one)."""
-    busy_by_capability: dict[int, int] = field(default_factory=dict)
+    busy_by_capability: dict[Capability, int] = field(default_factory=dict)
+    """Keyed by the capability itself: the list can be replaced while its effects run."""
     in_flight: dict[tuple[str, str], Any] = field(default_factory=dict)
     """(scope_json, replay_key) → the dispatcher's delivery."""
     completed: int = 0
 
-    def capability_for(self, match: Match) -> int | None:
-        """The index of the capability that runs `match`, when the labels fit too."""
+    def capability_for(self, match: Match) -> Capability | None:
+        """The capability that runs `match`, when the labels fit too."""
         for label, value in match.labels:
             if self.labels.get(label) != value:
                 return None
-        for index, capability in enumerate(self.capabilities):
+        for capability in self.capabilities:
             if capability.offers(match):
-                return index
+                return capability
         return None
 
-    def has_slot(self, capability: int) -> bool:
+    def has_slot(self, capability: Capability) -> bool:
         if self.busy >= self.slots:
             return False
-        limit = self.capabilities[capability].slots
+        limit = capability.slots
         return limit == 0 or self.busy_by_capability.get(capability, 0) < limit
 
-    def take(self, capability: int) -> None:
+    def take(self, capability: Capability) -> None:
         self.busy += 1
         self.busy_by_capability[capability] = self.busy_by_capability.get(capability, 0) + 1
 
-    def give_back(self, capability: int) -> None:
+    def give_back(self, capability: Capability) -> None:
         self.busy -= 1
-        self.busy_by_capability[capability] -= 1
+        left = self.busy_by_capability.get(capability, 0) - 1
+        if left > 0:
+            self.busy_by_capability[capability] = left
+        else:
+            self.busy_by_capability.pop(capability, None)
 
     def load(self) -> float:
         return self.busy / self.slots
@@ -135,7 +143,7 @@ class _Waiter:
     match: Match
     preferred: str | None
     hard: bool
-    granted: asyncio.Future[tuple[ConnectedWorker, int]]
+    granted: asyncio.Future[tuple[ConnectedWorker, Capability]]
 
 
 class Registry:
@@ -152,6 +160,12 @@ class Registry:
         self.workers[worker.worker_id] = worker
         self.slots_changed()
         return previous
+
+    def replace_capabilities(self, worker: ConnectedWorker, capabilities: tuple[Capability, ...]) -> None:
+        """A live worker's new capability list: effects it runs keep their slots; waiting effects are
+        matched again (a tool that came back takes the redeliveries waiting for it)."""
+        worker.capabilities = capabilities
+        self.slots_changed()
 
     def remove(self, worker: ConnectedWorker) -> None:
         if self.workers.get(worker.worker_id) is worker:
@@ -186,7 +200,7 @@ class Registry:
 
     def _pick(
         self, match: Match, preferred: str | None, *, hard: bool = False
-    ) -> tuple[ConnectedWorker, int] | bool | None:
+    ) -> tuple[ConnectedWorker, Capability] | bool | None:
         """A free worker (and its capability index); False when none offers `match`; None when all are busy.
         With `hard`, only the preferred worker will do (None while it is busy or away)."""
         if hard and preferred is not None:
@@ -198,7 +212,7 @@ class Registry:
                 return None
             return worker, capability
         capable = False
-        best: tuple[ConnectedWorker, int] | None = None
+        best: tuple[ConnectedWorker, Capability] | None = None
         for worker in self.workers.values():
             if not worker.alive or worker.draining:
                 continue
@@ -224,7 +238,7 @@ class Registry:
         *,
         redelivery: bool = False,
         hard: bool = False,
-    ) -> tuple[ConnectedWorker, int]:
+    ) -> tuple[ConnectedWorker, Capability]:
         """Take a slot on the best worker for `match`, waiting in line up to `timeout_s` for one to free up.
         A redelivery always waits (its worker just died; another may be connecting)."""
         picked = self._pick(match, preferred, hard=hard)
@@ -234,7 +248,7 @@ class Registry:
             worker, capability = picked
             worker.take(capability)
             return picked
-        granted: asyncio.Future[tuple[ConnectedWorker, int]] = asyncio.get_running_loop().create_future()
+        granted: asyncio.Future[tuple[ConnectedWorker, Capability]] = asyncio.get_running_loop().create_future()
         waiter = _Waiter(match, preferred, hard, granted)
         self._waiters.append(waiter)
         self.slots_changed()

@@ -22,6 +22,7 @@ from effectd._convert_workers import (
 )
 from effectd._errors import EffectdError, InvalidArgumentError, NotFoundError
 from effectd._journal import RecordedError
+from effectd._json import parse_json
 from effectd._lashjson import dumps
 from effectd._scope import scope_from_lash
 from effectd.v1 import await_events_pb2, effect_controller_pb2, envelope_pb2, scope_pb2, workers_pb2
@@ -172,7 +173,7 @@ def worker_info(worker: ConnectedWorker) -> WorkerInfo:
     return WorkerInfo(
         worker_id=worker.worker_id,
         instance_id=worker.instance_id,
-        capabilities=tuple(WorkerCapability(c.kind, c.name, c.version, c.slots) for c in worker.capabilities),
+        capabilities=tuple(WorkerCapability(c.kind, c.name, c.version, c.slots, c.tool) for c in worker.capabilities),
         labels=dict(worker.labels),
         slots=worker.slots,
         in_flight=tuple(refs),
@@ -207,17 +208,10 @@ class WorkersServicer:
         self._streams = streams
         self._limits = limits
 
-    def _registration(self, register: workers_pb2.WorkerRegister, send: Any) -> ConnectedWorker:
+    def _capabilities(self, items: Any) -> tuple[Capability, ...]:
         limit = self._limits.max_id_bytes
-        worker_id = check_id("worker_id", register.worker_id, limit)
-        if not worker_id:
-            raise InvalidArgumentError("invalid_request", "a worker needs a worker_id")
-        slots = in_range("slots", register.slots, 1, _MAX_SLOTS)
-        heartbeat_ms = register.heartbeat_interval_ms
-        if heartbeat_ms:
-            in_range("heartbeat_interval_ms", heartbeat_ms, _MIN_HEARTBEAT_MS, MAX_HEARTBEAT_MS)
         capabilities = []
-        for item in register.capabilities:
+        for item in items:
             capability = capability_from_proto(item)
             if not capability.kind:
                 raise InvalidArgumentError("invalid_request", "a capability needs an effect kind")
@@ -231,7 +225,33 @@ class WorkersServicer:
                 )
             check_id("capability name", capability.name, limit)
             check_id("capability version", capability.version, limit)
-            capabilities.append(Capability(capability.kind, capability.name, capability.version, capability.slots))
+            tool = capability.tool
+            if tool is not None:
+                if capability.kind != "tool_call":
+                    raise InvalidArgumentError("invalid_request", "only a tool_call capability describes a tool")
+                check_id("tool server", tool.server, limit)
+                payload = self._limits.max_payload_bytes
+                check_size("a tool description", len(tool.description.encode()), payload, "payload_too_large")
+                if tool.input_schema_json:
+                    check_size("an input schema", len(tool.input_schema_json.encode()), payload, "payload_too_large")
+                    schema = parse_json(tool.input_schema_json, f"the input schema of tool {capability.name!r}")
+                    if not isinstance(schema, dict):
+                        raise InvalidArgumentError("invalid_json", "a tool's input schema must be a JSON object")
+            capabilities.append(
+                Capability(capability.kind, capability.name, capability.version, capability.slots, capability.tool)
+            )
+        return tuple(capabilities)
+
+    def _registration(self, register: workers_pb2.WorkerRegister, send: Any) -> ConnectedWorker:
+        limit = self._limits.max_id_bytes
+        worker_id = check_id("worker_id", register.worker_id, limit)
+        if not worker_id:
+            raise InvalidArgumentError("invalid_request", "a worker needs a worker_id")
+        slots = in_range("slots", register.slots, 1, _MAX_SLOTS)
+        heartbeat_ms = register.heartbeat_interval_ms
+        if heartbeat_ms:
+            in_range("heartbeat_interval_ms", heartbeat_ms, _MIN_HEARTBEAT_MS, MAX_HEARTBEAT_MS)
+        capabilities = self._capabilities(register.capabilities)
         if not capabilities:
             raise InvalidArgumentError("invalid_request", "a worker must offer at least one capability")
         for name, value in register.labels.items():
@@ -241,7 +261,7 @@ class WorkersServicer:
         return ConnectedWorker(
             worker_id=worker_id,
             instance_id=check_id("instance_id", register.instance_id, limit),
-            capabilities=tuple(capabilities),
+            capabilities=capabilities,
             labels=dict(register.labels),
             slots=slots,
             heartbeat_s=heartbeat_ms / 1000 if heartbeat_ms else config.heartbeat_interval_s,
@@ -328,6 +348,12 @@ class WorkersServicer:
                 self._registry.slots_changed()
             elif which == "drain":
                 worker.draining = True
+            elif which == "capabilities":
+                capabilities = self._capabilities(message.capabilities.capabilities)
+                self._registry.replace_capabilities(worker, capabilities)
+                log.info("worker %s now offers %d capabilities", worker.worker_id, len(capabilities))
+                if self._runners is not None:
+                    self._runners.changed()
             else:
                 raise InvalidArgumentError("invalid_request", f"unexpected worker message {which!r}")
 

@@ -26,7 +26,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file effectd/v1/workers.proto.
  */
 export const file_effectd_v1_workers: GenFile = /*@__PURE__*/
-  fileDesc("ChhlZmZlY3RkL3YxL3dvcmtlcnMucHJvdG8SCmVmZmVjdGQudjEiZwoKQ2FwYWJpbGl0eRIrCgRraW5kGAEgASgOMh0uZWZmZWN0ZC52MS5SdW50aW1lRWZmZWN0S2luZBIMCgRuYW1lGAIgASgJEg8KB3ZlcnNpb24YAyABKAkSDQoFc2xvdHMYBCABKA0i+wEKDldvcmtlclJlZ2lzdGVyEhEKCXdvcmtlcl9pZBgBIAEoCRITCgtpbnN0YW5jZV9pZBgCIAEoCRIsCgxjYXBhYmlsaXRpZXMYAyADKAsyFi5lZmZlY3RkLnYxLkNhcGFiaWxpdHkSNgoGbGFiZWxzGAQgAygLMiYuZWZmZWN0ZC52MS5Xb3JrZXJSZWdpc3Rlci5MYWJlbHNFbnRyeRINCgVzbG90cxgFIAEoDRIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYBiABKA0aLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIRCg9Xb3JrZXJIZWFydGJlYXQiHQoMV29ya2VyQ3JlZGl0Eg0KBXNsb3RzGAEgASgNImUKDUFzc2lnbm1lbnRSZWYSKQoFc2NvcGUYASABKAsyGi5lZmZlY3RkLnYxLkV4ZWN1dGlvblNjb3BlEhIKCnJlcGxheV9rZXkYAiABKAkSFQoNZmVuY2luZ190b2tlbhgDIAEoBCJCChFXb3JrZXJFeHRlbmRMZWFzZRItCgphc3NpZ25tZW50GAEgASgLMhkuZWZmZWN0ZC52MS5Bc3NpZ25tZW50UmVmIoECCgxXb3JrZXJSZXN1bHQSLQoKYXNzaWdubWVudBgBIAEoCzIZLmVmZmVjdGQudjEuQXNzaWdubWVudFJlZhIzCgdvdXRjb21lGAIgASgLMiAuZWZmZWN0ZC52MS5SdW50aW1lRWZmZWN0T3V0Y29tZUgAEjUKDmV4ZWN1dG9yX2Vycm9yGAMgASgLMhsuZWZmZWN0ZC52MS5Db250cm9sbGVyRXJyb3JIABITCglhYmFuZG9uZWQYBCABKAlIABI3CgxyYXRlX2xpbWl0ZWQYBSABKAsyHy5lZmZlY3RkLnYxLlByb3ZpZGVyUmF0ZUxpbWl0ZWRIAEIICgZyZXN1bHQiPQoTUHJvdmlkZXJSYXRlTGltaXRlZBIWCg5yZXRyeV9hZnRlcl9tcxgBIAEoDRIOCgZyZWFzb24YAiABKAkiYAoOV29ya2VyUHJvZ3Jlc3MSLQoKYXNzaWdubWVudBgBIAEoCzIZLmVmZmVjdGQudjEuQXNzaWdubWVudFJlZhIfCgV2YWx1ZRgCIAEoCzIQLmVmZmVjdGQudjEuSnNvbiINCgtXb3JrZXJEcmFpbiLlAgoNV29ya2VyTWVzc2FnZRIuCghyZWdpc3RlchgBIAEoCzIaLmVmZmVjdGQudjEuV29ya2VyUmVnaXN0ZXJIABIwCgloZWFydGJlYXQYAiABKAsyGy5lZmZlY3RkLnYxLldvcmtlckhlYXJ0YmVhdEgAEioKBmNyZWRpdBgDIAEoCzIYLmVmZmVjdGQudjEuV29ya2VyQ3JlZGl0SAASNQoMZXh0ZW5kX2xlYXNlGAQgASgLMh0uZWZmZWN0ZC52MS5Xb3JrZXJFeHRlbmRMZWFzZUgAEioKBnJlc3VsdBgFIAEoCzIYLmVmZmVjdGQudjEuV29ya2VyUmVzdWx0SAASLgoIcHJvZ3Jlc3MYBiABKAsyGi5lZmZlY3RkLnYxLldvcmtlclByb2dyZXNzSAASKAoFZHJhaW4YByABKAsyFy5lZmZlY3RkLnYxLldvcmtlckRyYWluSABCCQoHbWVzc2FnZSJUCgpSZWdpc3RlcmVkEhEKCXdvcmtlcl9pZBgBIAEoCRIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYAiABKA0SFAoMbGVhc2VfdHRsX21zGAMgASgNIo8CCgZBc3NpZ24SLQoKYXNzaWdubWVudBgBIAEoCzIZLmVmZmVjdGQudjEuQXNzaWdubWVudFJlZhIzCghlbnZlbG9wZRgCIAEoCzIhLmVmZmVjdGQudjEuUnVudGltZUVmZmVjdEVudmVsb3BlEg8KB2F0dGVtcHQYAyABKA0SHgoWbGVhc2VfZGVhZGxpbmVfdW5peF9tcxgEIAEoBBI7Cg10cmFjZV9jb250ZXh0GAUgAygLMiQuZWZmZWN0ZC52MS5Bc3NpZ24uVHJhY2VDb250ZXh0RW50cnkaMwoRVHJhY2VDb250ZXh0RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJHCgZDYW5jZWwSLQoKYXNzaWdubWVudBgBIAEoCzIZLmVmZmVjdGQudjEuQXNzaWdubWVudFJlZhIOCgZyZWFzb24YAiABKAkiSAoHRXZpY3RlZBItCgphc3NpZ25tZW50GAEgASgLMhkuZWZmZWN0ZC52MS5Bc3NpZ25tZW50UmVmEg4KBnJlYXNvbhgCIAEoCSKRAQoJUmVzdWx0QWNrEi0KCmFzc2lnbm1lbnQYASABKAsyGS5lZmZlY3RkLnYxLkFzc2lnbm1lbnRSZWYSEgoIcmVjb3JkZWQYAiABKAhIABI3ChBhbHJlYWR5X3JlY29yZGVkGAMgASgLMhsuZWZmZWN0ZC52MS5BbHJlYWR5UmVjb3JkZWRIAEIICgZhbnN3ZXIiggEKD0FscmVhZHlSZWNvcmRlZBIuCgdvdXRjb21lGAEgASgLMhsuZWZmZWN0ZC52MS5SZWNvcmRlZE91dGNvbWVIABIzCg5leGVjdXRvcl9lcnJvchgCIAEoCzIZLmVmZmVjdGQudjEuUmVjb3JkZWRFcnJvckgAQgoKCHJlY29yZGVkIl4KDUxlYXNlRXh0ZW5kZWQSLQoKYXNzaWdubWVudBgBIAEoCzIZLmVmZmVjdGQudjEuQXNzaWdubWVudFJlZhIeChZsZWFzZV9kZWFkbGluZV91bml4X21zGAIgASgEIgcKBURyYWluIp0DCg1TZXJ2ZXJNZXNzYWdlEiwKCnJlZ2lzdGVyZWQYASABKAsyFi5lZmZlY3RkLnYxLlJlZ2lzdGVyZWRIABIqCgloZWFydGJlYXQYAiABKAsyFS5lZmZlY3RkLnYxLkhlYXJ0YmVhdEgAEiQKBmFzc2lnbhgDIAEoCzISLmVmZmVjdGQudjEuQXNzaWduSAASJAoGY2FuY2VsGAQgASgLMhIuZWZmZWN0ZC52MS5DYW5jZWxIABImCgdldmljdGVkGAUgASgLMhMuZWZmZWN0ZC52MS5FdmljdGVkSAASKwoKcmVzdWx0X2FjaxgGIAEoCzIVLmVmZmVjdGQudjEuUmVzdWx0QWNrSAASMwoObGVhc2VfZXh0ZW5kZWQYByABKAsyGS5lZmZlY3RkLnYxLkxlYXNlRXh0ZW5kZWRIABIiCgVkcmFpbhgIIAEoCzIRLmVmZmVjdGQudjEuRHJhaW5IABItCgtydW5fcHJvY2VzcxgJIAEoCzIWLmVmZmVjdGQudjEuUnVuUHJvY2Vzc0gAQgkKB21lc3NhZ2UiYAoKUnVuUHJvY2VzcxIpCgZyZWNvcmQYASABKAsyGS5lZmZlY3RkLnYxLlByb2Nlc3NSZWNvcmQSJwoFbGVhc2UYAiABKAsyGC5lZmZlY3RkLnYxLlByb2Nlc3NMZWFzZSIUChJMaXN0V29ya2Vyc1JlcXVlc3Qi5QIKCldvcmtlckluZm8SEQoJd29ya2VyX2lkGAEgASgJEhMKC2luc3RhbmNlX2lkGAIgASgJEiwKDGNhcGFiaWxpdGllcxgDIAMoCzIWLmVmZmVjdGQudjEuQ2FwYWJpbGl0eRIyCgZsYWJlbHMYBCADKAsyIi5lZmZlY3RkLnYxLldvcmtlckluZm8uTGFiZWxzRW50cnkSDQoFc2xvdHMYBSABKA0SLAoJaW5fZmxpZ2h0GAYgAygLMhkuZWZmZWN0ZC52MS5Bc3NpZ25tZW50UmVmEh4KFmxhc3RfaGVhcnRiZWF0X3VuaXhfbXMYByABKAQSEAoIZHJhaW5pbmcYCCABKAgSHAoUY29ubmVjdGVkX2F0X3VuaXhfbXMYCSABKAQSEQoJY29tcGxldGVkGAogASgEGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiPgoTTGlzdFdvcmtlcnNSZXNwb25zZRInCgd3b3JrZXJzGAEgAygLMhYuZWZmZWN0ZC52MS5Xb3JrZXJJbmZvIioKFURlc2NyaWJlV29ya2VyUmVxdWVzdBIRCgl3b3JrZXJfaWQYASABKAkiQAoWRGVzY3JpYmVXb3JrZXJSZXNwb25zZRImCgZ3b3JrZXIYASABKAsyFi5lZmZlY3RkLnYxLldvcmtlckluZm8iJwoSRHJhaW5Xb3JrZXJSZXF1ZXN0EhEKCXdvcmtlcl9pZBgBIAEoCSI9ChNEcmFpbldvcmtlclJlc3BvbnNlEiYKBndvcmtlchgBIAEoCzIWLmVmZmVjdGQudjEuV29ya2VySW5mbyJ0ChRXYXRjaFByb2dyZXNzUmVxdWVzdBIpCgVzY29wZRgBIAEoCzIaLmVmZmVjdGQudjEuRXhlY3V0aW9uU2NvcGUSEgoKcmVwbGF5X2tleRgCIAEoCRIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYAyABKA0i4QEKFVdhdGNoUHJvZ3Jlc3NSZXNwb25zZRIqCgloZWFydGJlYXQYASABKAsyFS5lZmZlY3RkLnYxLkhlYXJ0YmVhdEgAEi4KCHByb2dyZXNzGAIgASgLMhouZWZmZWN0ZC52MS5FZmZlY3RQcm9ncmVzc0gAEi4KB291dGNvbWUYAyABKAsyGy5lZmZlY3RkLnYxLlJlY29yZGVkT3V0Y29tZUgAEjMKDmV4ZWN1dG9yX2Vycm9yGAQgASgLMhkuZWZmZWN0ZC52MS5SZWNvcmRlZEVycm9ySABCBwoFZXZlbnQynwMKB1dvcmtlcnMSQwoHQ29ubmVjdBIZLmVmZmVjdGQudjEuV29ya2VyTWVzc2FnZRoZLmVmZmVjdGQudjEuU2VydmVyTWVzc2FnZSgBMAESTgoLTGlzdFdvcmtlcnMSHi5lZmZlY3RkLnYxLkxpc3RXb3JrZXJzUmVxdWVzdBofLmVmZmVjdGQudjEuTGlzdFdvcmtlcnNSZXNwb25zZRJXCg5EZXNjcmliZVdvcmtlchIhLmVmZmVjdGQudjEuRGVzY3JpYmVXb3JrZXJSZXF1ZXN0GiIuZWZmZWN0ZC52MS5EZXNjcmliZVdvcmtlclJlc3BvbnNlEk4KC0RyYWluV29ya2VyEh4uZWZmZWN0ZC52MS5EcmFpbldvcmtlclJlcXVlc3QaHy5lZmZlY3RkLnYxLkRyYWluV29ya2VyUmVzcG9uc2USVgoNV2F0Y2hQcm9ncmVzcxIgLmVmZmVjdGQudjEuV2F0Y2hQcm9ncmVzc1JlcXVlc3QaIS5lZmZlY3RkLnYxLldhdGNoUHJvZ3Jlc3NSZXNwb25zZTABYgZwcm90bzM", [file_effectd_v1_await_events, file_effectd_v1_effect_controller, file_effectd_v1_envelope, file_effectd_v1_process, file_effectd_v1_scope]);
+  fileDesc("ChhlZmZlY3RkL3YxL3dvcmtlcnMucHJvdG8SCmVmZmVjdGQudjEikgEKCkNhcGFiaWxpdHkSKwoEa2luZBgBIAEoDjIdLmVmZmVjdGQudjEuUnVudGltZUVmZmVjdEtpbmQSDAoEbmFtZRgCIAEoCRIPCgd2ZXJzaW9uGAMgASgJEg0KBXNsb3RzGAQgASgNEikKBHRvb2wYBSABKAsyGy5lZmZlY3RkLnYxLlRvb2xEZXNjcmlwdGlvbiJeCg9Ub29sRGVzY3JpcHRpb24SJgoMaW5wdXRfc2NoZW1hGAEgASgLMhAuZWZmZWN0ZC52MS5Kc29uEhMKC2Rlc2NyaXB0aW9uGAIgASgJEg4KBnNlcnZlchgDIAEoCSJCChJXb3JrZXJDYXBhYmlsaXRpZXMSLAoMY2FwYWJpbGl0aWVzGAEgAygLMhYuZWZmZWN0ZC52MS5DYXBhYmlsaXR5IvsBCg5Xb3JrZXJSZWdpc3RlchIRCgl3b3JrZXJfaWQYASABKAkSEwoLaW5zdGFuY2VfaWQYAiABKAkSLAoMY2FwYWJpbGl0aWVzGAMgAygLMhYuZWZmZWN0ZC52MS5DYXBhYmlsaXR5EjYKBmxhYmVscxgEIAMoCzImLmVmZmVjdGQudjEuV29ya2VyUmVnaXN0ZXIuTGFiZWxzRW50cnkSDQoFc2xvdHMYBSABKA0SHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAYgASgNGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiEQoPV29ya2VySGVhcnRiZWF0Ih0KDFdvcmtlckNyZWRpdBINCgVzbG90cxgBIAEoDSJlCg1Bc3NpZ25tZW50UmVmEikKBXNjb3BlGAEgASgLMhouZWZmZWN0ZC52MS5FeGVjdXRpb25TY29wZRISCgpyZXBsYXlfa2V5GAIgASgJEhUKDWZlbmNpbmdfdG9rZW4YAyABKAQiQgoRV29ya2VyRXh0ZW5kTGVhc2USLQoKYXNzaWdubWVudBgBIAEoCzIZLmVmZmVjdGQudjEuQXNzaWdubWVudFJlZiKBAgoMV29ya2VyUmVzdWx0Ei0KCmFzc2lnbm1lbnQYASABKAsyGS5lZmZlY3RkLnYxLkFzc2lnbm1lbnRSZWYSMwoHb3V0Y29tZRgCIAEoCzIgLmVmZmVjdGQudjEuUnVudGltZUVmZmVjdE91dGNvbWVIABI1Cg5leGVjdXRvcl9lcnJvchgDIAEoCzIbLmVmZmVjdGQudjEuQ29udHJvbGxlckVycm9ySAASEwoJYWJhbmRvbmVkGAQgASgJSAASNwoMcmF0ZV9saW1pdGVkGAUgASgLMh8uZWZmZWN0ZC52MS5Qcm92aWRlclJhdGVMaW1pdGVkSABCCAoGcmVzdWx0Ij0KE1Byb3ZpZGVyUmF0ZUxpbWl0ZWQSFgoOcmV0cnlfYWZ0ZXJfbXMYASABKA0SDgoGcmVhc29uGAIgASgJImAKDldvcmtlclByb2dyZXNzEi0KCmFzc2lnbm1lbnQYASABKAsyGS5lZmZlY3RkLnYxLkFzc2lnbm1lbnRSZWYSHwoFdmFsdWUYAiABKAsyEC5lZmZlY3RkLnYxLkpzb24iDQoLV29ya2VyRHJhaW4inQMKDVdvcmtlck1lc3NhZ2USLgoIcmVnaXN0ZXIYASABKAsyGi5lZmZlY3RkLnYxLldvcmtlclJlZ2lzdGVySAASMAoJaGVhcnRiZWF0GAIgASgLMhsuZWZmZWN0ZC52MS5Xb3JrZXJIZWFydGJlYXRIABIqCgZjcmVkaXQYAyABKAsyGC5lZmZlY3RkLnYxLldvcmtlckNyZWRpdEgAEjUKDGV4dGVuZF9sZWFzZRgEIAEoCzIdLmVmZmVjdGQudjEuV29ya2VyRXh0ZW5kTGVhc2VIABIqCgZyZXN1bHQYBSABKAsyGC5lZmZlY3RkLnYxLldvcmtlclJlc3VsdEgAEi4KCHByb2dyZXNzGAYgASgLMhouZWZmZWN0ZC52MS5Xb3JrZXJQcm9ncmVzc0gAEigKBWRyYWluGAcgASgLMhcuZWZmZWN0ZC52MS5Xb3JrZXJEcmFpbkgAEjYKDGNhcGFiaWxpdGllcxgIIAEoCzIeLmVmZmVjdGQudjEuV29ya2VyQ2FwYWJpbGl0aWVzSABCCQoHbWVzc2FnZSJUCgpSZWdpc3RlcmVkEhEKCXdvcmtlcl9pZBgBIAEoCRIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYAiABKA0SFAoMbGVhc2VfdHRsX21zGAMgASgNIo8CCgZBc3NpZ24SLQoKYXNzaWdubWVudBgBIAEoCzIZLmVmZmVjdGQudjEuQXNzaWdubWVudFJlZhIzCghlbnZlbG9wZRgCIAEoCzIhLmVmZmVjdGQudjEuUnVudGltZUVmZmVjdEVudmVsb3BlEg8KB2F0dGVtcHQYAyABKA0SHgoWbGVhc2VfZGVhZGxpbmVfdW5peF9tcxgEIAEoBBI7Cg10cmFjZV9jb250ZXh0GAUgAygLMiQuZWZmZWN0ZC52MS5Bc3NpZ24uVHJhY2VDb250ZXh0RW50cnkaMwoRVHJhY2VDb250ZXh0RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJHCgZDYW5jZWwSLQoKYXNzaWdubWVudBgBIAEoCzIZLmVmZmVjdGQudjEuQXNzaWdubWVudFJlZhIOCgZyZWFzb24YAiABKAkiSAoHRXZpY3RlZBItCgphc3NpZ25tZW50GAEgASgLMhkuZWZmZWN0ZC52MS5Bc3NpZ25tZW50UmVmEg4KBnJlYXNvbhgCIAEoCSKRAQoJUmVzdWx0QWNrEi0KCmFzc2lnbm1lbnQYASABKAsyGS5lZmZlY3RkLnYxLkFzc2lnbm1lbnRSZWYSEgoIcmVjb3JkZWQYAiABKAhIABI3ChBhbHJlYWR5X3JlY29yZGVkGAMgASgLMhsuZWZmZWN0ZC52MS5BbHJlYWR5UmVjb3JkZWRIAEIICgZhbnN3ZXIiggEKD0FscmVhZHlSZWNvcmRlZBIuCgdvdXRjb21lGAEgASgLMhsuZWZmZWN0ZC52MS5SZWNvcmRlZE91dGNvbWVIABIzCg5leGVjdXRvcl9lcnJvchgCIAEoCzIZLmVmZmVjdGQudjEuUmVjb3JkZWRFcnJvckgAQgoKCHJlY29yZGVkIl4KDUxlYXNlRXh0ZW5kZWQSLQoKYXNzaWdubWVudBgBIAEoCzIZLmVmZmVjdGQudjEuQXNzaWdubWVudFJlZhIeChZsZWFzZV9kZWFkbGluZV91bml4X21zGAIgASgEIgcKBURyYWluIp0DCg1TZXJ2ZXJNZXNzYWdlEiwKCnJlZ2lzdGVyZWQYASABKAsyFi5lZmZlY3RkLnYxLlJlZ2lzdGVyZWRIABIqCgloZWFydGJlYXQYAiABKAsyFS5lZmZlY3RkLnYxLkhlYXJ0YmVhdEgAEiQKBmFzc2lnbhgDIAEoCzISLmVmZmVjdGQudjEuQXNzaWduSAASJAoGY2FuY2VsGAQgASgLMhIuZWZmZWN0ZC52MS5DYW5jZWxIABImCgdldmljdGVkGAUgASgLMhMuZWZmZWN0ZC52MS5FdmljdGVkSAASKwoKcmVzdWx0X2FjaxgGIAEoCzIVLmVmZmVjdGQudjEuUmVzdWx0QWNrSAASMwoObGVhc2VfZXh0ZW5kZWQYByABKAsyGS5lZmZlY3RkLnYxLkxlYXNlRXh0ZW5kZWRIABIiCgVkcmFpbhgIIAEoCzIRLmVmZmVjdGQudjEuRHJhaW5IABItCgtydW5fcHJvY2VzcxgJIAEoCzIWLmVmZmVjdGQudjEuUnVuUHJvY2Vzc0gAQgkKB21lc3NhZ2UiYAoKUnVuUHJvY2VzcxIpCgZyZWNvcmQYASABKAsyGS5lZmZlY3RkLnYxLlByb2Nlc3NSZWNvcmQSJwoFbGVhc2UYAiABKAsyGC5lZmZlY3RkLnYxLlByb2Nlc3NMZWFzZSIUChJMaXN0V29ya2Vyc1JlcXVlc3Qi5QIKCldvcmtlckluZm8SEQoJd29ya2VyX2lkGAEgASgJEhMKC2luc3RhbmNlX2lkGAIgASgJEiwKDGNhcGFiaWxpdGllcxgDIAMoCzIWLmVmZmVjdGQudjEuQ2FwYWJpbGl0eRIyCgZsYWJlbHMYBCADKAsyIi5lZmZlY3RkLnYxLldvcmtlckluZm8uTGFiZWxzRW50cnkSDQoFc2xvdHMYBSABKA0SLAoJaW5fZmxpZ2h0GAYgAygLMhkuZWZmZWN0ZC52MS5Bc3NpZ25tZW50UmVmEh4KFmxhc3RfaGVhcnRiZWF0X3VuaXhfbXMYByABKAQSEAoIZHJhaW5pbmcYCCABKAgSHAoUY29ubmVjdGVkX2F0X3VuaXhfbXMYCSABKAQSEQoJY29tcGxldGVkGAogASgEGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiPgoTTGlzdFdvcmtlcnNSZXNwb25zZRInCgd3b3JrZXJzGAEgAygLMhYuZWZmZWN0ZC52MS5Xb3JrZXJJbmZvIioKFURlc2NyaWJlV29ya2VyUmVxdWVzdBIRCgl3b3JrZXJfaWQYASABKAkiQAoWRGVzY3JpYmVXb3JrZXJSZXNwb25zZRImCgZ3b3JrZXIYASABKAsyFi5lZmZlY3RkLnYxLldvcmtlckluZm8iJwoSRHJhaW5Xb3JrZXJSZXF1ZXN0EhEKCXdvcmtlcl9pZBgBIAEoCSI9ChNEcmFpbldvcmtlclJlc3BvbnNlEiYKBndvcmtlchgBIAEoCzIWLmVmZmVjdGQudjEuV29ya2VySW5mbyJ0ChRXYXRjaFByb2dyZXNzUmVxdWVzdBIpCgVzY29wZRgBIAEoCzIaLmVmZmVjdGQudjEuRXhlY3V0aW9uU2NvcGUSEgoKcmVwbGF5X2tleRgCIAEoCRIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYAyABKA0i4QEKFVdhdGNoUHJvZ3Jlc3NSZXNwb25zZRIqCgloZWFydGJlYXQYASABKAsyFS5lZmZlY3RkLnYxLkhlYXJ0YmVhdEgAEi4KCHByb2dyZXNzGAIgASgLMhouZWZmZWN0ZC52MS5FZmZlY3RQcm9ncmVzc0gAEi4KB291dGNvbWUYAyABKAsyGy5lZmZlY3RkLnYxLlJlY29yZGVkT3V0Y29tZUgAEjMKDmV4ZWN1dG9yX2Vycm9yGAQgASgLMhkuZWZmZWN0ZC52MS5SZWNvcmRlZEVycm9ySABCBwoFZXZlbnQynwMKB1dvcmtlcnMSQwoHQ29ubmVjdBIZLmVmZmVjdGQudjEuV29ya2VyTWVzc2FnZRoZLmVmZmVjdGQudjEuU2VydmVyTWVzc2FnZSgBMAESTgoLTGlzdFdvcmtlcnMSHi5lZmZlY3RkLnYxLkxpc3RXb3JrZXJzUmVxdWVzdBofLmVmZmVjdGQudjEuTGlzdFdvcmtlcnNSZXNwb25zZRJXCg5EZXNjcmliZVdvcmtlchIhLmVmZmVjdGQudjEuRGVzY3JpYmVXb3JrZXJSZXF1ZXN0GiIuZWZmZWN0ZC52MS5EZXNjcmliZVdvcmtlclJlc3BvbnNlEk4KC0RyYWluV29ya2VyEh4uZWZmZWN0ZC52MS5EcmFpbldvcmtlclJlcXVlc3QaHy5lZmZlY3RkLnYxLkRyYWluV29ya2VyUmVzcG9uc2USVgoNV2F0Y2hQcm9ncmVzcxIgLmVmZmVjdGQudjEuV2F0Y2hQcm9ncmVzc1JlcXVlc3QaIS5lZmZlY3RkLnYxLldhdGNoUHJvZ3Jlc3NSZXNwb25zZTABYgZwcm90bzM", [file_effectd_v1_await_events, file_effectd_v1_effect_controller, file_effectd_v1_envelope, file_effectd_v1_process, file_effectd_v1_scope]);
 
 /**
  * One thing a worker can run.
@@ -61,6 +61,13 @@ export type Capability = Message<"effectd.v1.Capability"> & {
    * @generated from field: uint32 slots = 4;
    */
   slots: number;
+
+  /**
+   * tool_call: what a runtime hands its LLM about the tool (optional).
+   *
+   * @generated from field: effectd.v1.ToolDescription tool = 5;
+   */
+  tool?: ToolDescription | undefined;
 };
 
 /**
@@ -69,6 +76,59 @@ export type Capability = Message<"effectd.v1.Capability"> & {
  */
 export const CapabilitySchema: GenMessage<Capability> = /*@__PURE__*/
   messageDesc(file_effectd_v1_workers, 0);
+
+/**
+ * A tool as `effectd tools ls` and the SDK's `list_tools()` show it.
+ *
+ * @generated from message effectd.v1.ToolDescription
+ */
+export type ToolDescription = Message<"effectd.v1.ToolDescription"> & {
+  /**
+   * The tool's input as a JSON Schema object; absent when the worker gave none.
+   *
+   * @generated from field: effectd.v1.Json input_schema = 1;
+   */
+  inputSchema?: Json | undefined;
+
+  /**
+   * @generated from field: string description = 2;
+   */
+  description: string;
+
+  /**
+   * The MCP server the tool comes from (the worker's `--mcp NAME=...`); "" for a handler.
+   *
+   * @generated from field: string server = 3;
+   */
+  server: string;
+};
+
+/**
+ * Describes the message effectd.v1.ToolDescription.
+ * Use `create(ToolDescriptionSchema)` to create a new message.
+ */
+export const ToolDescriptionSchema: GenMessage<ToolDescription> = /*@__PURE__*/
+  messageDesc(file_effectd_v1_workers, 1);
+
+/**
+ * Replaces the worker's capabilities on its live stream (an MCP server's tool list changed, or a server
+ * went down): effects in flight are kept, new ones are matched against the new list. May be empty.
+ *
+ * @generated from message effectd.v1.WorkerCapabilities
+ */
+export type WorkerCapabilities = Message<"effectd.v1.WorkerCapabilities"> & {
+  /**
+   * @generated from field: repeated effectd.v1.Capability capabilities = 1;
+   */
+  capabilities: Capability[];
+};
+
+/**
+ * Describes the message effectd.v1.WorkerCapabilities.
+ * Use `create(WorkerCapabilitiesSchema)` to create a new message.
+ */
+export const WorkerCapabilitiesSchema: GenMessage<WorkerCapabilities> = /*@__PURE__*/
+  messageDesc(file_effectd_v1_workers, 2);
 
 /**
  * @generated from message effectd.v1.WorkerRegister
@@ -119,7 +179,7 @@ export type WorkerRegister = Message<"effectd.v1.WorkerRegister"> & {
  * Use `create(WorkerRegisterSchema)` to create a new message.
  */
 export const WorkerRegisterSchema: GenMessage<WorkerRegister> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_workers, 1);
+  messageDesc(file_effectd_v1_workers, 3);
 
 /**
  * @generated from message effectd.v1.WorkerHeartbeat
@@ -132,7 +192,7 @@ export type WorkerHeartbeat = Message<"effectd.v1.WorkerHeartbeat"> & {
  * Use `create(WorkerHeartbeatSchema)` to create a new message.
  */
 export const WorkerHeartbeatSchema: GenMessage<WorkerHeartbeat> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_workers, 2);
+  messageDesc(file_effectd_v1_workers, 4);
 
 /**
  * Changes the worker's slot count (flow control: 0 takes nothing new until more are granted).
@@ -151,7 +211,7 @@ export type WorkerCredit = Message<"effectd.v1.WorkerCredit"> & {
  * Use `create(WorkerCreditSchema)` to create a new message.
  */
 export const WorkerCreditSchema: GenMessage<WorkerCredit> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_workers, 3);
+  messageDesc(file_effectd_v1_workers, 5);
 
 /**
  * Identifies one delivery of one effect.
@@ -182,7 +242,7 @@ export type AssignmentRef = Message<"effectd.v1.AssignmentRef"> & {
  * Use `create(AssignmentRefSchema)` to create a new message.
  */
 export const AssignmentRefSchema: GenMessage<AssignmentRef> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_workers, 4);
+  messageDesc(file_effectd_v1_workers, 6);
 
 /**
  * Extends an assignment's lease (the SDK does it automatically while a handler runs).
@@ -201,7 +261,7 @@ export type WorkerExtendLease = Message<"effectd.v1.WorkerExtendLease"> & {
  * Use `create(WorkerExtendLeaseSchema)` to create a new message.
  */
 export const WorkerExtendLeaseSchema: GenMessage<WorkerExtendLease> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_workers, 5);
+  messageDesc(file_effectd_v1_workers, 7);
 
 /**
  * @generated from message effectd.v1.WorkerResult
@@ -256,7 +316,7 @@ export type WorkerResult = Message<"effectd.v1.WorkerResult"> & {
  * Use `create(WorkerResultSchema)` to create a new message.
  */
 export const WorkerResultSchema: GenMessage<WorkerResult> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_workers, 6);
+  messageDesc(file_effectd_v1_workers, 8);
 
 /**
  * @generated from message effectd.v1.ProviderRateLimited
@@ -280,7 +340,7 @@ export type ProviderRateLimited = Message<"effectd.v1.ProviderRateLimited"> & {
  * Use `create(ProviderRateLimitedSchema)` to create a new message.
  */
 export const ProviderRateLimitedSchema: GenMessage<ProviderRateLimited> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_workers, 7);
+  messageDesc(file_effectd_v1_workers, 9);
 
 /**
  * @generated from message effectd.v1.WorkerProgress
@@ -304,7 +364,7 @@ export type WorkerProgress = Message<"effectd.v1.WorkerProgress"> & {
  * Use `create(WorkerProgressSchema)` to create a new message.
  */
 export const WorkerProgressSchema: GenMessage<WorkerProgress> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_workers, 8);
+  messageDesc(file_effectd_v1_workers, 10);
 
 /**
  * The worker drains: it takes nothing new and exits once it holds nothing.
@@ -319,7 +379,7 @@ export type WorkerDrain = Message<"effectd.v1.WorkerDrain"> & {
  * Use `create(WorkerDrainSchema)` to create a new message.
  */
 export const WorkerDrainSchema: GenMessage<WorkerDrain> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_workers, 9);
+  messageDesc(file_effectd_v1_workers, 11);
 
 /**
  * @generated from message effectd.v1.WorkerMessage
@@ -370,6 +430,12 @@ export type WorkerMessage = Message<"effectd.v1.WorkerMessage"> & {
      */
     value: WorkerDrain;
     case: "drain";
+  } | {
+    /**
+     * @generated from field: effectd.v1.WorkerCapabilities capabilities = 8;
+     */
+    value: WorkerCapabilities;
+    case: "capabilities";
   } | { case: undefined; value?: undefined };
 };
 
@@ -378,7 +444,7 @@ export type WorkerMessage = Message<"effectd.v1.WorkerMessage"> & {
  * Use `create(WorkerMessageSchema)` to create a new message.
  */
 export const WorkerMessageSchema: GenMessage<WorkerMessage> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_workers, 10);
+  messageDesc(file_effectd_v1_workers, 12);
 
 /**
  * @generated from message effectd.v1.Registered
@@ -407,7 +473,7 @@ export type Registered = Message<"effectd.v1.Registered"> & {
  * Use `create(RegisteredSchema)` to create a new message.
  */
 export const RegisteredSchema: GenMessage<Registered> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_workers, 11);
+  messageDesc(file_effectd_v1_workers, 13);
 
 /**
  * @generated from message effectd.v1.Assign
@@ -449,7 +515,7 @@ export type Assign = Message<"effectd.v1.Assign"> & {
  * Use `create(AssignSchema)` to create a new message.
  */
 export const AssignSchema: GenMessage<Assign> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_workers, 12);
+  messageDesc(file_effectd_v1_workers, 14);
 
 /**
  * @generated from message effectd.v1.Cancel
@@ -471,7 +537,7 @@ export type Cancel = Message<"effectd.v1.Cancel"> & {
  * Use `create(CancelSchema)` to create a new message.
  */
 export const CancelSchema: GenMessage<Cancel> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_workers, 13);
+  messageDesc(file_effectd_v1_workers, 15);
 
 /**
  * The worker lost this assignment (its lease expired or it was delivered to another worker): stop it;
@@ -496,7 +562,7 @@ export type Evicted = Message<"effectd.v1.Evicted"> & {
  * Use `create(EvictedSchema)` to create a new message.
  */
 export const EvictedSchema: GenMessage<Evicted> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_workers, 14);
+  messageDesc(file_effectd_v1_workers, 16);
 
 /**
  * The answer to a WorkerResult.
@@ -536,7 +602,7 @@ export type ResultAck = Message<"effectd.v1.ResultAck"> & {
  * Use `create(ResultAckSchema)` to create a new message.
  */
 export const ResultAckSchema: GenMessage<ResultAck> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_workers, 15);
+  messageDesc(file_effectd_v1_workers, 17);
 
 /**
  * @generated from message effectd.v1.AlreadyRecorded
@@ -565,7 +631,7 @@ export type AlreadyRecorded = Message<"effectd.v1.AlreadyRecorded"> & {
  * Use `create(AlreadyRecordedSchema)` to create a new message.
  */
 export const AlreadyRecordedSchema: GenMessage<AlreadyRecorded> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_workers, 16);
+  messageDesc(file_effectd_v1_workers, 18);
 
 /**
  * @generated from message effectd.v1.LeaseExtended
@@ -587,7 +653,7 @@ export type LeaseExtended = Message<"effectd.v1.LeaseExtended"> & {
  * Use `create(LeaseExtendedSchema)` to create a new message.
  */
 export const LeaseExtendedSchema: GenMessage<LeaseExtended> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_workers, 17);
+  messageDesc(file_effectd_v1_workers, 19);
 
 /**
  * The server asks the worker to drain.
@@ -602,7 +668,7 @@ export type Drain = Message<"effectd.v1.Drain"> & {
  * Use `create(DrainSchema)` to create a new message.
  */
 export const DrainSchema: GenMessage<Drain> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_workers, 18);
+  messageDesc(file_effectd_v1_workers, 20);
 
 /**
  * @generated from message effectd.v1.ServerMessage
@@ -673,7 +739,7 @@ export type ServerMessage = Message<"effectd.v1.ServerMessage"> & {
  * Use `create(ServerMessageSchema)` to create a new message.
  */
 export const ServerMessageSchema: GenMessage<ServerMessage> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_workers, 19);
+  messageDesc(file_effectd_v1_workers, 21);
 
 /**
  * A process runner is given a non-terminal process and its lease (fenced): it renews the lease, appends
@@ -699,7 +765,7 @@ export type RunProcess = Message<"effectd.v1.RunProcess"> & {
  * Use `create(RunProcessSchema)` to create a new message.
  */
 export const RunProcessSchema: GenMessage<RunProcess> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_workers, 20);
+  messageDesc(file_effectd_v1_workers, 22);
 
 /**
  * @generated from message effectd.v1.ListWorkersRequest
@@ -712,7 +778,7 @@ export type ListWorkersRequest = Message<"effectd.v1.ListWorkersRequest"> & {
  * Use `create(ListWorkersRequestSchema)` to create a new message.
  */
 export const ListWorkersRequestSchema: GenMessage<ListWorkersRequest> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_workers, 21);
+  messageDesc(file_effectd_v1_workers, 23);
 
 /**
  * @generated from message effectd.v1.WorkerInfo
@@ -776,7 +842,7 @@ export type WorkerInfo = Message<"effectd.v1.WorkerInfo"> & {
  * Use `create(WorkerInfoSchema)` to create a new message.
  */
 export const WorkerInfoSchema: GenMessage<WorkerInfo> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_workers, 22);
+  messageDesc(file_effectd_v1_workers, 24);
 
 /**
  * @generated from message effectd.v1.ListWorkersResponse
@@ -793,7 +859,7 @@ export type ListWorkersResponse = Message<"effectd.v1.ListWorkersResponse"> & {
  * Use `create(ListWorkersResponseSchema)` to create a new message.
  */
 export const ListWorkersResponseSchema: GenMessage<ListWorkersResponse> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_workers, 23);
+  messageDesc(file_effectd_v1_workers, 25);
 
 /**
  * @generated from message effectd.v1.DescribeWorkerRequest
@@ -810,7 +876,7 @@ export type DescribeWorkerRequest = Message<"effectd.v1.DescribeWorkerRequest"> 
  * Use `create(DescribeWorkerRequestSchema)` to create a new message.
  */
 export const DescribeWorkerRequestSchema: GenMessage<DescribeWorkerRequest> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_workers, 24);
+  messageDesc(file_effectd_v1_workers, 26);
 
 /**
  * @generated from message effectd.v1.DescribeWorkerResponse
@@ -827,7 +893,7 @@ export type DescribeWorkerResponse = Message<"effectd.v1.DescribeWorkerResponse"
  * Use `create(DescribeWorkerResponseSchema)` to create a new message.
  */
 export const DescribeWorkerResponseSchema: GenMessage<DescribeWorkerResponse> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_workers, 25);
+  messageDesc(file_effectd_v1_workers, 27);
 
 /**
  * @generated from message effectd.v1.DrainWorkerRequest
@@ -844,7 +910,7 @@ export type DrainWorkerRequest = Message<"effectd.v1.DrainWorkerRequest"> & {
  * Use `create(DrainWorkerRequestSchema)` to create a new message.
  */
 export const DrainWorkerRequestSchema: GenMessage<DrainWorkerRequest> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_workers, 26);
+  messageDesc(file_effectd_v1_workers, 28);
 
 /**
  * @generated from message effectd.v1.DrainWorkerResponse
@@ -861,7 +927,7 @@ export type DrainWorkerResponse = Message<"effectd.v1.DrainWorkerResponse"> & {
  * Use `create(DrainWorkerResponseSchema)` to create a new message.
  */
 export const DrainWorkerResponseSchema: GenMessage<DrainWorkerResponse> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_workers, 27);
+  messageDesc(file_effectd_v1_workers, 29);
 
 /**
  * @generated from message effectd.v1.WatchProgressRequest
@@ -890,7 +956,7 @@ export type WatchProgressRequest = Message<"effectd.v1.WatchProgressRequest"> & 
  * Use `create(WatchProgressRequestSchema)` to create a new message.
  */
 export const WatchProgressRequestSchema: GenMessage<WatchProgressRequest> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_workers, 28);
+  messageDesc(file_effectd_v1_workers, 30);
 
 /**
  * @generated from message effectd.v1.WatchProgressResponse
@@ -931,7 +997,7 @@ export type WatchProgressResponse = Message<"effectd.v1.WatchProgressResponse"> 
  * Use `create(WatchProgressResponseSchema)` to create a new message.
  */
 export const WatchProgressResponseSchema: GenMessage<WatchProgressResponse> = /*@__PURE__*/
-  messageDesc(file_effectd_v1_workers, 29);
+  messageDesc(file_effectd_v1_workers, 31);
 
 /**
  * @generated from service effectd.v1.Workers

@@ -1,14 +1,15 @@
 """`effects.call_tool(name, arguments, replay_key=...)`: a runtime's tool call run once through the journal.
 
     effects = ToolEffects(scoped, RuntimeScope("s1", "t1", 0, 0))
-    outcome = await effects.call_tool("search", {"q": "x"}, replay_key="s1:t1:0:0:tool_call:1",
-                                      executor=bridge.local_executor())
+    outcome = await effects.call_tool("search", {"q": "x"}, replay_key="s1:t1:0:0:tool_call:1")
     completed = into_tool_call(outcome)          # lash's CompletedToolCall as JSON
 
 It builds the ordinary `tool_call` envelope (lash's `PreparedToolCall`), so any client that sends that
-envelope gets the same: the first execution runs the executor under a lease and records its outcome;
-every later one returns the recorded outcome without calling the tool. An executor that raises anything
-but `ExecutorError` (the bridge's `McpServerUnavailableError`, `InvalidToolArgumentsError`) records nothing.
+envelope gets the same: the first execution runs the executor and records its outcome; every later one
+returns the recorded outcome without calling the tool. The default executor is `LocalExecutor.remote()`:
+a worker that offers the tool runs it (`effectd worker run --mcp ...` serves an MCP server's tools);
+`executor=bridge.local_executor()` calls an MCP server from the runtime itself (`effectd.mcp`). An
+executor that raises anything but `ExecutorError` records nothing. Needs only the core SDK.
 """
 
 from __future__ import annotations
@@ -54,12 +55,15 @@ class ToolEffects:
         arguments: JsonValue,
         *,
         replay_key: str,
-        executor: LocalExecutor,
+        executor: LocalExecutor | None = None,
         call_id: str | None = None,
         effect_id: str | None = None,
         strict_replay: bool = False,
     ) -> ToolCallOutcome:
-        """The recorded outcome of the call: run by `executor` the first time, replayed after."""
+        """The recorded outcome of the call: run by `executor` (default: a worker offering the tool) the
+        first time, replayed after. `LocalExecutor.remote(on_progress=..., cancel=...)` follows the
+        worker's progress and can cancel the call."""
         envelope = self.envelope(name, arguments, replay_key=replay_key, call_id=call_id, effect_id=effect_id)
-        outcome = await self.scoped.execute_effect(envelope, executor, strict_replay=strict_replay)
+        run = executor if executor is not None else LocalExecutor.remote()
+        outcome = await self.scoped.execute_effect(envelope, run, strict_replay=strict_replay)
         return into_tool_call_effect(outcome)
