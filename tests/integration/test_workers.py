@@ -841,12 +841,14 @@ async def test_processes_run_on_a_runner_worker_and_move_when_it_dies(rpc: Rpc) 
     second = make_worker(rpc, "runner-b")
     started: list[tuple[str, str, int]] = []
     release = asyncio.Event()
+    first_appended = asyncio.Event()
 
     def bind(name: str) -> Callable[[Any, Any], Awaitable[Any]]:
         async def run(record: ProcessRecord, ctx: ProcessRunContext) -> Any:
             started.append((name, record.id, ctx.lease.fencing_token))
             await ctx.append(ProcessEventAppendRequest(event_type="progress", payload={"by": name}))
             if name == "runner-a":
+                first_appended.set()
                 await asyncio.sleep(60)  # dies holding it
             await release.wait()
             return ProcessAwaitSuccess({"done_by": name})
@@ -864,12 +866,10 @@ async def test_processes_run_on_a_runner_worker_and_move_when_it_dies(rpc: Rpc) 
         )
     )
     async with running(first) as first_task:
-        for _ in range(500):
-            if started:
-                break
-            await asyncio.sleep(0.01)
+        # The runner dies (its stream ends, its lease runs out) once its progress event is written.
+        await asyncio.wait_for(first_appended.wait(), 10)
         assert started[0][:2] == ("runner-a", "proc-1")
-        first_task.cancel()  # the runner dies (its stream ends, its lease runs out)
+        first_task.cancel()
     async with running(second):
         release.set()
         output = await asyncio.wait_for(registry.await_process("proc-1"), 30)
