@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import sys
+import tomllib
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import Any
@@ -101,7 +102,61 @@ def _mcp_servers(items: list[str]) -> list[Any]:
     return specs
 
 
+_WORKER_FILE_SETTINGS = {
+    "setup": str,
+    "worker_id": str,
+    "slots": int,
+    "heartbeat": float,
+    "labels": dict,
+    "mcp": list,
+    "mcp_prefix": bool,
+}
+
+
+def _with_config_file(args: argparse.Namespace) -> None:
+    """Fill what the flags left unset from the worker's TOML file (`--config`): `setup`, `worker_id`,
+    `slots`, `heartbeat`, `labels` (a table), `mcp` (a list of "NAME=COMMAND" / "NAME=URL"), `mcp_prefix`.
+    Flags win; `--mcp` and `--label` add to the file's."""
+    if args.config is None:
+        return
+    try:
+        with open(args.config, "rb") as handle:
+            table = tomllib.load(handle)
+    except OSError as exc:
+        raise InvalidArgumentError(
+            "invalid_request", f"cannot read worker config {args.config}: {exc.strerror}"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidArgumentError("invalid_request", f"worker config {args.config} is not valid TOML: {exc}") from None
+    for name, value in table.items():
+        kind = _WORKER_FILE_SETTINGS.get(name)
+        if kind is None:
+            known = ", ".join(sorted(_WORKER_FILE_SETTINGS))
+            raise InvalidArgumentError("invalid_request", f"worker config: unknown setting {name!r} (known: {known})")
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise InvalidArgumentError("invalid_request", f"worker config: {name} must be a {kind.__name__}")
+        if isinstance(value, dict):  # labels
+            args.label = [f"{k}={v}" for k, v in value.items()] + args.label
+        elif isinstance(value, list):  # mcp
+            if not all(isinstance(item, str) for item in value):
+                raise InvalidArgumentError("invalid_request", "worker config: mcp is a list of NAME=COMMAND strings")
+            args.mcp = list(value) + args.mcp
+        elif name == "mcp_prefix":
+            args.mcp_prefix = args.mcp_prefix or value
+        elif getattr(args, name) is None:
+            setattr(args, name, value)
+
+
 def _worker_run(args: argparse.Namespace) -> Action:
+    _with_config_file(args)
+    if args.worker_id is None:
+        raise InvalidArgumentError("invalid_request", "worker run needs --worker-id (or worker_id in --config)")
+    if args.slots is None:
+        args.slots = 16
+    if args.heartbeat is None:
+        args.heartbeat = 1.0
     if args.setup is None and not args.mcp:
         raise InvalidArgumentError(
             "invalid_request", "worker run needs MODULE:FUNCTION, --mcp NAME=COMMAND..., or both"
@@ -200,11 +255,14 @@ def add_commands(commands: Any) -> None:
         "--mcp-prefix", action="store_true", help="offer each MCP tool as NAME.tool, to keep servers apart"
     )
     run.add_argument(
-        "--worker-id", required=True, metavar="ID", help="this worker's stable id (its instance id is new each start)"
+        "--config",
+        metavar="FILE",
+        help="a TOML file with any of setup, worker_id, slots, heartbeat, labels, mcp, mcp_prefix (flags win)",
     )
-    run.add_argument("--slots", type=int, default=16, help="effects run at once (default %(default)s)")
+    run.add_argument("--worker-id", metavar="ID", help="this worker's stable id (its instance id is new each start)")
+    run.add_argument("--slots", type=int, help="effects run at once (default 16)")
     run.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", help="repeatable")
-    run.add_argument("--heartbeat", type=float, default=1.0, metavar="SECONDS", help="default %(default)s")
+    run.add_argument("--heartbeat", type=float, metavar="SECONDS", help="heartbeat interval (default 1)")
     run.set_defaults(action=_worker_run)
 
     workers = commands.add_parser("workers", help="the connected workers").add_subparsers(

@@ -24,6 +24,7 @@ from effectd import (
     ExecutorError,
     LocalExecutor,
     RemoteEffectController,
+    RemoteWorkers,
     RuntimeScope,
     ToolEffects,
     TurnScope,
@@ -118,6 +119,7 @@ def spawn_mcp_worker(tmp_path: Path) -> Iterator[Any]:
         started.append(worker)
         return worker
 
+    spawn.launch = _launch  # type: ignore[attr-defined]  # for a test that builds its own command line
     try:
         yield spawn
     finally:
@@ -386,3 +388,31 @@ async def test_worker_run_without_setup_or_mcp_is_refused() -> None:
     assert result.rc != 0 and "invalid_request" in result.stderr and "--mcp" in result.stderr
     bad = await run_cli("--target", "127.0.0.1:1", "worker", "run", "--worker-id", "w1", "--mcp", "a.b=true")
     assert bad.rc != 0 and "--mcp" in bad.stderr
+
+
+async def test_a_worker_configured_by_file_serves_its_mcp_servers(
+    spawn_server: SpawnServer, spawn_mcp_worker: Any, tmp_path: Path
+) -> None:
+    """`effectd worker run --config FILE`: the id, labels and MCP servers from the file; flags add to it."""
+    server = await spawn_server()
+    count_file = tmp_path / "filed.calls.jsonl"
+    command_line = " ".join([sys.executable, str(COUNTING), "--name", "filed", "--count-file", str(count_file)])
+    config = tmp_path / "worker.toml"
+    config.write_text(
+        'worker_id = "w-filed"\nheartbeat = 0.5\nmcp_prefix = true\n'
+        f"mcp = [{json.dumps('filed=' + command_line)}]\n"
+        '[labels]\nregion = "eu"\n'
+    )
+    command = [EFFECTD, "--target", server.target, "worker", "run", "--config", str(config), "--label", "tier=gold"]
+    spawn_mcp_worker.launch(command, "w-filed", count_file)
+    async with await server.connect() as client:
+        await offered(client, "filed.echo")
+        [info] = [w for w in await RemoteWorkers(client.rpc).list_workers() if w.worker_id == "w-filed"]
+        assert info.labels == {"region": "eu", "tier": "gold"}
+        effects = ToolEffects(RemoteEffectController(client).scoped(SCOPE), RUNTIME)
+        called = await effects.call_tool("filed.echo", {"text": "from a file"}, replay_key="filed-1")
+    assert output_of(called)["outcome"]["payload"] == [{"type": "text", "text": "from a file"}]
+    bad = tmp_path / "bad.toml"
+    bad.write_text('worker_idd = "x"\n')
+    refused = await run_cli("--target", "127.0.0.1:1", "worker", "run", "--config", str(bad))
+    assert refused.rc == 2 and "unknown setting 'worker_idd'" in refused.stderr
