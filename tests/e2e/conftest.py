@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -101,6 +102,14 @@ class ServerProcess:
                 await asyncio.sleep(0.05)
                 continue
             await client.close()
+            # A port found free can be taken by another process before this one binds it: ready means this
+            # process said it listens (its line for this start, after the harness's own).
+            said = self.log().rsplit(f"--- start #{self.starts}:", 1)[-1]
+            if re.search(rf"effectd listening on \S+:{self.port}\b", said) is None:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"effectd did not say it listens:\n{self.log()}")
+                await asyncio.sleep(0.05)
+                continue
             return
 
     def kill9(self) -> None:
