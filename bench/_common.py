@@ -664,12 +664,20 @@ async def _serve_echo(port: int) -> None:
         for _ in range(count):
             yield request
 
-    server = grpc.aio.server(options=server_options())
     handlers = {
         "Unary": grpc.unary_unary_rpc_method_handler(unary),
         "Stream": grpc.unary_stream_rpc_method_handler(stream),
     }
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(ECHO_SERVICE, handlers),))
+    await serve_raw_until_signalled(ECHO_SERVICE, handlers, port, grace_s=1.0, ready_line="echo listening")
+
+
+async def serve_raw_until_signalled(
+    service: str, handlers: dict[str, Any], port: int, *, grace_s: float, ready_line: str | None = None
+) -> None:
+    """A bare grpc.aio server of raw-bytes `handlers` on 127.0.0.1:`port` until SIGTERM or SIGINT; a bench
+    baseline (no protobuf, no effectd). `ready_line` is printed on stderr once it serves."""
+    server = grpc.aio.server(options=server_options())
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
     if server.add_insecure_port(f"127.0.0.1:{port}") == 0:
         raise OSError(f"cannot listen on 127.0.0.1:{port}")
     await server.start()
@@ -677,9 +685,10 @@ async def _serve_echo(port: int) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    print(f"echo listening on 127.0.0.1:{port}", file=sys.stderr, flush=True)
+    if ready_line is not None:
+        print(f"{ready_line} on 127.0.0.1:{port}", file=sys.stderr, flush=True)
     await stop.wait()
-    await server.stop(1.0)
+    await server.stop(grace_s)
 
 
 def main(argv: list[str] | None = None) -> int:

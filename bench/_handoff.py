@@ -11,13 +11,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import signal
 import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
-from effectd._channel import insecure_channel, server_options
+from _common import serve_raw_until_signalled
+from effectd._channel import insecure_channel
 
 SERVICE = "bench.Handoff"
 CALL = f"/{SERVICE}/Call"
@@ -60,21 +60,11 @@ async def relay(port: int) -> None:
             workers.remove(queue)
             reader.cancel()
 
-    server = grpc.aio.server(options=server_options())
     handlers = {
         "Call": grpc.unary_unary_rpc_method_handler(call),
         "Work": grpc.stream_stream_rpc_method_handler(work),
     }
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
-    if server.add_insecure_port(f"127.0.0.1:{port}") == 0:
-        raise OSError(f"cannot listen on 127.0.0.1:{port}")
-    await server.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await server.stop(0.5)
+    await serve_raw_until_signalled(SERVICE, handlers, port, grace_s=0.5)
 
 
 async def worker(target: str) -> None:

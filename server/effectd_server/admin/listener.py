@@ -11,8 +11,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from effectd._channel import AUTHORIZATION_KEY
-from effectd._errors import EffectdError
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from effectd_server.edge.auth import Authorizer
@@ -52,11 +50,7 @@ class AdminListener:
     def _is_admin(self, request: web.Request) -> bool:
         if self._authorizer is None:
             return True
-        header = request.headers.get("Authorization")
-        try:
-            return self._authorizer.role_of([(AUTHORIZATION_KEY, header)] if header else []) == "admin"
-        except EffectdError:
-            return False
+        return self._authorizer.role_of_header(request.headers.get("Authorization")) == "admin"
 
     async def _serve_metrics(self, request: web.Request) -> web.Response:
         try:

@@ -7,8 +7,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from effectd._channel import AUTHORIZATION_KEY
-from effectd._errors import EffectdError
 
 from effectd_server.edge.auth import Authorizer
 
@@ -27,10 +25,7 @@ def _role(authorizer: Authorizer, request: web.Request, token: str | None = None
     header = f"Bearer {token}" if token is not None else request.headers.get("Authorization")
     if header is None and (cookie := request.cookies.get(TOKEN_COOKIE)):
         header = f"Bearer {cookie}"
-    try:
-        return authorizer.role_of([(AUTHORIZATION_KEY, header)] if header else [])
-    except EffectdError:
-        return None
+    return authorizer.role_of_header(header)
 
 
 def admin_only(authorizer: Authorizer) -> Authorize:

@@ -294,6 +294,13 @@ class Authorizer:
             "unauthenticated", "this call needs a known bearer token (authorization: Bearer ...)"
         )
 
+    def role_of_header(self, header: str | None) -> Role | None:
+        """The role of an HTTP `Authorization: Bearer ...` header's token; None without a known one."""
+        try:
+            return self.role_of([(AUTHORIZATION_KEY, header)] if header else [])
+        except UnauthenticatedError:
+            return None
+
     def check(self, method: str, metadata: Iterable[Any] | None) -> Role:
         """The caller's role; UnauthenticatedError or PermissionDeniedError unless the call may go on."""
         role = self.role_of(metadata)
